@@ -1,0 +1,154 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/cloudwallet/cloudwallet/transport"
+)
+
+// operatorClient talks to a running server with the operator token.
+type operatorClient struct {
+	server, token string
+	http          *http.Client
+}
+
+func operatorFlags(fs *flag.FlagSet) func() (*operatorClient, error) {
+	server := fs.String("server", envOr("CLOUDWALLET_SERVER", "http://127.0.0.1:8080"), "server URL (env CLOUDWALLET_SERVER)")
+	token := fs.String("token", envOr("CLOUDWALLET_OPERATOR_TOKEN", ""), "operator token (env CLOUDWALLET_OPERATOR_TOKEN); default: read DATA_DIR/operator.token")
+	dataDir := fs.String("data-dir", envOr("CLOUDWALLET_DATA_DIR", "./data"), "data dir to read operator.token from")
+	return func() (*operatorClient, error) {
+		t := *token
+		if t == "" {
+			b, err := os.ReadFile(filepath.Join(*dataDir, "operator.token"))
+			if err != nil {
+				return nil, fmt.Errorf("no --token and no readable operator.token: %w", err)
+			}
+			t = strings.TrimSpace(string(b))
+		}
+		return &operatorClient{server: strings.TrimRight(*server, "/"), token: t, http: &http.Client{Timeout: 30 * time.Second}}, nil
+	}
+}
+
+// do sends a request and prints the JSON answer; a non-2xx answer is an error.
+func (c *operatorClient) do(method, path string, body any) error {
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, c.server+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return err
+	}
+	var pretty bytes.Buffer
+	if json.Indent(&pretty, b, "", "  ") == nil {
+		b = pretty.Bytes()
+	}
+	fmt.Println(string(b))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%s %s: HTTP %d", method, path, resp.StatusCode)
+	}
+	return nil
+}
+
+func projectCmd(args []string) error {
+	if len(args) == 0 {
+		return errors.New("usage: cloudwallet project create NAME | list [--server URL] [--token T]")
+	}
+	fs := flag.NewFlagSet("project "+args[0], flag.ContinueOnError)
+	client := operatorFlags(fs)
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	c, err := client()
+	if err != nil {
+		return err
+	}
+	switch args[0] {
+	case "create":
+		if fs.NArg() != 1 {
+			return errors.New("usage: cloudwallet project create NAME")
+		}
+		return c.do("POST", "/projects", map[string]string{"name": fs.Arg(0)})
+	case "list":
+		return c.do("GET", "/projects", nil)
+	}
+	return fmt.Errorf("unknown project subcommand %q (create, list)", args[0])
+}
+
+func keypairCmd(args []string) error {
+	if len(args) == 0 {
+		return errors.New("usage: cloudwallet keypair create|list|delete --project ID [--name N] [KEYPAIR_ID]")
+	}
+	fs := flag.NewFlagSet("keypair "+args[0], flag.ContinueOnError)
+	client := operatorFlags(fs)
+	project := fs.String("project", "", "project id (required)")
+	name := fs.String("name", "", "key pair name (create)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if *project == "" {
+		return errors.New("--project is required")
+	}
+	c, err := client()
+	if err != nil {
+		return err
+	}
+	base := "/projects/" + *project + "/key-pairs"
+	switch args[0] {
+	case "create":
+		return c.do("POST", base, map[string]string{"name": *name})
+	case "list":
+		return c.do("GET", base, nil)
+	case "delete":
+		if fs.NArg() != 1 {
+			return errors.New("usage: cloudwallet keypair delete --project ID KEYPAIR_ID")
+		}
+		return c.do("DELETE", base+"/"+fs.Arg(0), nil)
+	}
+	return fmt.Errorf("unknown keypair subcommand %q (create, list, delete)", args[0])
+}
+
+func customerKeyCmd(args []string) error {
+	fs := flag.NewFlagSet("customer-key", flag.ContinueOnError)
+	access := fs.String("access-key", "", "the key pair's Access Key (required)")
+	sig := fs.String("signature-key", "", "the key pair's Signature Key (required)")
+	customer := fs.String("customer", "", "the customer id (required)")
+	ttl := fs.Duration("ttl", 0, "lifetime, e.g. 1h; 0 means no expiry")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *access == "" || *sig == "" || *customer == "" {
+		return errors.New("--access-key, --signature-key and --customer are required")
+	}
+	if *ttl < 0 {
+		return errors.New("--ttl must not be negative")
+	}
+	k, err := transport.MintCustomerKey(*access, *sig, *customer, *ttl, time.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Println(k)
+	return nil
+}

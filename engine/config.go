@@ -1,0 +1,104 @@
+package engine
+
+import (
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/cloudwallet/cloudwallet/raftfsm"
+	"github.com/cloudwallet/cloudwallet/shard"
+)
+
+// Config configures a Node. Start from DefaultConfig.
+type Config struct {
+	// DataDir holds the Raft log, stable store, snapshots and node identity.
+	DataDir string
+	// RaftAddr is the TCP address Raft listens on and advertises.
+	RaftAddr string
+	// Shards is S, the number of shards of the group. It is fixed when the
+	// data dir is created; a later value is ignored (the stored one wins).
+	Shards int
+	// LogStore is "wal" (tidwall/wal, the default) or "bolt" (raft-boltdb).
+	LogStore string
+
+	// Raft timing. Single-node clusters elect themselves after
+	// HeartbeatTimeout, so it is also the start-up delay.
+	HeartbeatTimeout   time.Duration
+	ElectionTimeout    time.Duration
+	LeaderLeaseTimeout time.Duration
+
+	// SnapshotThreshold is the number of log entries (each a batch of
+	// commands) after which a snapshot is taken; TrailingLogs stay behind it
+	// so a slow follower can catch up without a snapshot.
+	SnapshotThreshold uint64
+	SnapshotInterval  time.Duration
+	TrailingLogs      uint64
+	SnapshotsRetained int
+
+	// Proposer bounds: commands and bytes per log entry, log entries in
+	// flight at once, and commands waiting to be proposed.
+	CommandsPerEntryMax int
+	EntryBytesMax       int
+	EntriesInFlightMax  int
+	ProposalQueueMax    int
+
+	// ApplyTimeout bounds how long a write waits for its entry to be
+	// committed and applied before the caller is told the outcome is unknown.
+	ApplyTimeout time.Duration
+
+	// RaftLogLevel is hashicorp/raft's log level (hclog names).
+	RaftLogLevel string
+}
+
+// DefaultConfig returns a fresh single-node configuration.
+func DefaultConfig() Config {
+	return Config{
+		DataDir:             "./data",
+		RaftAddr:            "127.0.0.1:7000",
+		Shards:              runtime.NumCPU(),
+		LogStore:            "wal",
+		HeartbeatTimeout:    500 * time.Millisecond,
+		ElectionTimeout:     500 * time.Millisecond,
+		LeaderLeaseTimeout:  250 * time.Millisecond,
+		SnapshotThreshold:   4096,
+		SnapshotInterval:    30 * time.Second,
+		TrailingLogs:        1024,
+		SnapshotsRetained:   2,
+		CommandsPerEntryMax: 2048,
+		EntryBytesMax:       4 << 20,
+		EntriesInFlightMax:  4,
+		ProposalQueueMax:    65536,
+		ApplyTimeout:        10 * time.Second,
+		RaftLogLevel:        "warn",
+	}
+}
+
+// Validate reports the first setting that is out of range.
+func (c *Config) Validate() error {
+	switch {
+	case c.DataDir == "":
+		return fmt.Errorf("engine: DataDir is empty")
+	case c.RaftAddr == "":
+		return fmt.Errorf("engine: RaftAddr is empty")
+	case c.Shards < 1 || c.Shards > shard.ShardsMax:
+		return fmt.Errorf("engine: Shards %d outside 1..%d", c.Shards, shard.ShardsMax)
+	case c.LogStore != "wal" && c.LogStore != "bolt":
+		return fmt.Errorf("engine: LogStore %q is neither wal nor bolt", c.LogStore)
+	case c.CommandsPerEntryMax < 1 || c.CommandsPerEntryMax > raftfsm.CommandsPerEntryMax:
+		return fmt.Errorf("engine: CommandsPerEntryMax %d outside 1..%d", c.CommandsPerEntryMax, raftfsm.CommandsPerEntryMax)
+	case c.EntryBytesMax < 64<<10 || c.EntryBytesMax > raftfsm.EntryBytesMax/2:
+		// half: one command may overshoot the soft limit by at most itself
+		return fmt.Errorf("engine: EntryBytesMax %d outside 64KiB..%d", c.EntryBytesMax, raftfsm.EntryBytesMax/2)
+	case c.EntriesInFlightMax < 1 || c.EntriesInFlightMax > 64:
+		return fmt.Errorf("engine: EntriesInFlightMax %d outside 1..64", c.EntriesInFlightMax)
+	case c.ProposalQueueMax < 1:
+		return fmt.Errorf("engine: ProposalQueueMax must be positive")
+	case c.ApplyTimeout <= 0 || c.HeartbeatTimeout <= 0 || c.ElectionTimeout <= 0:
+		return fmt.Errorf("engine: timeouts must be positive")
+	case c.LeaderLeaseTimeout > c.HeartbeatTimeout:
+		return fmt.Errorf("engine: LeaderLeaseTimeout must not exceed HeartbeatTimeout")
+	case c.SnapshotsRetained < 1:
+		return fmt.Errorf("engine: SnapshotsRetained must be at least 1")
+	}
+	return nil
+}

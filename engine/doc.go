@@ -1,0 +1,33 @@
+// Package engine is a node's brain: it owns the shard state machine of its
+// shard group, runs it on one goroutine per partition, proposes commands to
+// Raft in batches, and answers reads with the promised consistency.
+//
+// # Partitions and the coordinator
+//
+// A shard group's state is a shard.Machine: the meta partition and S shards.
+// Each partition is owned by one worker goroutine (group.go); nothing else
+// touches its state. The FSM hands the engine a batch of commands in log
+// order. Each command names the partitions it touches; the scheduler sends
+// every worker the sub-list of commands that touch its partition, in log
+// order. A worker runs a single-partition command itself. A command that
+// spans partitions is run by the coordinator: the workers of its partitions
+// each reach it in their own log order and hand their partition over; the
+// last to arrive has them all, runs the command, and releases the others.
+// That is ordered locking with the log as the order: no cycle can form (every
+// worker takes commands in the same global order), and every partition sees
+// exactly the commands that touch it in log order, so the result equals a
+// sequential run on every replica.
+//
+// # Writes
+//
+// Propose puts a command on the proposer's queue. The proposer packs every
+// waiting command into one Raft log entry (group commit) and keeps a few
+// entries in flight; Raft appends them with one fsync per disk write. A
+// command's result returns once its entry is committed and applied, so
+// nothing is acknowledged before it is durable.
+//
+// # Reads
+//
+// A read runs on the worker of the partition it needs (or on all of them,
+// for cross-shard lists), after every write acknowledged before it.
+package engine

@@ -1,0 +1,165 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/cloudwallet/cloudwallet/shard"
+	"github.com/cloudwallet/cloudwallet/wal"
+)
+
+func testConfig(dir string) Config {
+	cfg := DefaultConfig()
+	cfg.DataDir = dir
+	cfg.RaftAddr = "127.0.0.1:0"
+	cfg.Shards = 3
+	cfg.HeartbeatTimeout = 100 * time.Millisecond
+	cfg.ElectionTimeout = 100 * time.Millisecond
+	cfg.LeaderLeaseTimeout = 50 * time.Millisecond
+	cfg.RaftLogLevel = "error"
+	return cfg
+}
+
+func openReady(t testing.TB, cfg Config) *Node {
+	t.Helper()
+	n, err := Open(cfg)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := n.WaitReady(ctx); err != nil {
+		n.Close()
+		t.Fatalf("WaitReady: %v", err)
+	}
+	return n
+}
+
+func propose(t testing.TB, n *Node, c shard.Command) shard.Result {
+	t.Helper()
+	r, err := n.Propose(context.Background(), &c)
+	if err != nil {
+		t.Fatalf("%s: %v", c.Kind, err)
+	}
+	return r
+}
+
+// ledger is a small fixture: one project, one asset, customers with a
+// wallet each.
+type ledger struct {
+	project shard.ProjectID
+	asset   shard.AssetID
+	wallets []shard.WalletID
+}
+
+func setupLedger(t testing.TB, n *Node, wallets int) ledger {
+	var l ledger
+	l.project = propose(t, n, shard.Command{Kind: shard.CmdCreateProject, Name: "p"}).Value.(shard.ProjectView).ID
+	l.asset = propose(t, n, shard.Command{Kind: shard.CmdCreateAsset, Project: l.project, Name: "a", Code: "A", Fractions: 100}).Value.(shard.Asset).ID
+	for i := 0; i < wallets; i++ {
+		c := fmt.Sprintf("c%d", i)
+		propose(t, n, shard.Command{Kind: shard.CmdUpsertCustomer, Project: l.project, Customer: c})
+		w := propose(t, n, shard.Command{Kind: shard.CmdCreateWallet, Project: l.project, Customer: c, Asset: l.asset})
+		l.wallets = append(l.wallets, w.Value.(shard.WalletView).ID)
+	}
+	return l
+}
+
+func stateBytes(t testing.TB, n *Node) []byte {
+	var b []byte
+	n.ReadAll(func(m *shard.Machine) {
+		if err := m.CheckInvariants(); err != nil {
+			t.Errorf("invariants: %v", err)
+		}
+		b = encode(t.(*testing.T), m)
+	})
+	return b
+}
+
+func TestNodeKeepsStateAcrossRestartAndSnapshot(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(dir)
+	cfg.TrailingLogs = 2 // a snapshot compacts the log down to two entries behind it
+	n := openReady(t, cfg)
+	l := setupLedger(t, n, 4)
+	for i := 0; i < 50; i++ {
+		r := propose(t, n, shard.Command{Kind: shard.CmdTransaction, Project: l.project, ReferenceID: fmt.Sprintf("a%d", i),
+			Ops: []shard.Op{{Type: shard.OpIssue, Destination: l.wallets[i%4], Amount: 10}, {Type: shard.OpTransfer, Source: l.wallets[i%4], Destination: l.wallets[(i+1)%4], Amount: 3}}})
+		if r.Code != shard.OK {
+			t.Fatalf("tx %d: %s", i, r.Code)
+		}
+	}
+	if err := n.Snapshot(); err != nil {
+		t.Fatalf("snapshot: %v", err)
+	}
+	for i := 0; i < 20; i++ { // a tail after the snapshot
+		propose(t, n, shard.Command{Kind: shard.CmdTransaction, Project: l.project, ReferenceID: fmt.Sprintf("b%d", i),
+			Ops: []shard.Op{{Type: shard.OpIssue, Destination: l.wallets[0], Amount: 1}}})
+	}
+	kp := propose(t, n, *NewKeyPairCommand(l.project, "k")).Value.(shard.KeyPair)
+	before := stateBytes(t, n)
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+	logs, err := wal.Open(filepath.Join(dir, "raft-log"), wal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _ := logs.FirstIndex()
+	logs.Close()
+	if first <= 50 {
+		t.Fatalf("log starts at %d after a snapshot of 60+ entries: not compacted", first)
+	}
+
+	n = openReady(t, cfg)
+	defer n.Close()
+	if after := stateBytes(t, n); string(after) != string(before) {
+		t.Fatal("state after restart (snapshot + log tail) differs")
+	}
+	if got, ok := n.KeyPair(kp.ID); !ok || got.Secret != kp.Secret {
+		t.Fatal("key pair cache not rebuilt after restart")
+	}
+	// A retry after the restart finds the stored outcome and applies nothing.
+	r := propose(t, n, shard.Command{Kind: shard.CmdTransaction, Project: l.project, ReferenceID: "a7",
+		Ops: []shard.Op{{Type: shard.OpIssue, Destination: l.wallets[0], Amount: 1000}}})
+	if r.Code != shard.DuplicateReferenceID {
+		t.Fatalf("retry after restart: %s", r.Code)
+	}
+	if string(stateBytes(t, n)) != string(before) {
+		t.Fatal("a retry changed the state")
+	}
+}
+
+func TestDeletedKeyPairStopsAtOnce(t *testing.T) {
+	n := openReady(t, testConfig(t.TempDir()))
+	defer n.Close()
+	p := propose(t, n, shard.Command{Kind: shard.CmdCreateProject, Name: "p"}).Value.(shard.ProjectView).ID
+	kp := propose(t, n, *NewKeyPairCommand(p, "k")).Value.(shard.KeyPair)
+	if _, ok := n.KeyPair(kp.ID); !ok || !n.ProjectExists(p) || n.ProjectExists(p+1) {
+		t.Fatal("new key pair or project not visible")
+	}
+	propose(t, n, shard.Command{Kind: shard.CmdDeleteKeyPair, Project: p, KeyPair: kp.ID})
+	if _, ok := n.KeyPair(kp.ID); ok {
+		t.Fatal("deleted key pair still visible after its delete was acknowledged")
+	}
+}
+
+func TestBoltLogStoreWorksToo(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(dir)
+	cfg.LogStore = "bolt"
+	n := openReady(t, cfg)
+	l := setupLedger(t, n, 2)
+	propose(t, n, shard.Command{Kind: shard.CmdTransaction, Project: l.project, ReferenceID: "x",
+		Ops: []shard.Op{{Type: shard.OpIssue, Destination: l.wallets[1], Amount: 9}}})
+	before := stateBytes(t, n)
+	n.Close()
+	n = openReady(t, cfg)
+	defer n.Close()
+	if string(stateBytes(t, n)) != string(before) {
+		t.Fatal("bolt-backed node lost state across restart")
+	}
+}

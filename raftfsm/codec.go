@@ -1,0 +1,219 @@
+package raftfsm
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cloudwallet/cloudwallet/internal/bin"
+	"github.com/cloudwallet/cloudwallet/shard"
+)
+
+// Bounds on one log entry. The proposer fills entries up to them; the
+// decoder refuses anything beyond.
+const (
+	CommandsPerEntryMax = 4096    // must fit the 16-bit position in Context.Seq
+	EntryBytesMax       = 8 << 20 // well under wal.RecordBytesMax
+	entryVersion        = byte(1) // first byte of every entry
+	secretLenMax        = shard.KeyPairSecretLenMax
+	commandBytesMin     = 3 // kind, project, one length or id
+	walletIDBytesMin    = 2
+)
+
+// ErrBadEntry reports a log entry that does not decode.
+var ErrBadEntry = errors.New("raftfsm: malformed log entry")
+
+// AppendEntry encodes a log entry: version, time stamp, commands.
+func AppendEntry(dst []byte, timeMs int64, cmds []*shard.Command) []byte {
+	dst = AppendEntryHeader(dst, timeMs, len(cmds))
+	for _, c := range cmds {
+		dst = AppendCommand(dst, c)
+	}
+	return dst
+}
+
+// AppendEntryHeader encodes the head of an entry of n commands; the n
+// encoded commands follow it.
+func AppendEntryHeader(dst []byte, timeMs int64, n int) []byte {
+	dst = append(dst, entryVersion)
+	dst = bin.AppendVarint(dst, timeMs)
+	return bin.AppendUvarint(dst, uint64(n))
+}
+
+// AppendCommand encodes one command. Every kind writes the fields it uses,
+// in a fixed order per kind.
+func AppendCommand(b []byte, c *shard.Command) []byte {
+	b = append(b, byte(c.Kind))
+	b = bin.AppendUvarint(b, uint64(c.Project))
+	switch c.Kind {
+	case shard.CmdCreateProject, shard.CmdRenameProject:
+		b = bin.AppendString(b, c.Name)
+	case shard.CmdCreateKeyPair:
+		b = bin.AppendString(b, c.Name)
+		b = bin.AppendString(b, c.Secret)
+		b = bin.AppendString(b, c.SignatureKey)
+	case shard.CmdDeleteKeyPair:
+		b = bin.AppendUvarint(b, uint64(c.KeyPair))
+	case shard.CmdCreateAsset:
+		b = bin.AppendString(b, c.Name)
+		b = bin.AppendString(b, c.Code)
+		b = bin.AppendVarint(b, c.Fractions)
+	case shard.CmdRenameAsset:
+		b = bin.AppendUvarint(b, uint64(c.Asset))
+		b = bin.AppendString(b, c.Name)
+	case shard.CmdDeleteAsset:
+		b = bin.AppendUvarint(b, uint64(c.Asset))
+	case shard.CmdUpsertCustomer:
+		b = bin.AppendString(b, c.Customer)
+		b = appendOptional(b, c.HasName, c.Name)
+		b = appendOptional(b, c.HasDesc, c.Description)
+	case shard.CmdSuspendCustomer, shard.CmdDeleteCustomer:
+		b = bin.AppendString(b, c.Customer)
+	case shard.CmdResumeCustomer:
+		b = bin.AppendString(b, c.Customer)
+		b = bin.AppendUvarint(b, uint64(len(c.Wallets)))
+		for _, w := range c.Wallets {
+			b = appendWallet(b, w)
+		}
+	case shard.CmdCreateWallet, shard.CmdCreateSystemWallet:
+		b = bin.AppendString(b, c.Customer)
+		b = bin.AppendUvarint(b, uint64(c.Shard))
+		b = bin.AppendUvarint(b, uint64(c.Asset))
+		b = bin.AppendString(b, c.Name)
+		b = bin.AppendString(b, c.Description)
+	case shard.CmdSetWalletName, shard.CmdSetWalletDescription:
+		b = appendWallet(b, c.Wallet)
+		b = bin.AppendString(b, c.Name)
+		b = bin.AppendString(b, c.Description)
+	case shard.CmdSetWalletStatus:
+		b = appendWallet(b, c.Wallet)
+		b = append(b, byte(c.Status))
+	case shard.CmdTransaction:
+		b = bin.AppendString(b, c.ReferenceID)
+		b = shard.AppendOps(b, c.Ops)
+	default:
+		panic("raftfsm: encoding unknown command kind " + c.Kind.String())
+	}
+	return b
+}
+
+func appendOptional(b []byte, has bool, s string) []byte {
+	b = bin.AppendBool(b, has)
+	if has {
+		b = bin.AppendString(b, s)
+	}
+	return b
+}
+
+func appendWallet(b []byte, w shard.WalletID) []byte {
+	b = bin.AppendUvarint(b, uint64(w.Shard))
+	return bin.AppendUvarint(b, uint64(w.Index))
+}
+
+func readWallet(r *bin.Reader) shard.WalletID {
+	return shard.WalletID{Shard: uint16(r.UvarintMax(shard.ShardsMax - 1)), Index: uint32(r.UvarintMax(shard.IndexMax))}
+}
+
+// Entry is a decoded log entry.
+type Entry struct {
+	TimeMs   int64
+	Commands []shard.Command
+}
+
+// DecodeEntry decodes a log entry, checking every length and enum against
+// its bound: whatever it returns can be applied without breaking the state
+// machine's invariants.
+func DecodeEntry(data []byte) (Entry, error) {
+	if len(data) == 0 || len(data) > EntryBytesMax || data[0] != entryVersion {
+		return Entry{}, ErrBadEntry
+	}
+	r := bin.NewReader(data[1:])
+	e := Entry{TimeMs: r.Varint()}
+	n := r.Count(CommandsPerEntryMax, commandBytesMin)
+	if r.Err() != nil {
+		return Entry{}, ErrBadEntry
+	}
+	e.Commands = make([]shard.Command, n)
+	for i := range e.Commands {
+		if err := readCommand(r, &e.Commands[i]); err != nil {
+			return Entry{}, fmt.Errorf("%w: command %d: %v", ErrBadEntry, i, err)
+		}
+	}
+	if r.Err() != nil || r.Len() != 0 {
+		return Entry{}, ErrBadEntry
+	}
+	return e, nil
+}
+
+func readCommand(r *bin.Reader, c *shard.Command) error {
+	c.Kind = shard.Kind(r.Byte())
+	c.Project = shard.ProjectID(r.UvarintMax(shard.IndexMax))
+	if r.Err() != nil || !c.Kind.Valid() {
+		return ErrBadEntry
+	}
+	name := func() string { return r.String(shard.NameLenMax) }
+	customer := func() string {
+		s := r.String(shard.CustomerIDLenMax)
+		if r.Err() == nil && !shard.ValidCustomerID(s) {
+			r.Fail()
+		}
+		return s
+	}
+	switch c.Kind {
+	case shard.CmdCreateProject, shard.CmdRenameProject:
+		c.Name = name()
+	case shard.CmdCreateKeyPair:
+		c.Name, c.Secret, c.SignatureKey = name(), r.String(secretLenMax), r.String(secretLenMax)
+	case shard.CmdDeleteKeyPair:
+		c.KeyPair = shard.KeyPairID(r.UvarintMax(shard.IndexMax))
+	case shard.CmdCreateAsset:
+		c.Name, c.Code, c.Fractions = name(), r.String(shard.AssetCodeLenMax), r.Varint()
+		if c.Fractions < 1 {
+			r.Fail()
+		}
+	case shard.CmdRenameAsset:
+		c.Asset, c.Name = shard.AssetID(r.UvarintMax(shard.IndexMax)), name()
+	case shard.CmdDeleteAsset:
+		c.Asset = shard.AssetID(r.UvarintMax(shard.IndexMax))
+	case shard.CmdUpsertCustomer:
+		c.Customer = customer()
+		if c.HasName = r.Bool(); c.HasName {
+			c.Name = name()
+		}
+		if c.HasDesc = r.Bool(); c.HasDesc {
+			c.Description = r.String(shard.DescriptionLenMax)
+		}
+	case shard.CmdSuspendCustomer, shard.CmdDeleteCustomer:
+		c.Customer = customer()
+	case shard.CmdResumeCustomer:
+		c.Customer = customer()
+		n := r.Count(shard.ResumeWalletsMax, walletIDBytesMin)
+		if r.Err() == nil && n > 0 {
+			c.Wallets = make([]shard.WalletID, n)
+			for i := range c.Wallets {
+				c.Wallets[i] = readWallet(r)
+			}
+		}
+	case shard.CmdCreateWallet, shard.CmdCreateSystemWallet:
+		c.Customer = r.String(shard.CustomerIDLenMax)
+		c.Shard = uint16(r.UvarintMax(shard.ShardsMax - 1))
+		c.Asset = shard.AssetID(r.UvarintMax(shard.IndexMax))
+		c.Name, c.Description = name(), r.String(shard.DescriptionLenMax)
+		if r.Err() == nil && (c.Kind == shard.CmdCreateWallet) != shard.ValidCustomerID(c.Customer) {
+			r.Fail() // a customer wallet names a valid customer; a system wallet none
+		}
+	case shard.CmdSetWalletName, shard.CmdSetWalletDescription:
+		c.Wallet, c.Name, c.Description = readWallet(r), name(), r.String(shard.DescriptionLenMax)
+	case shard.CmdSetWalletStatus:
+		c.Wallet, c.Status = readWallet(r), shard.WalletStatus(r.Byte())
+		if c.Status < shard.WalletOpen || c.Status > shard.WalletClosed {
+			r.Fail()
+		}
+	case shard.CmdTransaction:
+		c.ReferenceID = r.String(shard.ReferenceIDLenMax)
+		c.Ops = shard.ReadOps(r)
+		if r.Err() == nil && (c.ReferenceID == "" || len(c.Ops) == 0) {
+			r.Fail()
+		}
+	}
+	return r.Err()
+}

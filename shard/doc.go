@@ -1,0 +1,21 @@
+// Package shard is the pure, deterministic state machine of cloudwallet.
+//
+// It holds two kinds of partition:
+//
+//   - Meta: projects, key pairs and assets (one per shard group).
+//   - Shard: customers, their wallets and entries, system wallets, and the
+//     transaction records keyed by referenceId.
+//
+// A Machine is one Meta plus S Shards. Machine.Apply runs one Command with a
+// Context taken from the Raft log (its sequence number and the leader's time
+// stamp) and returns a Result. Nothing here reads a clock, draws a random
+// number, does I/O, or lets map iteration order reach a result: the same
+// commands in the same order give byte-identical state on every replica.
+//
+// Every command declares the partitions it touches (Command.Partitions); Apply
+// touches nothing else. The engine relies on that to run commands on disjoint
+// partitions in parallel while keeping the result equal to a sequential run.
+//
+// Server-made ids encode their partition and a dense index (ids.go), so ids
+// are derived from the log order and lookups are slice indexing.
+package shard

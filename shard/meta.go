@@ -1,0 +1,207 @@
+package shard
+
+// Meta is the meta partition: projects, assets and key pairs. Ids are dense
+// indexes into its slices; nothing is ever removed (deletes are flags), so an
+// id keeps meaning the same object forever.
+type Meta struct {
+	projects []Project
+	assets   []Asset
+	keyPairs []KeyPair
+}
+
+func newMeta() *Meta { return &Meta{} }
+
+// Project returns the project or nil.
+func (m *Meta) Project(p ProjectID) *Project {
+	if int(p) >= len(m.projects) {
+		return nil
+	}
+	return &m.projects[p]
+}
+
+// asset returns the live asset of the project, or nil.
+func (m *Meta) asset(p ProjectID, a AssetID) *Asset {
+	if int(a) >= len(m.assets) {
+		return nil
+	}
+	x := &m.assets[a]
+	if x.Project != p || x.Deleted {
+		return nil
+	}
+	return x
+}
+
+// KeyPair returns the live key pair of the project, or nil.
+func (m *Meta) KeyPair(p ProjectID, k KeyPairID) *KeyPair {
+	if int(k) >= len(m.keyPairs) {
+		return nil
+	}
+	x := &m.keyPairs[k]
+	if x.Project != p || x.Deleted {
+		return nil
+	}
+	return x
+}
+
+func (m *Meta) createProject(ctx Context, c *Command) Result {
+	if len(m.projects) > IndexMax {
+		return Result{Code: LimitExceeded}
+	}
+	id := ProjectID(len(m.projects))
+	m.projects = append(m.projects, Project{ID: id, Name: c.Name, CreatedAt: ctx.TimeMs})
+	return Result{Created: true, Value: m.projectView(id)}
+}
+
+func (m *Meta) renameProject(c *Command) Result {
+	p := m.Project(c.Project)
+	if p == nil {
+		return Result{Code: ProjectNotFound}
+	}
+	p.Name = c.Name
+	return Result{Value: m.projectView(c.Project)}
+}
+
+func (m *Meta) createKeyPair(ctx Context, c *Command) Result {
+	p := m.Project(c.Project)
+	if p == nil {
+		return Result{Code: ProjectNotFound}
+	}
+	if len(m.keyPairs) > IndexMax {
+		return Result{Code: LimitExceeded}
+	}
+	id := KeyPairID(len(m.keyPairs))
+	m.keyPairs = append(m.keyPairs, KeyPair{
+		ID: id, Project: c.Project, Name: c.Name, Secret: c.Secret,
+		SignatureKey: c.SignatureKey, CreatedAt: ctx.TimeMs,
+	})
+	p.KeyPairs = append(p.KeyPairs, id)
+	return Result{Created: true, Value: m.keyPairs[id]}
+}
+
+func (m *Meta) deleteKeyPair(c *Command) Result {
+	k := m.KeyPair(c.Project, c.KeyPair)
+	if k == nil {
+		return Result{Code: KeyPairNotFound}
+	}
+	k.Deleted = true
+	return Result{Value: *k}
+}
+
+func (m *Meta) codeInUse(p *Project, code string) bool {
+	for _, a := range p.Assets {
+		if x := &m.assets[a]; !x.Deleted && x.Code == code {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *Meta) createAsset(ctx Context, c *Command) Result {
+	p := m.Project(c.Project)
+	if p == nil {
+		return Result{Code: ProjectNotFound}
+	}
+	if m.codeInUse(p, c.Code) {
+		return Result{Code: ValidationError, Value: "asset code " + c.Code + " is already used in the project"}
+	}
+	if len(m.assets) > IndexMax {
+		return Result{Code: LimitExceeded}
+	}
+	id := AssetID(len(m.assets))
+	m.assets = append(m.assets, Asset{
+		ID: id, Project: c.Project, Name: c.Name, Code: c.Code,
+		Fractions: c.Fractions, CreatedAt: ctx.TimeMs,
+	})
+	p.Assets = append(p.Assets, id)
+	return Result{Created: true, Value: m.assets[id]}
+}
+
+func (m *Meta) renameAsset(c *Command) Result {
+	a := m.asset(c.Project, c.Asset)
+	if a == nil {
+		return Result{Code: AssetNotFound}
+	}
+	a.Name = c.Name
+	return Result{Value: *a}
+}
+
+func (m *Meta) deleteAsset(c *Command) Result {
+	a := m.asset(c.Project, c.Asset)
+	if a == nil {
+		return Result{Code: AssetNotFound}
+	}
+	if a.Used {
+		return Result{Code: AssetIsUsed}
+	}
+	a.Deleted = true
+	return Result{Value: *a}
+}
+
+// ProjectView is a project with its live assets, copied out of the state.
+type ProjectView struct {
+	ID        ProjectID
+	Name      string
+	CreatedAt int64
+	Assets    []Asset
+}
+
+func (m *Meta) projectView(id ProjectID) ProjectView {
+	p := &m.projects[id]
+	return ProjectView{ID: id, Name: p.Name, CreatedAt: p.CreatedAt, Assets: m.Assets(id)}
+}
+
+// ProjectView returns a copy of the project, or false.
+func (m *Meta) ProjectView(id ProjectID) (ProjectView, bool) {
+	if m.Project(id) == nil {
+		return ProjectView{}, false
+	}
+	return m.projectView(id), true
+}
+
+// Projects returns every project in creation order.
+func (m *Meta) Projects() []ProjectView {
+	out := make([]ProjectView, len(m.projects))
+	for i := range m.projects {
+		out[i] = m.projectView(ProjectID(i))
+	}
+	return out
+}
+
+// Assets returns copies of the project's live assets in creation order.
+func (m *Meta) Assets(id ProjectID) []Asset {
+	p := m.Project(id)
+	if p == nil {
+		return nil
+	}
+	out := make([]Asset, 0, len(p.Assets))
+	for _, a := range p.Assets {
+		if !m.assets[a].Deleted {
+			out = append(out, m.assets[a])
+		}
+	}
+	return out
+}
+
+// Asset returns a copy of the project's live asset, or false.
+func (m *Meta) Asset(p ProjectID, a AssetID) (Asset, bool) {
+	x := m.asset(p, a)
+	if x == nil {
+		return Asset{}, false
+	}
+	return *x, true
+}
+
+// KeyPairs returns copies of the project's live key pairs in creation order.
+func (m *Meta) KeyPairs(id ProjectID) []KeyPair {
+	p := m.Project(id)
+	if p == nil {
+		return nil
+	}
+	out := make([]KeyPair, 0, len(p.KeyPairs))
+	for _, k := range p.KeyPairs {
+		if !m.keyPairs[k].Deleted {
+			out = append(out, m.keyPairs[k])
+		}
+	}
+	return out
+}

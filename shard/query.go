@@ -1,0 +1,245 @@
+package shard
+
+import "sort"
+
+// Reads. Each returns copies (or immutable *Tx) so the answer can leave the
+// goroutine that owns the partition. A method on Shard reads only that
+// shard; a method on Machine reads every shard and must be called while the
+// engine holds all of them.
+
+// WalletView is a wallet copied out of the state, without its entries.
+type WalletView struct {
+	ID          WalletID
+	Seq         uint64
+	Project     ProjectID
+	Asset       AssetID
+	CustomerID  string // "" for a system wallet
+	System      bool
+	Status      WalletStatus
+	Balance     int64
+	CreatedAt   int64
+	UpdatedAt   int64
+	Name        string
+	Description string
+}
+
+func (s *Shard) walletView(index uint32) WalletView {
+	w := &s.wallets[index]
+	v := WalletView{
+		ID: WalletID{s.id, index}, Seq: w.Seq, Project: w.Project, Asset: w.Asset,
+		System: w.System(), Status: w.Status, Balance: w.Balance, CreatedAt: w.CreatedAt,
+		UpdatedAt: w.UpdatedAt, Name: w.Name, Description: w.Description,
+	}
+	if !v.System {
+		v.CustomerID = s.customers[w.Customer-1].ID
+	}
+	return v
+}
+
+// CustomerView is a customer copied out of the state.
+type CustomerView struct {
+	Seq         uint64
+	ID          string
+	Name        string
+	Description string
+	Status      CustomerStatus
+	CreatedAt   int64
+	UpdatedAt   int64
+}
+
+func (s *Shard) customerView(index uint32) CustomerView {
+	c := &s.customers[index]
+	return CustomerView{Seq: c.Seq, ID: c.ID, Name: c.Name, Description: c.Description,
+		Status: c.Status, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+}
+
+// Wallet returns a copy of the project's wallet.
+func (s *Shard) Wallet(p ProjectID, index uint32) (WalletView, bool) {
+	if s.wallet(p, index) == nil {
+		return WalletView{}, false
+	}
+	return s.walletView(index), true
+}
+
+// Customer returns a copy of the project's customer (a Deleted one too).
+func (s *Shard) Customer(p ProjectID, id string) (CustomerView, bool) {
+	c, ci := s.customer(p, id)
+	if c == nil {
+		return CustomerView{}, false
+	}
+	return s.customerView(ci), true
+}
+
+// CustomerWallets returns copies of the customer's wallets, oldest first.
+func (s *Shard) CustomerWallets(p ProjectID, id string) ([]WalletView, bool) {
+	c, _ := s.customer(p, id)
+	if c == nil {
+		return nil, false
+	}
+	out := make([]WalletView, len(c.Wallets))
+	for i, wi := range c.Wallets {
+		out[i] = s.walletView(wi)
+	}
+	return out, true
+}
+
+// Tx returns the project's transaction record.
+func (s *Shard) Tx(p ProjectID, index uint32) (*Tx, bool) {
+	if int(index) >= len(s.txs) || s.txs[index].Project != p {
+		return nil, false
+	}
+	return s.txs[index], true
+}
+
+// TxByReference returns the record of a referenceId.
+func (s *Shard) TxByReference(p ProjectID, ref string) (*Tx, bool) {
+	ti, ok := s.refIndex[projectKey(p, ref)]
+	if !ok {
+		return nil, false
+	}
+	return s.txs[ti], true
+}
+
+// Page is one page of a list ordered oldest first.
+type Page[T any] struct {
+	Items []T
+	Total int
+}
+
+// pageBounds turns a 0-based page and size into a half-open range of [0,n).
+func pageBounds(page, size, n int) (lo, hi int) {
+	lo64 := int64(page) * int64(size)
+	if lo64 >= int64(n) {
+		return n, n
+	}
+	return int(lo64), min(int(lo64)+size, n)
+}
+
+// EntryView is an entry with the position that makes its id.
+type EntryView struct {
+	Wallet WalletID
+	N      uint32 // position in the wallet's ledger; EntryID(Wallet, N)
+	Entry
+}
+
+// Entries returns the page of the wallet's entries with from ≤ createdAt < to.
+func (s *Shard) Entries(p ProjectID, index uint32, fromMs, toMs int64, page, size int) (Page[EntryView], bool) {
+	w := s.wallet(p, index)
+	if w == nil {
+		return Page[EntryView]{}, false
+	}
+	es := w.Entries
+	first := sort.Search(len(es), func(i int) bool { return es[i].CreatedAt >= fromMs })
+	end := sort.Search(len(es), func(i int) bool { return es[i].CreatedAt >= toMs })
+	end = max(end, first)
+	lo, hi := pageBounds(page, size, end-first)
+	out := Page[EntryView]{Total: end - first, Items: make([]EntryView, 0, hi-lo)}
+	for i := first + lo; i < first+hi; i++ {
+		out.Items = append(out.Items, EntryView{Wallet: WalletID{s.id, index}, N: uint32(i), Entry: es[i]})
+	}
+	return out, true
+}
+
+// seqMerge walks several Seq-ordered lists in global Seq order, skipping the
+// first skip items and collecting up to take of them.
+func seqMerge[T any](lists [][]T, seq func(T) uint64, skip, take int) []T {
+	pos := make([]int, len(lists))
+	out := make([]T, 0, take)
+	for n := 0; len(out) < take; n++ {
+		best := -1
+		for i, l := range lists {
+			if pos[i] < len(l) && (best < 0 || seq(l[pos[i]]) < seq(lists[best][pos[best]])) {
+				best = i
+			}
+		}
+		if best < 0 {
+			break
+		}
+		if n >= skip {
+			out = append(out, lists[best][pos[best]])
+		}
+		pos[best]++
+	}
+	return out
+}
+
+// Transactions returns the page of the project's transactions with
+// from ≤ createdAt < to, oldest first, across every shard.
+func (m *Machine) Transactions(p ProjectID, fromMs, toMs int64, page, size int) Page[*Tx] {
+	lists := make([][]*Tx, 0, len(m.Shards))
+	total := 0
+	for _, s := range m.Shards {
+		idx := s.projectTxs[p]
+		first := sort.Search(len(idx), func(i int) bool { return s.txs[idx[i]].CreatedAt >= fromMs })
+		end := sort.Search(len(idx), func(i int) bool { return s.txs[idx[i]].CreatedAt >= toMs })
+		if end <= first {
+			continue
+		}
+		l := make([]*Tx, end-first)
+		for i := range l {
+			l[i] = s.txs[idx[first+i]]
+		}
+		lists = append(lists, l)
+		total += len(l)
+	}
+	lo, hi := pageBounds(page, size, total)
+	return Page[*Tx]{Total: total, Items: seqMerge(lists, func(t *Tx) uint64 { return t.Seq }, lo, hi-lo)}
+}
+
+// Customers returns a page of the project's customers in creation order.
+func (m *Machine) Customers(p ProjectID, page, size int) Page[CustomerView] {
+	lists := make([][]CustomerView, 0, len(m.Shards))
+	total := 0
+	for _, s := range m.Shards {
+		total += len(s.projectCustomers[p])
+	}
+	lo, hi := pageBounds(page, size, total)
+	for _, s := range m.Shards {
+		idx := s.projectCustomers[p]
+		// No shard contributes more than hi items before the page ends.
+		l := make([]CustomerView, 0, min(len(idx), hi))
+		for _, ci := range idx[:min(len(idx), hi)] {
+			l = append(l, s.customerView(ci))
+		}
+		lists = append(lists, l)
+	}
+	return Page[CustomerView]{Total: total, Items: seqMerge(lists, func(c CustomerView) uint64 { return c.Seq }, lo, hi-lo)}
+}
+
+// SystemWallets returns the project's system wallets in creation order.
+func (m *Machine) SystemWallets(p ProjectID) []WalletView {
+	var lists [][]WalletView
+	n := 0
+	for _, s := range m.Shards {
+		idx := s.systemWallets[p]
+		l := make([]WalletView, len(idx))
+		for i, wi := range idx {
+			l[i] = s.walletView(wi)
+		}
+		lists = append(lists, l)
+		n += len(l)
+	}
+	return seqMerge(lists, func(w WalletView) uint64 { return w.Seq }, 0, n)
+}
+
+// Totals returns, per asset, the sum of all wallet balances and the net
+// amount issued (issued minus redeemed) according to the entries. The two
+// are equal in a sound ledger; tests and the crash checker compare them.
+func (m *Machine) Totals() (balances, issued map[AssetID]int64) {
+	balances, issued = map[AssetID]int64{}, map[AssetID]int64{}
+	for _, s := range m.Shards {
+		for i := range s.wallets {
+			w := &s.wallets[i]
+			balances[w.Asset] += w.Balance
+			for j := range w.Entries {
+				switch w.Entries[j].Type {
+				case EntryIssue:
+					issued[w.Asset] += w.Entries[j].Amount
+				case EntryRedeem:
+					issued[w.Asset] -= w.Entries[j].Amount
+				}
+			}
+		}
+	}
+	return balances, issued
+}

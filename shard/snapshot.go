@@ -1,0 +1,333 @@
+package shard
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/cloudwallet/cloudwallet/internal/bin"
+)
+
+// Frozen is a point-in-time copy of a Machine that can be written out while
+// the machine goes on applying commands.
+//
+// Freezing copies the mutable records (projects, assets, key pairs,
+// customers, wallets) by value and keeps only slice headers of what is
+// append-only (entries, transaction records, per-customer wallet lists): an
+// append never writes below the length the header captured. Freezing is a
+// memory copy, brief enough to run between two applies; encoding, the slow
+// part, runs on the copy.
+type Frozen struct {
+	projects []Project
+	assets   []Asset
+	keyPairs []KeyPair
+	shards   []frozenShard
+}
+
+type frozenShard struct {
+	customers []Customer
+	wallets   []Wallet
+	txs       []*Tx
+}
+
+// Freeze copies the machine's state. The caller must hold every partition.
+func (m *Machine) Freeze() *Frozen {
+	f := &Frozen{
+		projects: append([]Project(nil), m.Meta.projects...),
+		assets:   append([]Asset(nil), m.Meta.assets...),
+		keyPairs: append([]KeyPair(nil), m.Meta.keyPairs...),
+		shards:   make([]frozenShard, len(m.Shards)),
+	}
+	for i, s := range m.Shards {
+		f.shards[i] = frozenShard{
+			customers: append([]Customer(nil), s.customers...),
+			wallets:   append([]Wallet(nil), s.wallets...),
+			txs:       s.txs[:len(s.txs):len(s.txs)],
+		}
+	}
+	return f
+}
+
+const snapshotMagic = "cloudwallet-snapshot-v1\n"
+
+// Bounds the decoder checks, so a damaged snapshot fails instead of
+// allocating without limit.
+const (
+	snapshotSecretLenMax = KeyPairSecretLenMax
+	snapshotCountMax     = IndexMax + 1
+)
+
+// snapshotWriter buffers encoded records and flushes them in large writes.
+type snapshotWriter struct {
+	w   io.Writer
+	buf []byte
+	err error
+}
+
+const snapshotFlushBytes = 1 << 20
+
+func (sw *snapshotWriter) flushIfFull() {
+	if len(sw.buf) >= snapshotFlushBytes {
+		sw.flush()
+	}
+}
+
+func (sw *snapshotWriter) flush() {
+	if sw.err == nil && len(sw.buf) > 0 {
+		_, sw.err = sw.w.Write(sw.buf)
+	}
+	sw.buf = sw.buf[:0]
+}
+
+// WriteTo encodes the frozen state.
+func (f *Frozen) WriteTo(w io.Writer) (int64, error) {
+	cw := &countingWriter{w: w}
+	sw := &snapshotWriter{w: cw, buf: make([]byte, 0, 2*snapshotFlushBytes)}
+	b := append(sw.buf, snapshotMagic...)
+	b = bin.AppendUvarint(b, uint64(len(f.shards)))
+	b = bin.AppendUvarint(b, uint64(len(f.projects)))
+	for i := range f.projects {
+		p := &f.projects[i]
+		b = bin.AppendString(b, p.Name)
+		b = bin.AppendVarint(b, p.CreatedAt)
+	}
+	b = bin.AppendUvarint(b, uint64(len(f.assets)))
+	for i := range f.assets {
+		a := &f.assets[i]
+		b = bin.AppendUvarint(b, uint64(a.Project))
+		b = bin.AppendString(b, a.Name)
+		b = bin.AppendString(b, a.Code)
+		b = bin.AppendVarint(b, a.Fractions)
+		b = bin.AppendBool(b, a.Used)
+		b = bin.AppendBool(b, a.Deleted)
+		b = bin.AppendVarint(b, a.CreatedAt)
+	}
+	b = bin.AppendUvarint(b, uint64(len(f.keyPairs)))
+	for i := range f.keyPairs {
+		k := &f.keyPairs[i]
+		b = bin.AppendUvarint(b, uint64(k.Project))
+		b = bin.AppendString(b, k.Name)
+		b = bin.AppendString(b, k.Secret)
+		b = bin.AppendString(b, k.SignatureKey)
+		b = bin.AppendVarint(b, k.CreatedAt)
+		b = bin.AppendBool(b, k.Deleted)
+	}
+	sw.buf = b
+	for si := range f.shards {
+		s := &f.shards[si]
+		sw.buf = bin.AppendUvarint(sw.buf, uint64(len(s.customers)))
+		for i := range s.customers {
+			c := &s.customers[i]
+			b := sw.buf
+			b = bin.AppendUvarint(b, c.Seq)
+			b = bin.AppendUvarint(b, uint64(c.Project))
+			b = bin.AppendString(b, c.ID)
+			b = bin.AppendString(b, c.Name)
+			b = bin.AppendString(b, c.Description)
+			b = append(b, byte(c.Status))
+			b = bin.AppendVarint(b, c.CreatedAt)
+			b = bin.AppendVarint(b, c.UpdatedAt)
+			sw.buf = b
+			sw.flushIfFull()
+		}
+		sw.buf = bin.AppendUvarint(sw.buf, uint64(len(s.wallets)))
+		for i := range s.wallets {
+			w := &s.wallets[i]
+			b := sw.buf
+			b = bin.AppendUvarint(b, w.Seq)
+			b = bin.AppendUvarint(b, uint64(w.Project))
+			b = bin.AppendUvarint(b, uint64(w.Asset))
+			b = bin.AppendUvarint(b, uint64(w.Customer))
+			b = append(b, byte(w.Status))
+			b = bin.AppendVarint(b, w.Balance)
+			b = bin.AppendVarint(b, w.CreatedAt)
+			b = bin.AppendVarint(b, w.UpdatedAt)
+			b = bin.AppendString(b, w.Name)
+			b = bin.AppendString(b, w.Description)
+			b = bin.AppendUvarint(b, uint64(len(w.Entries)))
+			sw.buf = b
+			for j := range w.Entries {
+				sw.buf = appendEntry(sw.buf, &w.Entries[j])
+				sw.flushIfFull()
+			}
+		}
+		sw.buf = bin.AppendUvarint(sw.buf, uint64(len(s.txs)))
+		for _, t := range s.txs {
+			sw.buf = appendTx(sw.buf, t)
+			sw.flushIfFull()
+		}
+	}
+	sw.flush()
+	return cw.n, sw.err
+}
+
+func appendEntry(b []byte, e *Entry) []byte {
+	b = bin.AppendVarint(b, e.CreatedAt)
+	b = bin.AppendVarint(b, e.Amount)
+	b = bin.AppendVarint(b, e.Balance)
+	b = bin.AppendUvarint(b, uint64(e.Tx.Shard))
+	b = bin.AppendUvarint(b, uint64(e.Tx.Index))
+	b = bin.AppendUvarint(b, uint64(e.Counterparty.Shard))
+	b = bin.AppendUvarint(b, uint64(e.Counterparty.Index))
+	b = bin.AppendUvarint(b, uint64(e.OpIndex))
+	return append(b, byte(e.Type))
+}
+
+func appendTx(b []byte, t *Tx) []byte {
+	b = bin.AppendUvarint(b, t.Seq)
+	b = bin.AppendUvarint(b, uint64(t.Project))
+	b = bin.AppendString(b, t.ReferenceID)
+	b = append(b, byte(t.Status))
+	b = bin.AppendVarint(b, t.CreatedAt)
+	b = append(b, byte(t.ErrCode))
+	b = bin.AppendVarint(b, int64(t.ErrOpIndex))
+	return AppendOps(b, t.Ops)
+}
+
+// AppendOps encodes operations; the Raft command codec uses it too.
+func AppendOps(b []byte, ops []Op) []byte {
+	b = bin.AppendUvarint(b, uint64(len(ops)))
+	for i := range ops {
+		op := &ops[i]
+		b = append(b, byte(op.Type))
+		b = bin.AppendUvarint(b, uint64(op.Source.Shard))
+		b = bin.AppendUvarint(b, uint64(op.Source.Index))
+		b = bin.AppendUvarint(b, uint64(op.Destination.Shard))
+		b = bin.AppendUvarint(b, uint64(op.Destination.Index))
+		b = bin.AppendVarint(b, op.Amount)
+	}
+	return b
+}
+
+// ReadOps decodes operations written by AppendOps and checks each one's
+// shape (type, amount ≥ 1), so a decoded command never breaks Apply.
+func ReadOps(r *bin.Reader) []Op {
+	n := r.Count(OperationsPerTxMax, 6)
+	if r.Err() != nil {
+		return nil
+	}
+	ops := make([]Op, n)
+	for i := range ops {
+		op := &ops[i]
+		op.Type = OpType(r.Byte())
+		op.Source = WalletID{uint16(r.UvarintMax(ShardsMax - 1)), uint32(r.UvarintMax(IndexMax))}
+		op.Destination = WalletID{uint16(r.UvarintMax(ShardsMax - 1)), uint32(r.UvarintMax(IndexMax))}
+		op.Amount = r.Varint()
+		if op.Type < OpTransfer || op.Type > OpRedeem || op.Amount < 1 {
+			r.Fail()
+			return nil
+		}
+	}
+	return ops
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// ReadMachine decodes a snapshot written by Frozen.WriteTo.
+func ReadMachine(data []byte) (*Machine, error) {
+	if len(data) < len(snapshotMagic) || string(data[:len(snapshotMagic)]) != snapshotMagic {
+		return nil, fmt.Errorf("shard: not a cloudwallet snapshot")
+	}
+	r := bin.NewReader(data[len(snapshotMagic):])
+	nShards := int(r.UvarintMax(ShardsMax))
+	if r.Err() != nil || nShards < 1 {
+		return nil, fmt.Errorf("shard: snapshot header: %w", bin.ErrCorrupt)
+	}
+	m := NewMachine(nShards)
+	meta := m.Meta
+	meta.projects = make([]Project, r.Count(snapshotCountMax, 2))
+	for i := range meta.projects {
+		meta.projects[i] = Project{ID: ProjectID(i), Name: r.String(NameLenMax), CreatedAt: r.Varint()}
+	}
+	meta.assets = make([]Asset, r.Count(snapshotCountMax, 7))
+	for i := range meta.assets {
+		a := &meta.assets[i]
+		a.ID = AssetID(i)
+		a.Project = ProjectID(r.Index(len(meta.projects)))
+		a.Name, a.Code, a.Fractions = r.String(NameLenMax), r.String(AssetCodeLenMax), r.Varint()
+		a.Used, a.Deleted, a.CreatedAt = r.Bool(), r.Bool(), r.Varint()
+		if r.Err() == nil {
+			meta.projects[a.Project].Assets = append(meta.projects[a.Project].Assets, a.ID)
+		}
+	}
+	meta.keyPairs = make([]KeyPair, r.Count(snapshotCountMax, 6))
+	for i := range meta.keyPairs {
+		k := &meta.keyPairs[i]
+		k.ID = KeyPairID(i)
+		k.Project = ProjectID(r.Index(len(meta.projects)))
+		k.Name, k.Secret, k.SignatureKey = r.String(NameLenMax), r.String(snapshotSecretLenMax), r.String(snapshotSecretLenMax)
+		k.CreatedAt, k.Deleted = r.Varint(), r.Bool()
+		if r.Err() == nil {
+			meta.projects[k.Project].KeyPairs = append(meta.projects[k.Project].KeyPairs, k.ID)
+		}
+	}
+	for _, s := range m.Shards {
+		readShard(r, s)
+	}
+	if r.Err() != nil || r.Len() != 0 {
+		return nil, fmt.Errorf("shard: snapshot body: %w", bin.ErrCorrupt)
+	}
+	return m, nil
+}
+
+func readShard(r *bin.Reader, s *Shard) {
+	s.customers = make([]Customer, r.Count(snapshotCountMax, 8))
+	for i := range s.customers {
+		c := &s.customers[i]
+		c.Seq, c.Project = r.Uvarint(), ProjectID(r.UvarintMax(IndexMax))
+		c.ID, c.Name, c.Description = r.String(CustomerIDLenMax), r.String(NameLenMax), r.String(DescriptionLenMax)
+		c.Status, c.CreatedAt, c.UpdatedAt = CustomerStatus(r.Byte()), r.Varint(), r.Varint()
+		if r.Err() != nil {
+			return
+		}
+		s.customerIndex[projectKey(c.Project, c.ID)] = uint32(i)
+		s.projectCustomers[c.Project] = append(s.projectCustomers[c.Project], uint32(i))
+	}
+	s.wallets = make([]Wallet, r.Count(snapshotCountMax, 11))
+	for i := range s.wallets {
+		w := &s.wallets[i]
+		w.Seq, w.Project, w.Asset = r.Uvarint(), ProjectID(r.UvarintMax(IndexMax)), AssetID(r.UvarintMax(IndexMax))
+		w.Customer = uint32(r.UvarintMax(uint64(len(s.customers))))
+		w.Status, w.Balance, w.CreatedAt, w.UpdatedAt = WalletStatus(r.Byte()), r.Varint(), r.Varint(), r.Varint()
+		w.Name, w.Description = r.String(NameLenMax), r.String(DescriptionLenMax)
+		w.Entries = make([]Entry, r.Count(snapshotCountMax, 9))
+		for j := range w.Entries {
+			e := &w.Entries[j]
+			e.CreatedAt, e.Amount, e.Balance = r.Varint(), r.Varint(), r.Varint()
+			e.Tx = TxID{uint16(r.UvarintMax(ShardsMax - 1)), uint32(r.UvarintMax(IndexMax))}
+			e.Counterparty = WalletID{uint16(r.UvarintMax(ShardsMax - 1)), uint32(r.UvarintMax(IndexMax))}
+			e.OpIndex, e.Type = uint16(r.UvarintMax(OperationsPerTxMax)), EntryType(r.Byte())
+		}
+		if r.Err() != nil {
+			return
+		}
+		if w.Customer == 0 {
+			s.systemWallets[w.Project] = append(s.systemWallets[w.Project], uint32(i))
+		} else {
+			c := &s.customers[w.Customer-1]
+			c.Wallets = append(c.Wallets, uint32(i))
+		}
+	}
+	s.txs = make([]*Tx, r.Count(snapshotCountMax, 8))
+	for i := range s.txs {
+		t := &Tx{ID: TxID{s.id, uint32(i)}}
+		t.Seq, t.Project, t.ReferenceID = r.Uvarint(), ProjectID(r.UvarintMax(IndexMax)), r.String(ReferenceIDLenMax)
+		t.Status, t.CreatedAt = TxStatus(r.Byte()), r.Varint()
+		t.ErrCode, t.ErrOpIndex = Code(r.Byte()), int32(r.Varint())
+		t.Ops = ReadOps(r)
+		if r.Err() != nil {
+			return
+		}
+		s.txs[i] = t
+		s.refIndex[projectKey(t.Project, t.ReferenceID)] = uint32(i)
+		s.projectTxs[t.Project] = append(s.projectTxs[t.Project], uint32(i))
+	}
+}

@@ -1,0 +1,172 @@
+package shard
+
+// transaction runs a Transaction command. It touches the shard of the
+// referenceId and the shards of every wallet named by an operation; the
+// engine has handed all of them to this call.
+//
+// The order of checks is the contract: a known referenceId answers
+// DuplicateReferenceId with the stored record whatever the body; otherwise
+// each operation is checked in order against the balances left by the ones
+// before it, and the first failure records a Failed transaction that changed
+// no balance. Only when every operation passes are the balances changed and
+// the entries written.
+func (m *Machine) transaction(ctx Context, c *Command) Result {
+	rs := m.Shards[ReferenceShard(c.Project, c.ReferenceID, len(m.Shards))]
+	key := projectKey(c.Project, c.ReferenceID)
+	if ti, ok := rs.refIndex[key]; ok {
+		return Result{Code: DuplicateReferenceID, Value: rs.txs[ti]}
+	}
+	if len(rs.txs) > IndexMax {
+		return Result{Code: LimitExceeded}
+	}
+	tx := &Tx{
+		ID:          TxID{Shard: rs.id, Index: uint32(len(rs.txs))},
+		Seq:         ctx.Seq,
+		Project:     c.Project,
+		ReferenceID: c.ReferenceID,
+		Ops:         c.Ops,
+		CreatedAt:   ctx.TimeMs,
+		Status:      TxCompleted,
+	}
+	var ws walletSet
+	ws.init(len(c.Ops))
+	failedAt, code := m.checkOps(c, &ws)
+	if code != OK {
+		tx.Status, tx.ErrCode, tx.ErrOpIndex = TxFailed, code, int32(failedAt)
+	} else {
+		m.postEntries(ctx, tx, &ws)
+	}
+	rs.refIndex[key] = tx.ID.Index
+	rs.txs = append(rs.txs, tx)
+	rs.projectTxs[c.Project] = append(rs.projectTxs[c.Project], tx.ID.Index)
+	if code != OK {
+		return Result{Code: code, Value: tx}
+	}
+	return Result{Created: true, Value: tx}
+}
+
+// checkOps simulates the operations on running balances and returns the
+// index and code of the first failing one, or OK.
+func (m *Machine) checkOps(c *Command, ws *walletSet) (int, Code) {
+	for i := range c.Ops {
+		op := &c.Ops[i]
+		var src, dst *touched
+		if op.Type != OpIssue {
+			if src = ws.get(m, c.Project, op.Source); src == nil {
+				return i, WalletNotFound
+			}
+		}
+		if op.Type != OpRedeem {
+			if dst = ws.get(m, c.Project, op.Destination); dst == nil {
+				return i, WalletNotFound
+			}
+		}
+		if (src != nil && src.w.Status != WalletOpen) || (dst != nil && dst.w.Status != WalletOpen) {
+			return i, WrongWalletStatus
+		}
+		if src != nil && dst != nil && src.w.Asset != dst.w.Asset {
+			return i, ValidationError
+		}
+		// Debit before checking the credit: when source and destination
+		// are one wallet, the credit lands on the debited balance.
+		if src != nil {
+			if src.balance < op.Amount {
+				return i, InsufficientFunds
+			}
+			src.balance -= op.Amount
+		}
+		if dst != nil {
+			if dst.balance > AmountMax-op.Amount {
+				return i, LimitExceeded
+			}
+			dst.balance += op.Amount
+		}
+	}
+	return 0, OK
+}
+
+// postEntries applies checked operations: balances change and every touched
+// wallet gets one entry per operation, with the balance right after it.
+func (m *Machine) postEntries(ctx Context, tx *Tx, ws *walletSet) {
+	for i := range tx.Ops {
+		op := &tx.Ops[i]
+		e := Entry{CreatedAt: ctx.TimeMs, Amount: op.Amount, Tx: tx.ID, OpIndex: uint16(i)}
+		switch op.Type {
+		case OpTransfer:
+			src, dst := m.walletAt(op.Source), m.walletAt(op.Destination)
+			src.post(e, EntryTransferOut, -op.Amount, op.Destination)
+			dst.post(e, EntryTransferIn, op.Amount, op.Source)
+		case OpIssue:
+			m.walletAt(op.Destination).post(e, EntryIssue, op.Amount, WalletID{})
+		case OpRedeem:
+			m.walletAt(op.Source).post(e, EntryRedeem, -op.Amount, WalletID{})
+		}
+	}
+	for i := range ws.items {
+		t := &ws.items[i]
+		if t.w.Balance != t.balance {
+			panic("shard: posted balance differs from the checked one for wallet " + t.id.String())
+		}
+		t.w.UpdatedAt = ctx.TimeMs
+	}
+}
+
+func (w *Wallet) post(e Entry, t EntryType, delta int64, counterparty WalletID) {
+	w.Balance += delta
+	if w.Balance < 0 {
+		panic("shard: a balance went below zero after the check passed")
+	}
+	e.Type, e.Balance, e.Counterparty = t, w.Balance, counterparty
+	w.Entries = append(w.Entries, e)
+}
+
+func (m *Machine) walletAt(id WalletID) *Wallet { return &m.Shards[id.Shard].wallets[id.Index] }
+
+// touched is a wallet named by a transaction with its running balance.
+type touched struct {
+	id      WalletID
+	w       *Wallet
+	balance int64
+}
+
+// walletSet finds touched wallets: a linear scan for the usual handful, a
+// map once a transaction names many.
+type walletSet struct {
+	items []touched
+	index map[WalletID]int
+}
+
+const walletSetLinearMax = 16
+
+func (ws *walletSet) init(ops int) {
+	if ops*2 > walletSetLinearMax {
+		ws.index = make(map[WalletID]int, ops*2)
+	}
+	ws.items = make([]touched, 0, min(ops*2, walletSetLinearMax))
+}
+
+func (ws *walletSet) get(m *Machine, p ProjectID, id WalletID) *touched {
+	if ws.index != nil {
+		if i, ok := ws.index[id]; ok {
+			return &ws.items[i]
+		}
+	} else {
+		for i := range ws.items {
+			if ws.items[i].id == id {
+				return &ws.items[i]
+			}
+		}
+	}
+	if int(id.Shard) >= len(m.Shards) {
+		return nil
+	}
+	w := m.Shards[id.Shard].wallet(p, id.Index)
+	if w == nil {
+		return nil
+	}
+	ws.items = append(ws.items, touched{id: id, w: w, balance: w.Balance})
+	if ws.index != nil {
+		ws.index[id] = len(ws.items) - 1
+	}
+	return &ws.items[len(ws.items)-1]
+}

@@ -1,0 +1,290 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "cloudwallet-e2e")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "cloudwallet")
+	build := exec.Command("go", "build", "-o", binary, "github.com/cloudwallet/cloudwallet/cmd/cloudwallet")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building cloudwallet:", err)
+		os.Exit(2)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// server is one running cloudwallet process.
+type server struct {
+	t                  *testing.T
+	dir, httpAddr, url string
+	raftAddr           string
+	cmd                *exec.Cmd
+	stdout             *syncBuffer
+	operator           string
+	accessKey, sigKey  string
+	projectID          string
+}
+
+// startServer starts the binary on dir (reusing its addresses on restart).
+func startServer(t *testing.T, dir string, prev *server, extra ...string) *server {
+	t.Helper()
+	s := &server{t: t, dir: dir, stdout: &syncBuffer{}}
+	if prev != nil {
+		s.httpAddr, s.raftAddr = prev.httpAddr, prev.raftAddr
+	} else {
+		s.httpAddr, s.raftAddr = freeAddr(t), freeAddr(t)
+	}
+	s.url = "http://" + s.httpAddr
+	s.cmd = exec.Command(binary, "serve", "--data-dir", dir, "--http-addr", s.httpAddr, "--raft-addr", s.raftAddr, "--shards", "3")
+	s.cmd.Args = append(s.cmd.Args, extra...)
+	s.cmd.Stdout = s.stdout
+	logf, err := os.OpenFile(filepath.Join(dir+".log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.cmd.Stderr = logf
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.cmd.Process.Kill()
+		s.cmd.Wait()
+		logf.Close()
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(s.url + "/project")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(dir + ".log")
+			t.Fatalf("server did not come up: %v\n%s", err, log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	tok, err := os.ReadFile(filepath.Join(dir, "operator.token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.operator = strings.TrimSpace(string(tok))
+	var d struct{ ProjectID, AccessKey, SignatureKey string }
+	b, err := os.ReadFile(filepath.Join(dir, "default-project.json"))
+	if err != nil || json.Unmarshal(b, &d) != nil {
+		t.Fatalf("default-project.json: %v", err)
+	}
+	s.projectID, s.accessKey, s.sigKey = d.ProjectID, d.AccessKey, d.SignatureKey
+	return s
+}
+
+func newServer(t *testing.T) *server { return startServer(t, t.TempDir(), nil) }
+
+// stop sends SIGTERM and waits for a clean exit.
+func (s *server) stop() {
+	s.t.Helper()
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- s.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			s.t.Fatalf("server exited uncleanly after SIGTERM: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		s.t.Fatal("server did not stop after SIGTERM")
+	}
+}
+
+func (s *server) kill() {
+	s.cmd.Process.Signal(syscall.SIGKILL)
+	s.cmd.Wait()
+}
+
+// resp is a decoded answer.
+type resp struct {
+	status int
+	raw    []byte
+	body   map[string]any
+	list   []any
+}
+
+func (r resp) str(k string) string { v, _ := r.body[k].(string); return v }
+func (r resp) num(k string) int64  { v, _ := r.body[k].(float64); return int64(v) }
+
+// code is the error code of an error body ("status").
+func (r resp) code() string { return r.str("status") }
+
+// syncBuffer collects a child's output; exec copies into it from its own goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// waitFor waits until the output contains sub.
+func (b *syncBuffer) waitFor(sub string, d time.Duration) bool {
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if strings.Contains(b.String(), sub) {
+			return true
+		}
+	}
+	return false
+}
+
+var client = &http.Client{Timeout: 30 * time.Second}
+
+// call sends a request; body may be nil, a string (sent as is) or a value (JSON).
+func (s *server) call(method, path, token string, body any) resp {
+	s.t.Helper()
+	r, err := s.callNoFatal(method, path, token, body)
+	if err != nil {
+		s.t.Fatalf("%s %s: %s", method, clip(path), clip(err.Error()))
+	}
+	return r
+}
+
+// clip shortens s for a failure message (some tests send huge paths).
+func clip(s string) string {
+	const max = 300
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + fmt.Sprintf("...(%d bytes)", len(s))
+}
+
+// callNoFatal is call for goroutines and for servers that may be gone.
+func (s *server) callNoFatal(method, path, token string, body any) (resp, error) {
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, _ := json.Marshal(b)
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, s.url+path, rd)
+	if err != nil {
+		return resp{}, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	hr, err := client.Do(req)
+	if err != nil {
+		return resp{}, err
+	}
+	defer hr.Body.Close()
+	r := resp{status: hr.StatusCode}
+	if r.raw, err = io.ReadAll(hr.Body); err != nil {
+		return r, err
+	}
+	if len(r.raw) > 0 && r.raw[0] == '[' {
+		json.Unmarshal(r.raw, &r.list)
+	} else {
+		json.Unmarshal(r.raw, &r.body)
+	}
+	return r, nil
+}
+
+// expect asserts a status (and for errors, a code).
+func (s *server) expect(r resp, status int, code string) resp {
+	s.t.Helper()
+	if r.status != status || (code != "" && r.code() != code) {
+		s.t.Fatalf("got %d %s, want %d %s\nbody: %s", r.status, r.code(), status, code, r.raw)
+	}
+	return r
+}
+
+func (s *server) ak(method, path string, body any) resp {
+	s.t.Helper()
+	return s.call(method, path, s.accessKey, body)
+}
+
+// fixture helpers
+
+func (s *server) asset(code string) string {
+	s.t.Helper()
+	return s.expect(s.ak("POST", "/assets", map[string]any{"name": code, "code": code, "fractions": 100}), 201, "").str("id")
+}
+
+func (s *server) customer(id string) {
+	s.t.Helper()
+	r := s.ak("POST", "/customers", map[string]any{"id": id})
+	if r.status != 201 && r.status != 200 {
+		s.t.Fatalf("customer %s: %d %s", id, r.status, r.raw)
+	}
+}
+
+func (s *server) wallet(customer, asset string) string {
+	s.t.Helper()
+	return s.expect(s.ak("POST", "/wallets", map[string]any{"customerId": customer, "assetId": asset}), 201, "").str("id")
+}
+
+func (s *server) balance(w string) int64 {
+	s.t.Helper()
+	return s.expect(s.ak("GET", "/wallets/"+w, nil), 200, "").num("balance")
+}
+
+func op(typ, src, dst string, amount any) map[string]any {
+	m := map[string]any{"type": typ, "amount": amount}
+	if src != "" {
+		m["sourceWalletId"] = src
+	}
+	if dst != "" {
+		m["destinationWalletId"] = dst
+	}
+	return m
+}
+
+func tx(ref string, ops ...map[string]any) map[string]any {
+	return map[string]any{"referenceId": ref, "operations": ops}
+}

@@ -1,0 +1,72 @@
+package transport
+
+import "strings"
+
+// who may call a route.
+type access uint8
+
+const (
+	accessOperator     access = iota + 1 // operator token only (/projects management)
+	accessProject                        // Access Key, or operator under /projects/{id}
+	accessCustomer                       // as accessProject, and Customer Keys (handler checks "own")
+	accessCustomerOnly                   // Customer Keys only (GET /wallets)
+)
+
+type handler func(c *call) *apiError
+
+type route struct {
+	method   string
+	template string
+	segs     []string
+	access   access
+	handle   handler
+}
+
+// routeTable holds the API's routes. Templates are the metric labels.
+type routeTable struct {
+	operator []route // matched against the whole path
+	project  []route // matched against the path after an optional /projects/{id}
+}
+
+func (t *routeTable) add(list *[]route, method, template string, a access, h handler) {
+	*list = append(*list, route{method: method, template: template, segs: splitPath(template), access: a, handle: h})
+}
+
+func splitPath(p string) []string {
+	p = strings.Trim(p, "/")
+	if p == "" {
+		return nil
+	}
+	return strings.Split(p, "/")
+}
+
+// pathParamsMax bounds the {params} of one route.
+const pathParamsMax = 2
+
+// match finds the route for method and segments, filling params.
+func match(routes []route, method string, segs []string, params *[pathParamsMax]string) *route {
+	for i := range routes {
+		r := &routes[i]
+		if r.method != method || len(r.segs) != len(segs) {
+			continue
+		}
+		n, ok := 0, true
+		for j, s := range r.segs {
+			if s[0] == '{' {
+				if segs[j] == "" {
+					ok = false
+					break
+				}
+				params[n] = segs[j]
+				n++
+			} else if s != segs[j] {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return r
+		}
+	}
+	return nil
+}

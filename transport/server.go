@@ -1,0 +1,232 @@
+package transport
+
+import (
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/cloudwallet/cloudwallet/engine"
+	"github.com/cloudwallet/cloudwallet/shard"
+)
+
+// Config configures the HTTP API server.
+type Config struct {
+	// OperatorToken authenticates the operator; empty disables it.
+	OperatorToken string
+	// BodyBytesMax is the largest request body accepted (413 beyond).
+	BodyBytesMax int
+	// ConnectionsMax bounds concurrent connections.
+	ConnectionsMax int
+	// Timeouts of one request read, one response write, and an idle
+	// keep-alive connection.
+	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+}
+
+// DefaultConfig returns the defaults of API.md: 1 MiB bodies.
+func DefaultConfig() Config {
+	return Config{
+		BodyBytesMax:   1 << 20,
+		ConnectionsMax: 100_000,
+		ReadTimeout:    30 * time.Second,
+		WriteTimeout:   30 * time.Second,
+		IdleTimeout:    2 * time.Minute,
+	}
+}
+
+// Server serves the REST API of one node.
+type Server struct {
+	cfg    Config
+	node   *engine.Node
+	routes routeTable
+	srv    *fasthttp.Server
+	tokens verifiedCache
+}
+
+// New builds a server over a ready node.
+func New(node *engine.Node, cfg Config) *Server {
+	s := &Server{cfg: cfg, node: node}
+	s.registerRoutes()
+	s.srv = &fasthttp.Server{
+		Handler:            s.Handle,
+		ErrorHandler:       s.handleTransportError,
+		Name:               "cloudwallet",
+		MaxRequestBodySize: cfg.BodyBytesMax,
+		Concurrency:        cfg.ConnectionsMax,
+		ReadTimeout:        cfg.ReadTimeout,
+		WriteTimeout:       cfg.WriteTimeout,
+		IdleTimeout:        cfg.IdleTimeout,
+	}
+	return s
+}
+
+// Serve serves on ln until Shutdown. Connections close lingering (see
+// linger.go), so early error answers reach clients that are still sending.
+func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(lingerListener{ln}) }
+
+// Shutdown stops accepting connections and waits for requests in flight.
+func (s *Server) Shutdown() error { return s.srv.Shutdown() }
+
+// call is one request being handled. Everything in it is copied out of
+// fasthttp's buffers, except ctx itself, which never leaves the handler.
+type call struct {
+	s       *Server
+	ctx     *fasthttp.RequestCtx
+	who     principal
+	project shard.ProjectID
+	params  [pathParamsMax]string
+	body    []byte
+}
+
+// Handle is the fasthttp handler.
+func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
+	c := &call{s: s, ctx: ctx}
+	if err := s.dispatch(c); err != nil {
+		c.fail(err)
+	}
+}
+
+func (s *Server) dispatch(c *call) *apiError {
+	ctx := c.ctx
+	method := string(ctx.Method())
+	path := string(ctx.Path())
+	segs := splitPath(path)
+	var r *route
+	var prefixed bool
+	if r = match(s.routes.operator, method, segs, &c.params); r == nil {
+		rest := segs
+		if len(segs) >= 3 && segs[0] == "projects" {
+			rest, prefixed = segs[2:], true
+		}
+		r = match(s.routes.project, method, rest, &c.params)
+	}
+	if r == nil {
+		return errf(http.StatusNotFound, codeNotFound, "no route for "+method+" "+path)
+	}
+	who, err := authenticate(ctx.Request.Header.Peek("Authorization"), s.cfg.OperatorToken, s.node, &s.tokens)
+	if err != nil {
+		return err
+	}
+	c.who = who
+	switch {
+	case r.access == accessOperator || prefixed:
+		if !who.operator {
+			return denied("this route needs the operator token")
+		}
+		if prefixed {
+			p, ok := shard.ParseProjectID(segs[1])
+			if !ok || !s.node.ProjectExists(p) {
+				return notFound(shard.ProjectNotFound)
+			}
+			c.project = p
+		}
+	case who.operator:
+		return denied("the operator token calls project endpoints under /projects/{projectId}")
+	case who.customer != "":
+		if r.access != accessCustomer && r.access != accessCustomerOnly {
+			return denied("a Customer Key may not call this endpoint")
+		}
+		c.project = who.project
+		if err := c.checkCustomerLive(); err != nil {
+			return err
+		}
+	default:
+		if r.access == accessCustomerOnly {
+			return denied("only a Customer Key may call this endpoint")
+		}
+		c.project = who.project
+	}
+	if body := ctx.PostBody(); len(body) > 0 {
+		c.body = append([]byte(nil), body...) // out of fasthttp's pooled buffer
+	}
+	return r.handle(c)
+}
+
+// checkCustomerLive refuses the key of a Deleted customer.
+func (c *call) checkCustomerLive() *apiError {
+	var cust shard.CustomerView
+	var ok bool
+	id := c.who.customer
+	c.s.node.ReadShard(c.s.customerShard(c.project, id), func(s *shard.Shard) { cust, ok = s.Customer(c.project, id) })
+	if ok && cust.Status == shard.CustomerDeleted {
+		return denied("the customer of this key is deleted")
+	}
+	return nil
+}
+
+func (s *Server) customerShard(p shard.ProjectID, id string) uint16 {
+	return shard.CustomerShard(p, id, s.node.Shards())
+}
+
+// handleTransportError answers requests fasthttp could not read.
+func (s *Server) handleTransportError(ctx *fasthttp.RequestCtx, err error) {
+	c := &call{s: s, ctx: ctx}
+	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+		c.fail(errf(http.StatusRequestEntityTooLarge, codeLimitExceeded, "the body is larger than 1 MiB"))
+		return
+	}
+	var small *fasthttp.ErrSmallBuffer
+	if errors.As(err, &small) || errors.Is(err, fasthttp.ErrSmallReadBuffer) {
+		c.fail(errf(http.StatusRequestHeaderFieldsTooLarge, codeLimitExceeded, "the request line and headers must fit in 4 KiB"))
+		return
+	}
+	c.fail(badData("the request could not be read: " + err.Error()))
+}
+
+// reply writes a JSON answer.
+func (c *call) reply(status int, v any) *apiError {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return errf(http.StatusInternalServerError, codeUnknown, "encoding the answer: "+err.Error())
+	}
+	c.ctx.SetStatusCode(status)
+	c.ctx.SetContentType("application/json")
+	c.ctx.SetBody(b)
+	return nil
+}
+
+func (c *call) fail(e *apiError) {
+	if e.status == http.StatusTooManyRequests {
+		c.ctx.Response.Header.Set("Retry-After", "1")
+	}
+	c.reply(e.status, errorJSON{Status: e.code, Message: e.msg})
+}
+
+// query returns a copied query parameter.
+func (c *call) query(name string) (string, bool) {
+	args := c.ctx.QueryArgs()
+	if !args.Has(name) {
+		return "", false
+	}
+	return strings.Clone(string(args.Peek(name))), true
+}
+
+// propose runs a command and maps engine errors.
+func (c *call) propose(cmd *shard.Command) (shard.Result, *apiError) {
+	r, err := c.s.node.Propose(c.ctx, cmd)
+	if err != nil {
+		return r, fromEngine(err)
+	}
+	return r, nil
+}
+
+// proposeReply runs a command that answers one object: 201 when it created
+// it, 200 otherwise, or the mapped failure.
+func (c *call) proposeReply(cmd *shard.Command, view func(any) any) *apiError {
+	r, err := c.propose(cmd)
+	if err != nil {
+		return err
+	}
+	if r.Code != shard.OK {
+		return fromResult(r)
+	}
+	status := http.StatusOK
+	if r.Created {
+		status = http.StatusCreated
+	}
+	return c.reply(status, view(r.Value))
+}

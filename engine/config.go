@@ -2,8 +2,11 @@ package engine
 
 import (
 	"fmt"
+	"log/slog"
 	"runtime"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cloudwallet/cloudwallet/raftfsm"
 	"github.com/cloudwallet/cloudwallet/shard"
@@ -46,8 +49,14 @@ type Config struct {
 	// committed and applied before the caller is told the outcome is unknown.
 	ApplyTimeout time.Duration
 
-	// RaftLogLevel is hashicorp/raft's log level (hclog names).
+	// RaftLogLevel is the least level of hashicorp/raft's own lines that
+	// reach Logger (hclog names: trace, debug, info, warn, error).
 	RaftLogLevel string
+
+	// Logger receives the node's logs and Raft's; nil means slog.Default().
+	Logger *slog.Logger
+	// Metrics, if set, receives the engine's Prometheus collectors.
+	Metrics prometheus.Registerer
 }
 
 // DefaultConfig returns a fresh single-node configuration.

@@ -151,3 +151,13 @@ func (g *group) restore(m *shard.Machine) {
 	}
 	g.readAll(func(*shard.Machine) { g.machine.Store(m) })
 }
+
+// queueDepths returns each partition worker's inbox length (for metrics;
+// a racy read of a channel length is fine there).
+func (g *group) queueDepths() []int {
+	d := make([]int, len(g.workers))
+	for i, w := range g.workers {
+		d[i] = len(w)
+	}
+	return d
+}

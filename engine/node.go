@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -15,7 +16,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 
 	"github.com/cloudwallet/cloudwallet/raftfsm"
@@ -48,13 +48,17 @@ type Node struct {
 	transport *raft.NetworkTransport
 	closers   []io.Closer
 	keys      keyCache
+	log       *slog.Logger
+	metrics   *metrics
+	observer  *raft.Observer
 
 	proposals chan *proposal
 	inflight  chan struct{}
 	closing   chan struct{}
 	closeOnce sync.Once
 	proposer  sync.WaitGroup
-	lastMs    int64 // greatest time stamp proposed (proposer goroutine only)
+	lastMs    int64       // greatest time stamp proposed (proposer goroutine only)
+	caughtUp  atomic.Bool // the log as it stood at start has been applied
 	systemRR  atomic.Uint32
 }
 
@@ -93,16 +97,52 @@ func Open(cfg Config) (*Node, error) {
 		inflight:  make(chan struct{}, cfg.EntriesInFlightMax),
 		closing:   make(chan struct{}),
 	}
+	n.log = cfg.Logger
+	if n.log == nil {
+		n.log = slog.Default()
+	}
+	n.metrics = newMetrics()
 	n.keys.reset(nil)
-	n.fsm = raftfsm.New(n)
+	n.fsm = raftfsm.New(n, n.fsmObserver())
 	if err := n.startRaft(); err != nil {
 		n.closeStores()
 		n.group.close()
 		return nil, err
 	}
+	n.watchLeader()
 	n.proposer.Add(1)
 	go n.proposeLoop()
+	if cfg.Metrics != nil {
+		if err := n.registerMetrics(cfg.Metrics); err != nil {
+			n.Close()
+			return nil, fmt.Errorf("engine: metrics: %w", err)
+		}
+	}
 	return n, nil
+}
+
+// watchLeader counts and logs leader changes.
+func (n *Node) watchLeader() {
+	ch := make(chan raft.Observation, 16)
+	n.observer = raft.NewObserver(ch, false, func(o *raft.Observation) bool {
+		_, ok := o.Data.(raft.LeaderObservation)
+		return ok
+	})
+	n.raft.RegisterObserver(n.observer)
+	n.proposer.Add(1)
+	go func() {
+		defer n.proposer.Done()
+		for {
+			select {
+			case o := <-ch:
+				lo := o.Data.(raft.LeaderObservation)
+				n.metrics.leaderChanges.Inc()
+				n.log.Info("leader changed", "leader", string(lo.LeaderID), "leaderAddr", string(lo.LeaderAddr))
+			case <-n.closing:
+				return
+			}
+		}
+	}()
 }
 
 func loadIdentity(dir string, shards int) (identity, error) {
@@ -125,7 +165,7 @@ func loadIdentity(dir string, shards int) (identity, error) {
 
 func (n *Node) startRaft() error {
 	dir := n.cfg.DataDir
-	logger := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.LevelFromString(n.cfg.RaftLogLevel), Output: os.Stderr})
+	logger := newRaftLogger(n.log, n.cfg.RaftLogLevel)
 	stable, err := wal.NewBoltStore(filepath.Join(dir, "raft-stable.db"))
 	if err != nil {
 		return fmt.Errorf("engine: stable store: %w", err)
@@ -141,7 +181,7 @@ func (n *Node) startRaft() error {
 	} else {
 		w, err := wal.Open(filepath.Join(dir, "raft-log"), wal.Options{
 			OnRepair: func(seg string, off, dropped int64) {
-				logger.Warn("log tail repaired", "segment", seg, "offset", off, "dropped", dropped)
+				n.log.Warn("log tail repaired", "segment", seg, "offsetBytes", off, "droppedBytes", dropped)
 			},
 		})
 		if err != nil {
@@ -176,6 +216,7 @@ func (n *Node) startRaft() error {
 	rc.TrailingLogs = n.cfg.TrailingLogs
 	rc.MaxAppendEntries = 256
 	rc.BatchApplyCh = true
+	logs = meteredLogStore{LogStore: logs, m: n.metrics}
 	existing, err := raft.HasExistingState(logs, stable, snaps)
 	if err != nil {
 		return err
@@ -209,12 +250,53 @@ func (n *Node) WaitReady(ctx context.Context) error {
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = time.Until(dl)
 	}
-	return n.raft.Barrier(timeout).Error()
+	if err := n.raft.Barrier(timeout).Error(); err != nil {
+		return err
+	}
+	n.caughtUp.Store(true)
+	return nil
 }
 
-// Ready reports whether the node leads and has applied its log.
+// Check is one line of a readiness report.
+type Check struct {
+	Name   string
+	OK     bool
+	Detail string
+}
+
+// Checks reports what readiness needs: the log open, a known leader, and
+// the log applied up to where it stood when the node started.
+func (n *Node) Checks() []Check {
+	var checks []Check
+	select {
+	case <-n.closing:
+		checks = append(checks, Check{"log", false, "closed"})
+	default:
+		checks = append(checks, Check{"log", true, "open"})
+	}
+	addr, id := n.raft.LeaderWithID()
+	if id == "" {
+		checks = append(checks, Check{"leader", false, "no leader known"})
+	} else {
+		checks = append(checks, Check{"leader", true, fmt.Sprintf("%s at %s", id, addr)})
+	}
+	applied := fmt.Sprintf("applied index %d, commit index %d", n.raft.AppliedIndex(), n.raft.CommitIndex())
+	if n.caughtUp.Load() {
+		checks = append(checks, Check{"applied", true, "caught up: " + applied})
+	} else {
+		checks = append(checks, Check{"applied", false, "replaying the log: " + applied})
+	}
+	return checks
+}
+
+// Ready reports whether every check passes.
 func (n *Node) Ready() bool {
-	return n.raft.State() == raft.Leader && n.raft.AppliedIndex() >= n.raft.LastIndex()
+	for _, c := range n.Checks() {
+		if !c.OK {
+			return false
+		}
+	}
+	return true
 }
 
 // ID is this node's Raft server id.
@@ -239,6 +321,7 @@ func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
 		close(n.closing)
 		n.proposer.Wait()
+		n.raft.DeregisterObserver(n.observer)
 		err = n.raft.Shutdown().Error()
 		n.transport.Close()
 		n.closeStores()
@@ -262,6 +345,7 @@ func (n *Node) closeStores() {
 func (n *Node) Apply(ctxs []shard.Context, cmds []*shard.Command, res []shard.Result) {
 	n.group.apply(ctxs, cmds, res)
 	for i, c := range cmds {
+		n.metrics.countHeld(c, res[i])
 		if res[i].Code != shard.OK {
 			continue
 		}
@@ -285,6 +369,7 @@ func (n *Node) Freeze() *shard.Frozen {
 func (n *Node) Restore(m *shard.Machine) {
 	n.group.restore(m)
 	n.keys.reset(m.Meta)
+	n.metrics.recount(m)
 }
 
 // --- writes ---
@@ -293,6 +378,16 @@ func (n *Node) Restore(m *shard.Machine) {
 // ErrUnavailable if the command was never proposed and ErrOutcomeUnknown if
 // it was but its result did not come back.
 func (n *Node) Propose(ctx context.Context, cmd *shard.Command) (shard.Result, error) {
+	if cmd.Kind != shard.CmdTransaction {
+		return n.propose(ctx, cmd)
+	}
+	start := time.Now()
+	r, err := n.propose(ctx, cmd)
+	n.metrics.observeTransaction(cmd, r, err, time.Since(start))
+	return r, err
+}
+
+func (n *Node) propose(ctx context.Context, cmd *shard.Command) (shard.Result, error) {
 	p := &proposal{cmd: cmd, done: make(chan struct{})}
 	select {
 	case <-n.closing:

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/hashicorp/raft"
 
@@ -22,10 +23,26 @@ type Applier interface {
 	Restore(m *shard.Machine)
 }
 
+// Observer is told what the FSM does, for metrics and logs. Any field may
+// be nil. Calls come from Raft's FSM goroutine (Persisted: its snapshot
+// goroutine) and must be quick.
+type Observer struct {
+	// Applied: one ApplyBatch of this many command entries and commands.
+	Applied func(entries, commands int, took time.Duration)
+	// Entry: one command entry of this many commands (the batch size the
+	// proposer achieved).
+	Entry func(commands int)
+	// Frozen: Snapshot held the state (writes paused) for took.
+	Frozen func(took time.Duration)
+	// Persisted: a snapshot of this many bytes was written in took.
+	Persisted func(bytes int64, took time.Duration, err error)
+}
+
 // FSM implements raft.BatchingFSM over an Applier. Raft calls Apply,
 // ApplyBatch, Snapshot and Restore from one goroutine, never concurrently.
 type FSM struct {
 	applier Applier
+	obs     Observer
 	lastMs  int64 // the greatest time stamp applied: time never goes back
 
 	// scratch reused across batches (only the FSM goroutine touches it)
@@ -34,8 +51,8 @@ type FSM struct {
 	res  []shard.Result
 }
 
-// New returns an FSM over a.
-func New(a Applier) *FSM { return &FSM{applier: a} }
+// New returns an FSM over a that reports to obs.
+func New(a Applier, obs Observer) *FSM { return &FSM{applier: a, obs: obs} }
 
 var _ raft.BatchingFSM = (*FSM)(nil)
 
@@ -49,6 +66,7 @@ func (f *FSM) Apply(l *raft.Log) any { return f.ApplyBatch([]*raft.Log{l})[0] }
 // encoded it and the log store checksummed it): the node stops rather than
 // diverge from its peers.
 func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
+	start := time.Now()
 	out := make([]any, len(logs))
 	f.ctxs, f.cmds = f.ctxs[:0], f.cmds[:0]
 	type span struct{ log, from, to int }
@@ -68,6 +86,9 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 			f.cmds = append(f.cmds, &e.Commands[j])
 		}
 		spans = append(spans, span{i, from, len(f.cmds)})
+		if f.obs.Entry != nil {
+			f.obs.Entry(len(e.Commands))
+		}
 	}
 	if len(f.cmds) > 0 {
 		res := make([]shard.Result, len(f.cmds)) // handed to waiters: not reused
@@ -77,12 +98,20 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 		}
 		clear(f.cmds) // drop references to decoded commands
 	}
+	if f.obs.Applied != nil && len(spans) > 0 {
+		f.obs.Applied(len(spans), len(f.cmds), time.Since(start))
+	}
 	return out
 }
 
 // Snapshot freezes the state; Persist encodes it on Raft's snapshot goroutine.
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
-	return &snapshot{lastMs: f.lastMs, frozen: f.applier.Freeze()}, nil
+	start := time.Now()
+	s := &snapshot{lastMs: f.lastMs, frozen: f.applier.Freeze(), persisted: f.obs.Persisted}
+	if f.obs.Frozen != nil {
+		f.obs.Frozen(time.Since(start))
+	}
+	return s, nil
 }
 
 // Restore replaces the state with a snapshot.
@@ -105,13 +134,16 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 }
 
 type snapshot struct {
-	lastMs int64
-	frozen *shard.Frozen
+	lastMs    int64
+	frozen    *shard.Frozen
+	persisted func(bytes int64, took time.Duration, err error)
 }
 
 // Persist writes: lastMs u64le, then the machine's encoding.
 func (s *snapshot) Persist(sink raft.SnapshotSink) error {
-	w := bufio.NewWriterSize(sink, 1<<20)
+	start := time.Now()
+	cw := &countingWriter{w: sink}
+	w := bufio.NewWriterSize(cw, 1<<20)
 	var hdr [8]byte
 	binary.LittleEndian.PutUint64(hdr[:], uint64(s.lastMs))
 	_, err := w.Write(hdr[:])
@@ -123,9 +155,24 @@ func (s *snapshot) Persist(sink raft.SnapshotSink) error {
 	}
 	if err != nil {
 		sink.Cancel()
-		return err
+	} else {
+		err = sink.Close()
 	}
-	return sink.Close()
+	if s.persisted != nil {
+		s.persisted(cw.n, time.Since(start), err)
+	}
+	return err
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 func (s *snapshot) Release() {}

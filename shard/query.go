@@ -243,3 +243,20 @@ func (m *Machine) Totals() (balances, issued map[AssetID]int64) {
 	}
 	return balances, issued
 }
+
+// Counts is how many records a machine holds.
+type Counts struct {
+	Projects, Customers, Wallets, Transactions int
+}
+
+// Counts counts the records held (Deleted customers and Failed
+// transactions included: records are never removed).
+func (m *Machine) Counts() Counts {
+	c := Counts{Projects: len(m.Meta.projects)}
+	for _, s := range m.Shards {
+		c.Customers += len(s.customers)
+		c.Wallets += len(s.wallets)
+		c.Transactions += len(s.txs)
+	}
+	return c
+}

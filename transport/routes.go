@@ -10,6 +10,7 @@ const (
 	accessProject                        // Access Key, or operator under /projects/{id}
 	accessCustomer                       // as accessProject, and Customer Keys (handler checks "own")
 	accessCustomerOnly                   // Customer Keys only (GET /wallets)
+	accessPublic                         // no key: health, metrics, docs (ops.go)
 )
 
 type handler func(c *call) *apiError
@@ -17,6 +18,7 @@ type handler func(c *call) *apiError
 type route struct {
 	method   string
 	template string
+	prefixed string // the template under /projects/{projectId}, the operator's form
 	segs     []string
 	access   access
 	handle   handler
@@ -29,7 +31,8 @@ type routeTable struct {
 }
 
 func (t *routeTable) add(list *[]route, method, template string, a access, h handler) {
-	*list = append(*list, route{method: method, template: template, segs: splitPath(template), access: a, handle: h})
+	*list = append(*list, route{method: method, template: template, prefixed: "/projects/{projectId}" + template,
+		segs: splitPath(template), access: a, handle: h})
 }
 
 func splitPath(p string) []string {
@@ -69,4 +72,16 @@ func match(routes []route, method string, segs []string, params *[pathParamsMax]
 		}
 	}
 	return nil
+}
+
+// Operations lists every route as "METHOD /template", the way the OpenAPI
+// document names them (project routes unprefixed).
+func (s *Server) Operations() []string {
+	var ops []string
+	for _, list := range [][]route{s.routes.operator, s.routes.project} {
+		for _, r := range list {
+			ops = append(ops, r.method+" "+r.template)
+		}
+	}
+	return ops
 }

@@ -1,13 +1,16 @@
 package transport
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
 	"github.com/cloudwallet/cloudwallet/engine"
@@ -25,6 +28,11 @@ type Config struct {
 	// Timeouts of one request read, one response write, and an idle
 	// keep-alive connection.
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	// Metrics, if set, receives the HTTP metrics, and /metrics serves it
+	// (with every other collector registered on it).
+	Metrics *prometheus.Registry
+	// MetricsAuth makes /metrics require the operator token.
+	MetricsAuth bool
 }
 
 // DefaultConfig returns the defaults of API.md: 1 MiB bodies.
@@ -40,16 +48,30 @@ func DefaultConfig() Config {
 
 // Server serves the REST API of one node.
 type Server struct {
-	cfg    Config
-	node   *engine.Node
-	routes routeTable
-	srv    *fasthttp.Server
-	tokens verifiedCache
+	cfg     Config
+	node    *engine.Node
+	routes  routeTable
+	srv     *fasthttp.Server
+	tokens  verifiedCache
+	metrics *httpMetrics
+
+	opened   atomic.Bool // Open was called: the API is served
+	draining atomic.Bool // Drain was called: not ready, shutting down
 }
 
-// New builds a server over a ready node.
-func New(node *engine.Node, cfg Config) *Server {
+// New builds a server over a node. API requests answer 503 UNAVAILABLE
+// until Open; the operations endpoints (ops.go) work at once.
+func New(node *engine.Node, cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, node: node}
+	var err error
+	var reg prometheus.Registerer
+	if cfg.Metrics != nil {
+		reg = cfg.Metrics
+	}
+	if s.metrics, err = newHTTPMetrics(reg); err != nil {
+		return nil, err
+	}
+	s.registerOpsRoutes()
 	s.registerRoutes()
 	s.srv = &fasthttp.Server{
 		Handler:            s.Handle,
@@ -61,7 +83,7 @@ func New(node *engine.Node, cfg Config) *Server {
 		WriteTimeout:       cfg.WriteTimeout,
 		IdleTimeout:        cfg.IdleTimeout,
 	}
-	return s
+	return s, nil
 }
 
 // Serve serves on ln until Shutdown. Connections close lingering (see
@@ -71,11 +93,18 @@ func (s *Server) Serve(ln net.Listener) error { return s.srv.Serve(lingerListene
 // Shutdown stops accepting connections and waits for requests in flight.
 func (s *Server) Shutdown() error { return s.srv.Shutdown() }
 
+// ShutdownWithContext is Shutdown that gives up waiting when ctx ends.
+func (s *Server) ShutdownWithContext(ctx context.Context) error {
+	return s.srv.ShutdownWithContext(ctx)
+}
+
 // call is one request being handled. Everything in it is copied out of
 // fasthttp's buffers, except ctx itself, which never leaves the handler.
 type call struct {
 	s       *Server
 	ctx     *fasthttp.RequestCtx
+	route   string // the matched route's template: the metric label
+	method  string
 	who     principal
 	project shard.ProjectID
 	params  [pathParamsMax]string
@@ -84,15 +113,18 @@ type call struct {
 
 // Handle is the fasthttp handler.
 func (s *Server) Handle(ctx *fasthttp.RequestCtx) {
-	c := &call{s: s, ctx: ctx}
+	start := time.Now()
+	c := &call{s: s, ctx: ctx, route: routeUnmatched}
 	if err := s.dispatch(c); err != nil {
 		c.fail(err)
 	}
+	s.metrics.observe(ctx, c.route, methodLabel(c.method), time.Since(start).Seconds())
 }
 
 func (s *Server) dispatch(c *call) *apiError {
 	ctx := c.ctx
 	method := string(ctx.Method())
+	c.method = method
 	path := string(ctx.Path())
 	segs := splitPath(path)
 	var r *route
@@ -106,6 +138,16 @@ func (s *Server) dispatch(c *call) *apiError {
 	}
 	if r == nil {
 		return errf(http.StatusNotFound, codeNotFound, "no route for "+method+" "+path)
+	}
+	c.route = r.template
+	if prefixed {
+		c.route = r.prefixed
+	}
+	if r.access == accessPublic {
+		return r.handle(c)
+	}
+	if !s.opened.Load() {
+		return errf(http.StatusServiceUnavailable, codeUnavailable, "the server is starting; retry shortly")
 	}
 	who, err := authenticate(ctx.Request.Header.Peek("Authorization"), s.cfg.OperatorToken, s.node, &s.tokens)
 	if err != nil {
@@ -165,6 +207,7 @@ func (s *Server) customerShard(p shard.ProjectID, id string) uint16 {
 // handleTransportError answers requests fasthttp could not read.
 func (s *Server) handleTransportError(ctx *fasthttp.RequestCtx, err error) {
 	c := &call{s: s, ctx: ctx}
+	defer s.metrics.observe(ctx, routeUnmatched, "other", 0)
 	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
 		c.fail(errf(http.StatusRequestEntityTooLarge, codeLimitExceeded, "the body is larger than 1 MiB"))
 		return

@@ -11,10 +11,15 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/cloudwallet/cloudwallet/engine"
 	"github.com/cloudwallet/cloudwallet/shard"
@@ -24,8 +29,10 @@ import (
 
 type serveFlags struct {
 	dataDir, httpAddr, raftAddr, logStore, operatorToken string
+	logFormat, logLevel, raftLogLevel                    string
 	shards, proposalQueue                                int
-	readyTimeout                                         time.Duration
+	readyTimeout, shutdownDelay, shutdownTimeout         time.Duration
+	metricsAuth                                          bool
 }
 
 func parseServeFlags(args []string) (serveFlags, error) {
@@ -41,34 +48,86 @@ func parseServeFlags(args []string) (serveFlags, error) {
 	fs.IntVar(&f.shards, "shards", shards, "shards of the group, fixed when the data dir is created (env CLOUDWALLET_SHARDS)")
 	fs.IntVar(&f.proposalQueue, "proposal-queue", def.ProposalQueueMax, "writes waiting to be proposed; beyond it writes get 429 LIMIT_EXCEEDED")
 	fs.DurationVar(&f.readyTimeout, "ready-timeout", 2*time.Minute, "how long start-up (log replay, election) may take")
-	return f, fs.Parse(args)
+	fs.StringVar(&f.logFormat, "log-format", envOr("CLOUDWALLET_LOG_FORMAT", "json"), "log format: json or text (env CLOUDWALLET_LOG_FORMAT)")
+	fs.StringVar(&f.logLevel, "log-level", envOr("CLOUDWALLET_LOG_LEVEL", "info"), "least level logged: debug, info, warn, error (env CLOUDWALLET_LOG_LEVEL)")
+	fs.StringVar(&f.raftLogLevel, "raft-log-level", envOr("CLOUDWALLET_RAFT_LOG_LEVEL", def.RaftLogLevel), "least level of hashicorp/raft's own lines: trace, debug, info, warn, error")
+	fs.BoolVar(&f.metricsAuth, "metrics-auth", envOr("CLOUDWALLET_METRICS_AUTH", "") == "true", "make /metrics require the operator token (env CLOUDWALLET_METRICS_AUTH=true)")
+	fs.DurationVar(&f.shutdownDelay, "shutdown-delay", 0, "on SIGTERM, answer /readyz 503 this long before closing the HTTP port (give load balancers time to notice)")
+	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long requests in flight may take to finish")
+	if err := fs.Parse(args); err != nil {
+		return f, err
+	}
+	if f.logFormat != "json" && f.logFormat != "text" {
+		return f, fmt.Errorf("--log-format must be json or text, not %q", f.logFormat)
+	}
+	if _, err := parseLevel(f.logLevel); err != nil {
+		return f, err
+	}
+	return f, nil
 }
 
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("--log-level: %q is not debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+func newLogger(format, level string) *slog.Logger {
+	l, _ := parseLevel(level)
+	opts := &slog.HandlerOptions{Level: l}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+}
+
+// newRegistry holds every metric /metrics serves: the Go runtime, the
+// process, the build, the engine's and the HTTP server's.
+func newRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewBuildInfoCollector(),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "cloudwallet_build_info",
+			Help:        "Always 1; the labels say which build runs.",
+			ConstLabels: prometheus.Labels{"version": version, "commit": commit, "goversion": runtime.Version()},
+		}, func() float64 { return 1 }),
+	)
+	return reg
+}
+
+// serve runs a node until SIGTERM or SIGINT, then shuts down in order: not
+// ready (/readyz 503) → stop accepting HTTP and finish requests in flight →
+// stop Raft → close the logs.
 func serve(args []string) error {
 	f, err := parseServeFlags(args)
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	log := newLogger(f.logFormat, f.logLevel)
+	tokenSource := "file"
+	if f.operatorToken != "" {
+		tokenSource = "flag or env"
+	}
+	// Never log secrets: the token's source, not the token.
+	log.Info("starting", "version", version, "commit", commit, "go", runtime.Version(),
+		"dataDir", f.dataDir, "httpAddr", f.httpAddr, "raftAddr", f.raftAddr, "shards", f.shards,
+		"logStore", f.logStore, "proposalQueue", f.proposalQueue, "operatorToken", tokenSource,
+		"metricsAuth", f.metricsAuth, "logFormat", f.logFormat, "logLevel", f.logLevel,
+		"raftLogLevel", f.raftLogLevel, "shutdownDelay", f.shutdownDelay.String())
+	start := time.Now()
+	reg := newRegistry()
 	cfg := engine.DefaultConfig()
 	cfg.DataDir, cfg.RaftAddr, cfg.Shards, cfg.LogStore = f.dataDir, f.raftAddr, f.shards, f.logStore
-	cfg.ProposalQueueMax = f.proposalQueue
-	log.Info("starting", "version", version, "commit", commit, "dataDir", f.dataDir, "httpAddr", f.httpAddr,
-		"raftAddr", f.raftAddr, "shards", f.shards, "logStore", f.logStore)
-	start := time.Now()
+	cfg.ProposalQueueMax, cfg.RaftLogLevel, cfg.Logger, cfg.Metrics = f.proposalQueue, f.raftLogLevel, log, reg
 	node, err := engine.Open(cfg)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), f.readyTimeout)
-	err = node.WaitReady(ctx)
-	cancel()
-	if err != nil {
-		node.Close()
-		return err
-	}
-	log.Info("ready", "nodeId", node.ID(), "shards", node.Shards(), "startup", time.Since(start).String())
-
 	token := f.operatorToken
 	if token == "" {
 		if token, err = loadOrCreateToken(filepath.Join(f.dataDir, "operator.token")); err != nil {
@@ -76,42 +135,94 @@ func serve(args []string) error {
 			return err
 		}
 	}
-	first, err := firstRun(node, f.dataDir)
-	if err != nil {
-		node.Close()
-		return err
-	}
 
+	// Listen before the node is ready: /livez and /readyz answer during a
+	// long log replay, and API requests get 503 until Open.
 	ln, err := net.Listen("tcp", f.httpAddr)
 	if err != nil {
 		node.Close()
 		return err
 	}
 	hcfg := transport.DefaultConfig()
-	hcfg.OperatorToken = token
-	srv := transport.New(node, hcfg)
+	hcfg.OperatorToken, hcfg.Metrics, hcfg.MetricsAuth = token, reg, f.metricsAuth
+	srv, err := transport.New(node, hcfg)
+	if err != nil {
+		ln.Close()
+		node.Close()
+		return err
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	log.Info("serving", "httpAddr", ln.Addr().String())
+	log.Info("listening", "httpAddr", ln.Addr().String(), "raftAddr", node.RaftAddr())
+
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	ctx, cancel := context.WithTimeout(context.Background(), f.readyTimeout)
+	var interrupted atomic.Bool
+	go func() {
+		select {
+		case s := <-sig:
+			log.Info("signal during start-up; stopping", "signal", s.String())
+			interrupted.Store(true)
+			cancel()
+			sig <- s // if start-up won the race, the select below stops
+		case <-ctx.Done():
+		}
+	}()
+	err = node.WaitReady(ctx)
+	cancel()
+	var first *defaultProject
+	if err == nil {
+		first, err = firstRun(node, f.dataDir)
+	}
+	if err != nil {
+		srv.Shutdown()
+		node.Close()
+		if interrupted.Load() {
+			log.Info("stopped")
+			return nil
+		}
+		return err
+	}
+	srv.Open()
+	log.Info("ready", "nodeId", node.ID(), "shards", node.Shards(), "startup", time.Since(start).String())
 	if first != nil {
 		fmt.Printf("cloudwallet is ready. The default project's keys are in %s\n", filepath.Join(f.dataDir, "default-project.json"))
 		fmt.Printf("Try:\n  curl -s http://%s/project -H 'Authorization: Bearer %s'\n", ln.Addr(), first.AccessKey)
 	}
 
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	select {
 	case s := <-sig:
 		log.Info("shutting down", "signal", s.String())
 	case err := <-served:
 		log.Error("http server stopped", "err", err)
 	}
-	// Finish requests in flight, then stop Raft and close the logs.
-	if err := srv.Shutdown(); err != nil {
+	go func() { // a second signal stops at once
+		s := <-sig
+		log.Error("second signal; exiting without a clean shutdown", "signal", s.String())
+		os.Exit(1)
+	}()
+	return shutdown(log, srv, node, f.shutdownDelay, f.shutdownTimeout)
+}
+
+// shutdown stops in order. Requests in flight finish before Raft stops, so
+// every answered write was applied; a write cut off by the timeout answers
+// nothing and its client retries with the same referenceId.
+func shutdown(log *slog.Logger, srv *transport.Server, node *engine.Node, delay, timeout time.Duration) error {
+	srv.Drain()
+	if delay > 0 {
+		log.Info("draining: /readyz answers 503", "delay", delay.String())
+		time.Sleep(delay)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := srv.ShutdownWithContext(ctx); err != nil {
 		log.Error("http shutdown", "err", err)
 	}
+	log.Info("http stopped")
 	if err := node.Close(); err != nil {
 		log.Error("raft shutdown", "err", err)
+		return err
 	}
 	log.Info("stopped")
 	return nil

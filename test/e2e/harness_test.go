@@ -56,6 +56,7 @@ type server struct {
 	operator           string
 	accessKey, sigKey  string
 	projectID          string
+	readiness          []int // /readyz statuses seen while starting
 }
 
 // startServer starts the binary on dir (reusing its addresses on restart).
@@ -84,18 +85,22 @@ func startServer(t *testing.T, dir string, prev *server, extra ...string) *serve
 		s.cmd.Wait()
 		logf.Close()
 	})
+	// Wait for readiness, remembering every answer /readyz gave on the way.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get(s.url + "/project")
+		resp, err := http.Get(s.url + "/readyz")
 		if err == nil {
 			resp.Body.Close()
-			break
+			s.readiness = append(s.readiness, resp.StatusCode)
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
 		}
 		if time.Now().After(deadline) {
 			log, _ := os.ReadFile(dir + ".log")
-			t.Fatalf("server did not come up: %v\n%s", err, log)
+			t.Fatalf("server did not become ready: %v %v\n%s", err, s.readiness, log)
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
 	}
 	tok, err := os.ReadFile(filepath.Join(dir, "operator.token"))
 	if err != nil {

@@ -1,0 +1,322 @@
+package engine
+
+import (
+	"errors"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cloudwallet/cloudwallet/raftfsm"
+	"github.com/cloudwallet/cloudwallet/shard"
+)
+
+// Outcome is how a transaction write ended, as counted by
+// cloudwallet_transactions_total{outcome}. The set is closed: it is a label.
+type Outcome uint8
+
+const (
+	OutcomeCompleted   Outcome = iota // 201: applied
+	OutcomeFailed                     // 422: recorded Failed, nothing applied
+	OutcomeDuplicate                  // 409: the referenceId was used before
+	OutcomeRejected                   // refused by the state without a record (a limit)
+	OutcomeOverloaded                 // 429: shed before proposing
+	OutcomeUnavailable                // 503: not proposed (no leader, shutting down)
+	OutcomeUnknown                    // 202: proposed, fate not known in time
+	outcomeCount
+)
+
+var outcomeNames = [outcomeCount]string{"completed", "failed", "duplicate", "rejected", "overloaded", "unavailable", "unknown"}
+
+func (o Outcome) String() string { return outcomeNames[o] }
+
+// outcomeOf classifies the answer to a transaction command.
+func outcomeOf(r shard.Result, err error) Outcome {
+	switch {
+	case errors.Is(err, ErrOverloaded):
+		return OutcomeOverloaded
+	case errors.Is(err, ErrUnavailable):
+		return OutcomeUnavailable
+	case err != nil:
+		return OutcomeUnknown
+	case r.Code == shard.OK:
+		return OutcomeCompleted
+	case r.Code == shard.DuplicateReferenceID:
+		return OutcomeDuplicate
+	}
+	if tx, ok := r.Value.(*shard.Tx); ok && tx.Status == shard.TxFailed {
+		return OutcomeFailed
+	}
+	return OutcomeRejected
+}
+
+// Latency buckets in seconds: 50 µs to 10 s, for fsyncs and transactions.
+var latencyBuckets = prometheus.ExponentialBucketsRange(50e-6, 10, 16)
+
+// metrics are the engine's Prometheus collectors. Names carry the
+// cloudwallet_ prefix and base units; label values are from closed sets
+// (outcome, partition, group), never ids.
+type metrics struct {
+	txTotal          *prometheus.CounterVec
+	txOutcomes       [outcomeCount]prometheus.Counter // txTotal's children, resolved once
+	txSeconds        prometheus.Histogram
+	txOperations     prometheus.Histogram
+	applySeconds     prometheus.Histogram
+	entriesPerApply  prometheus.Histogram
+	commandsPerEntry prometheus.Histogram
+	leaderChanges    prometheus.Counter
+	logSyncSeconds   prometheus.Histogram
+	logBytes         prometheus.Counter
+	snapFreezeSecs   prometheus.Histogram
+	snapPersistSecs  prometheus.Histogram
+	snapBytes        prometheus.Gauge
+	snapFailures     prometheus.Counter
+
+	// What the state holds, kept by Apply and Restore (no lock, no read
+	// through the workers at scrape time).
+	customers, wallets, transactions atomic.Int64
+}
+
+// groupLabel names the shard group of the Raft metrics. One group today;
+// the cluster gives each its number.
+var groupLabel = prometheus.Labels{"group": "0"}
+
+func newMetrics() *metrics {
+	m := &metrics{}
+	m.txTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cloudwallet_transactions_total",
+		Help: "Transaction writes by outcome: completed, failed (recorded Failed), duplicate (referenceId used), rejected, overloaded (429), unavailable (503), unknown (202 Waiting).",
+	}, []string{"outcome"})
+	for o := range outcomeCount {
+		m.txOutcomes[o] = m.txTotal.WithLabelValues(o.String())
+	}
+	m.txSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "cloudwallet_transaction_duration_seconds",
+		Help:    "Time from a transaction's receipt by the engine to its applied result (queue, Raft commit with fsync, apply).",
+		Buckets: latencyBuckets,
+	})
+	m.txOperations = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "cloudwallet_transaction_operations",
+		Help:    "Operations per transaction written.",
+		Buckets: []float64{1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000},
+	})
+	m.applySeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:        "cloudwallet_raft_apply_duration_seconds",
+		Help:        "Time the FSM took to apply one batch of committed log entries.",
+		Buckets:     latencyBuckets,
+		ConstLabels: groupLabel,
+	})
+	m.entriesPerApply = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:        "cloudwallet_raft_apply_entries",
+		Help:        "Command log entries per FSM apply batch.",
+		Buckets:     prometheus.ExponentialBuckets(1, 2, 10),
+		ConstLabels: groupLabel,
+	})
+	m.commandsPerEntry = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:        "cloudwallet_raft_entry_commands",
+		Help:        "Commands per Raft log entry: the group-commit batch size.",
+		Buckets:     prometheus.ExponentialBuckets(1, 2, 13),
+		ConstLabels: groupLabel,
+	})
+	m.leaderChanges = prometheus.NewCounter(prometheus.CounterOpts{
+		Name:        "cloudwallet_raft_leader_changes_total",
+		Help:        "Leader changes this node observed.",
+		ConstLabels: groupLabel,
+	})
+	m.logSyncSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:        "cloudwallet_log_fsync_duration_seconds",
+		Help:        "Time to write and fsync one batch of Raft log entries to the log store.",
+		Buckets:     latencyBuckets,
+		ConstLabels: groupLabel,
+	})
+	m.logBytes = prometheus.NewCounter(prometheus.CounterOpts{
+		Name:        "cloudwallet_log_written_bytes_total",
+		Help:        "Payload bytes of the Raft log entries written to the log store.",
+		ConstLabels: groupLabel,
+	})
+	m.snapFreezeSecs = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:        "cloudwallet_snapshot_freeze_duration_seconds",
+		Help:        "Time writes were paused while a snapshot copied the state.",
+		Buckets:     latencyBuckets,
+		ConstLabels: groupLabel,
+	})
+	m.snapPersistSecs = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:        "cloudwallet_snapshot_duration_seconds",
+		Help:        "Time to write a snapshot to disk (in the background, writes go on).",
+		Buckets:     prometheus.ExponentialBucketsRange(1e-3, 300, 12),
+		ConstLabels: groupLabel,
+	})
+	m.snapBytes = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "cloudwallet_snapshot_size_bytes",
+		Help:        "Size of the last snapshot written.",
+		ConstLabels: groupLabel,
+	})
+	m.snapFailures = prometheus.NewCounter(prometheus.CounterOpts{
+		Name:        "cloudwallet_snapshot_failures_total",
+		Help:        "Snapshots that could not be written.",
+		ConstLabels: groupLabel,
+	})
+	return m
+}
+
+// registerMetrics adds the engine's collectors, including those read from the node
+// at scrape time, to reg.
+func (n *Node) registerMetrics(reg prometheus.Registerer) error {
+	m := n.metrics
+	held := func(name, help string, v *atomic.Int64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help},
+			func() float64 { return float64(v.Load()) })
+	}
+	cs := []prometheus.Collector{
+		m.txTotal, m.txSeconds, m.txOperations, m.applySeconds, m.entriesPerApply, m.commandsPerEntry,
+		m.leaderChanges, m.logSyncSeconds, m.logBytes, m.snapFreezeSecs, m.snapPersistSecs,
+		m.snapBytes, m.snapFailures,
+		held("cloudwallet_customers", "Customers held (Deleted ones included).", &m.customers),
+		held("cloudwallet_wallets", "Wallets held.", &m.wallets),
+		held("cloudwallet_transactions", "Transaction records held (Completed and Failed).", &m.transactions),
+		&nodeCollector{n: n},
+	}
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// observeTransaction counts one transaction write.
+func (m *metrics) observeTransaction(cmd *shard.Command, r shard.Result, err error, took time.Duration) {
+	m.txOutcomes[outcomeOf(r, err)].Inc()
+	if err == nil {
+		m.txSeconds.Observe(took.Seconds())
+	}
+	m.txOperations.Observe(float64(len(cmd.Ops)))
+}
+
+// countHeld keeps the held gauges in step with applied results.
+func (m *metrics) countHeld(cmd *shard.Command, r shard.Result) {
+	switch cmd.Kind {
+	case shard.CmdUpsertCustomer:
+		if r.Created {
+			m.customers.Add(1)
+		}
+	case shard.CmdCreateWallet, shard.CmdCreateSystemWallet:
+		if r.Created {
+			m.wallets.Add(1)
+		}
+	case shard.CmdTransaction:
+		if _, ok := r.Value.(*shard.Tx); ok && r.Code != shard.DuplicateReferenceID {
+			m.transactions.Add(1)
+		}
+	}
+}
+
+// recount sets the held gauges from a restored machine.
+func (m *metrics) recount(mc *shard.Machine) {
+	c := mc.Counts()
+	m.customers.Store(int64(c.Customers))
+	m.wallets.Store(int64(c.Wallets))
+	m.transactions.Store(int64(c.Transactions))
+}
+
+// fsmObserver feeds the FSM's reports into the metrics.
+func (n *Node) fsmObserver() raftfsm.Observer {
+	m := n.metrics
+	return raftfsm.Observer{
+		Applied: func(entries, _ int, took time.Duration) {
+			m.applySeconds.Observe(took.Seconds())
+			m.entriesPerApply.Observe(float64(entries))
+		},
+		Entry:  func(commands int) { m.commandsPerEntry.Observe(float64(commands)) },
+		Frozen: func(took time.Duration) { m.snapFreezeSecs.Observe(took.Seconds()) },
+		Persisted: func(bytes int64, took time.Duration, err error) {
+			if err != nil {
+				m.snapFailures.Inc()
+				n.log.Error("snapshot failed", "err", err)
+				return
+			}
+			m.snapPersistSecs.Observe(took.Seconds())
+			m.snapBytes.Set(float64(bytes))
+			n.log.Info("snapshot written", "bytes", bytes, "took", took.String())
+		},
+	}
+}
+
+// meteredLogStore times every append (write + fsync) of the log store.
+type meteredLogStore struct {
+	raft.LogStore
+	m *metrics
+}
+
+func (s meteredLogStore) StoreLog(l *raft.Log) error { return s.StoreLogs([]*raft.Log{l}) }
+
+func (s meteredLogStore) StoreLogs(logs []*raft.Log) error {
+	start := time.Now()
+	err := s.LogStore.StoreLogs(logs)
+	s.m.logSyncSeconds.Observe(time.Since(start).Seconds())
+	var bytes int
+	for _, l := range logs {
+		bytes += len(l.Data) + len(l.Extensions)
+	}
+	s.m.logBytes.Add(float64(bytes))
+	return err
+}
+
+// IsMonotonic passes the inner store's answer on: Raft asks the store it
+// was given, and a monotonic store must be told so after a snapshot install.
+func (s meteredLogStore) IsMonotonic() bool {
+	mono, ok := s.LogStore.(raft.MonotonicLogStore)
+	return ok && mono.IsMonotonic()
+}
+
+// nodeCollector reads Raft's state and the queue depths at scrape time.
+type nodeCollector struct{ n *Node }
+
+var (
+	descRaftLeader = prometheus.NewDesc("cloudwallet_raft_leader", "1 if this node leads the group.", nil, groupLabel)
+	descRaftTerm   = prometheus.NewDesc("cloudwallet_raft_term", "Current Raft term.", nil, groupLabel)
+	descRaftCommit = prometheus.NewDesc("cloudwallet_raft_commit_index", "Highest log index known committed.", nil, groupLabel)
+	descRaftApply  = prometheus.NewDesc("cloudwallet_raft_applied_index", "Highest log index applied to the state.", nil, groupLabel)
+	descRaftLast   = prometheus.NewDesc("cloudwallet_raft_last_log_index", "Highest log index stored.", nil, groupLabel)
+	descProposals  = prometheus.NewDesc("cloudwallet_proposal_queue_depth", "Writes waiting to be packed into a log entry.", nil, groupLabel)
+	descInFlight   = prometheus.NewDesc("cloudwallet_proposal_entries_in_flight", "Log entries proposed and not yet applied.", nil, groupLabel)
+	descShardQueue = prometheus.NewDesc("cloudwallet_shard_queue_depth", "Tasks waiting in a partition worker's inbox (partition meta or the shard number).", []string{"partition"}, groupLabel)
+)
+
+func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descRaftLeader, descRaftTerm, descRaftCommit, descRaftApply, descRaftLast, descProposals, descInFlight, descShardQueue} {
+		ch <- d
+	}
+}
+
+func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
+	n := c.n
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	stats := n.raft.Stats()
+	stat := func(k string) float64 {
+		v, _ := strconv.ParseUint(stats[k], 10, 64)
+		return float64(v)
+	}
+	leader := 0.0
+	if n.raft.State() == raft.Leader {
+		leader = 1
+	}
+	gauge(descRaftLeader, leader)
+	gauge(descRaftTerm, stat("term"))
+	gauge(descRaftCommit, stat("commit_index"))
+	gauge(descRaftApply, stat("applied_index"))
+	gauge(descRaftLast, stat("last_log_index"))
+	gauge(descProposals, float64(len(n.proposals)))
+	gauge(descInFlight, float64(len(n.inflight)))
+	for p, depth := range n.group.queueDepths() {
+		name := "meta"
+		if p != shard.MetaPartition {
+			name = strconv.Itoa(p - 1)
+		}
+		gauge(descShardQueue, float64(depth), name)
+	}
+}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -34,29 +35,70 @@ func TestRetryAfterRestartNeverAppliesTwice(t *testing.T) {
 // that money is conserved.
 func TestKill9UnderLoadLosesNothingAcknowledged(t *testing.T) {
 	s := newServer(t)
+	l := startLoad(t, s)
+	time.Sleep(700 * time.Millisecond)
+	s.kill()
+	l.wait(t)
+	s = startServer(t, s.dir, s)
+	l.verify(t, s)
+	t.Logf("%d transactions acknowledged before kill -9; all present after restart", len(l.acked))
+}
+
+// TestSIGTERMUnderLoadLosesNothingAcknowledged: a graceful stop in the
+// middle of a load exits 0, in order, and loses no answered transaction.
+func TestSIGTERMUnderLoadLosesNothingAcknowledged(t *testing.T) {
+	s := newServer(t)
+	l := startLoad(t, s)
+	time.Sleep(700 * time.Millisecond)
+	s.stop() // fails the test unless the exit is clean
+	l.wait(t)
+	log := s.log()
+	order := []string{`"msg":"shutting down"`, `"msg":"http stopped"`, `"msg":"stopped"`}
+	at := 0
+	for _, line := range order {
+		i := strings.Index(log[at:], line)
+		if i < 0 {
+			t.Fatalf("shutdown log lacks %s after position %d:\n%s", line, at, log)
+		}
+		at += i
+	}
+	s = startServer(t, s.dir, s)
+	l.verify(t, s)
+	t.Logf("%d transactions acknowledged before SIGTERM; all present after restart", len(l.acked))
+}
+
+// load runs 16 clients of random transfers between funded wallets until
+// the server goes away, remembering every answered outcome.
+type load struct {
+	ws      []string
+	funding int64
+	mu      sync.Mutex
+	acked   map[string]ack
+	stop    chan struct{}
+	wg      sync.WaitGroup
+}
+
+type ack struct{ id, status string }
+
+func startLoad(t *testing.T, s *server) *load {
 	a := s.asset("USD")
-	const wallets, funding = 20, 10_000
-	var ws []string
+	l := &load{funding: 10_000, acked: map[string]ack{}, stop: make(chan struct{})}
+	const wallets = 20
 	for i := 0; i < wallets; i++ {
 		c := fmt.Sprintf("c%d", i)
 		s.customer(c)
 		w := s.wallet(c, a)
-		s.expect(s.ak("POST", "/transactions", tx("fund"+c, op("Issue", "", w, funding))), 201, "")
-		ws = append(ws, w)
+		s.expect(s.ak("POST", "/transactions", tx("fund"+c, op("Issue", "", w, l.funding))), 201, "")
+		l.ws = append(l.ws, w)
 	}
-	type ack struct{ id, status string }
-	var mu sync.Mutex
-	acked := map[string]ack{}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
 	for g := 0; g < 16; g++ {
-		wg.Add(1)
+		l.wg.Add(1)
 		go func() {
-			defer wg.Done()
+			defer l.wg.Done()
 			r := rand.New(rand.NewPCG(uint64(g), 99))
 			for k := 0; ; k++ {
 				select {
-				case <-stop:
+				case <-l.stop:
 					return
 				default:
 				}
@@ -65,45 +107,53 @@ func TestKill9UnderLoadLosesNothingAcknowledged(t *testing.T) {
 				if j >= i {
 					j++
 				}
-				res, err := postQuiet(s, tx(ref, op("Transfer", ws[i], ws[j], 1+r.IntN(3000))))
+				res, err := postQuiet(s, tx(ref, op("Transfer", l.ws[i], l.ws[j], 1+r.IntN(3000))))
 				if err != nil {
 					return // the server is gone
 				}
 				if res.status == 201 || res.status == 422 {
-					mu.Lock()
-					acked[ref] = ack{res.str("id"), res.str("status")}
-					mu.Unlock()
+					l.mu.Lock()
+					l.acked[ref] = ack{res.str("id"), res.str("status")}
+					l.mu.Unlock()
 				}
 			}
 		}()
 	}
-	time.Sleep(700 * time.Millisecond)
-	s.kill()
-	close(stop)
-	wg.Wait()
-	if len(acked) < 20 {
-		t.Fatalf("only %d acknowledged before the kill: the test proved nothing", len(acked))
+	return l
+}
+
+// wait stops the clients once the server is gone.
+func (l *load) wait(t *testing.T) {
+	close(l.stop)
+	l.wg.Wait()
+	if len(l.acked) < 20 {
+		t.Fatalf("only %d acknowledged before the stop: the test proved nothing", len(l.acked))
 	}
-	s = startServer(t, s.dir, s)
-	for ref, want := range acked {
-		d := s.ak("POST", "/transactions", tx(ref, op("Issue", "", ws[0], 1)))
+}
+
+// verify checks, on the restarted server, that every answered referenceId
+// answers 409 with the answered id and status, and that money is conserved
+// with no negative balance.
+func (l *load) verify(t *testing.T, s *server) {
+	t.Helper()
+	for ref, want := range l.acked {
+		d := s.ak("POST", "/transactions", tx(ref, op("Issue", "", l.ws[0], 1)))
 		got, _ := d.body["transaction"].(map[string]any)
 		if d.status != 409 || got == nil || got["id"] != want.id || got["status"] != want.status {
-			t.Fatalf("acknowledged %s (%s %s) after kill -9: %d %s", ref, want.id, want.status, d.status, d.raw)
+			t.Fatalf("acknowledged %s (%s %s) is not stored after restart: %d %s", ref, want.id, want.status, d.status, d.raw)
 		}
 	}
 	var total int64
-	for _, w := range ws {
+	for _, w := range l.ws {
 		b := s.balance(w)
 		if b < 0 {
 			t.Fatalf("negative balance %d", b)
 		}
 		total += b
 	}
-	if total != wallets*funding {
-		t.Fatalf("money not conserved: %d, want %d", total, wallets*funding)
+	if want := int64(len(l.ws)) * l.funding; total != want {
+		t.Fatalf("money not conserved: %d, want %d", total, want)
 	}
-	t.Logf("%d transactions acknowledged before kill -9; all present after restart", len(acked))
 }
 
 // postQuiet posts a transaction and returns transport errors (the server

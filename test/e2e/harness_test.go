@@ -59,8 +59,17 @@ type server struct {
 	readiness          []int // /readyz statuses seen while starting
 }
 
-// startServer starts the binary on dir (reusing its addresses on restart).
+// startServer starts the binary on dir (reusing its addresses on restart)
+// and waits until it is ready.
 func startServer(t *testing.T, dir string, prev *server, extra ...string) *server {
+	t.Helper()
+	s := launch(t, dir, prev, extra...)
+	s.waitReady()
+	return s
+}
+
+// launch starts the binary on dir and returns at once.
+func launch(t *testing.T, dir string, prev *server, extra ...string) *server {
 	t.Helper()
 	s := &server{t: t, dir: dir, stdout: &syncBuffer{}}
 	if prev != nil {
@@ -85,7 +94,14 @@ func startServer(t *testing.T, dir string, prev *server, extra ...string) *serve
 		s.cmd.Wait()
 		logf.Close()
 	})
-	// Wait for readiness, remembering every answer /readyz gave on the way.
+	return s
+}
+
+// waitReady polls /readyz until 200, remembering every answer on the way,
+// then reads the operator token and the default project's keys.
+func (s *server) waitReady() {
+	t := s.t
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		resp, err := http.Get(s.url + "/readyz")
@@ -97,23 +113,21 @@ func startServer(t *testing.T, dir string, prev *server, extra ...string) *serve
 			}
 		}
 		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(dir + ".log")
-			t.Fatalf("server did not become ready: %v %v\n%s", err, s.readiness, log)
+			t.Fatalf("server did not become ready: %v %v\n%s", err, s.readiness, s.log())
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	tok, err := os.ReadFile(filepath.Join(dir, "operator.token"))
+	tok, err := os.ReadFile(filepath.Join(s.dir, "operator.token"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.operator = strings.TrimSpace(string(tok))
 	var d struct{ ProjectID, AccessKey, SignatureKey string }
-	b, err := os.ReadFile(filepath.Join(dir, "default-project.json"))
+	b, err := os.ReadFile(filepath.Join(s.dir, "default-project.json"))
 	if err != nil || json.Unmarshal(b, &d) != nil {
 		t.Fatalf("default-project.json: %v", err)
 	}
 	s.projectID, s.accessKey, s.sigKey = d.ProjectID, d.AccessKey, d.SignatureKey
-	return s
 }
 
 func newServer(t *testing.T) *server { return startServer(t, t.TempDir(), nil) }
@@ -132,6 +146,12 @@ func (s *server) stop() {
 	case <-time.After(30 * time.Second):
 		s.t.Fatal("server did not stop after SIGTERM")
 	}
+}
+
+// log is what the server wrote to stderr so far (all its runs on this dir).
+func (s *server) log() string {
+	b, _ := os.ReadFile(s.dir + ".log")
+	return string(b)
 }
 
 func (s *server) kill() {

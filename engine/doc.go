@@ -30,4 +30,10 @@
 //
 // A read runs on the worker of the partition it needs (or on all of them,
 // for cross-shard lists), after every write acknowledged before it.
+//
+// # Operating
+//
+// metrics.go holds the engine's Prometheus collectors (transactions by
+// outcome, Raft state, log fsyncs, snapshots, queues, records held);
+// Checks feeds /readyz; raftlog.go routes hashicorp/raft's logs into slog.
 package engine

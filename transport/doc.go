@@ -8,4 +8,10 @@
 // engine, validate what needs no state (400s), and render the engine's
 // results. Every operating error is an apiError, and shard codes and engine
 // errors map to HTTP in one place (errors.go).
+//
+// The operations endpoints (ops.go) need no key: /livez, /readyz (the
+// node's checks plus the server's own: starting, serving, shutting down),
+// /metrics, /openapi.json and /docs (from package api). Every request is
+// counted by route template, method and status code. Connections close
+// lingering (linger.go) so an early error answer is not lost to a reset.
 package transport

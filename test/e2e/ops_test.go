@@ -152,6 +152,7 @@ func TestMetricsCountAKnownWorkload(t *testing.T) {
 		}
 	}
 	checkDeployFiles(t, after)
+	checkLog(t, s)
 	// No id ever becomes a label value.
 	for k := range after {
 		for _, id := range append([]string{s.projectID, "i0", "multi", "c0"}, ws...) {
@@ -323,4 +324,37 @@ func checkDeployFiles(t *testing.T, scraped map[string]float64) {
 			t.Errorf("alerts.yaml lacks %s", must)
 		}
 	}
+}
+
+// checkLog: the log is JSON lines, starts with version, commit and config,
+// and never holds a secret.
+func checkLog(t *testing.T, s *server) {
+	t.Helper()
+	log := s.log()
+	var start map[string]any
+	if err := json.Unmarshal([]byte(log[:strings.IndexByte(log, '\n')]), &start); err != nil {
+		t.Fatalf("first log line is not JSON: %v\n%s", err, log)
+	}
+	for _, k := range []string{"version", "commit", "dataDir", "httpAddr", "raftAddr", "shards", "logStore"} {
+		if _, ok := start[k]; !ok || start["msg"] != "starting" {
+			t.Errorf("start line lacks %s: %v", k, start)
+		}
+	}
+	for _, secret := range []string{s.operator, s.accessKey, s.sigKey} {
+		if secret == "" || strings.Contains(log, secret) {
+			t.Fatalf("the log holds a secret (or a secret is empty)")
+		}
+	}
+}
+
+// With --metrics-auth, /metrics needs the operator token.
+func TestMetricsAuth(t *testing.T) {
+	s := startServer(t, t.TempDir(), nil, "--metrics-auth")
+	s.expect(s.call("GET", "/metrics", "", nil), 401, "NO_KEY")
+	s.expect(s.call("GET", "/metrics", s.accessKey, nil), 403, "ACCESS_DENIED")
+	r, err := s.callNoFatal("GET", "/metrics", s.operator, nil)
+	if err != nil || r.status != 200 || !strings.Contains(string(r.raw), "cloudwallet_raft_leader") {
+		t.Fatalf("/metrics with the operator token: %v %d", err, r.status)
+	}
+	s.expect(s.call("GET", "/livez", "", nil), 200, "") // health stays open
 }

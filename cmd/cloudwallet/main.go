@@ -4,6 +4,7 @@
 //	cloudwallet project      create|list projects (operator)
 //	cloudwallet keypair      create|list|delete key pairs (operator)
 //	cloudwallet customer-key mint a Customer Key offline
+//	cloudwallet bench        load generator, bare baseline server, standard suite
 //	cloudwallet version      print the version
 package main
 
@@ -25,6 +26,7 @@ commands:
   project        create NAME | list                    (operator, talks to --server)
   keypair        create|list|delete --project ID ...   (operator, talks to --server)
   customer-key   --access-key --signature-key --customer [--ttl]  (offline)
+  bench          load a running server (--workload uniform|hot|zipf ...); bench baseline; bench suite
   version        print version and commit
 
 Run 'cloudwallet <command> --help' for a command's flags.
@@ -45,6 +47,8 @@ func main() {
 		err = keypairCmd(args)
 	case "customer-key":
 		err = customerKeyCmd(args)
+	case "bench":
+		err = benchCmd(args)
 	case "version":
 		fmt.Printf("cloudwallet %s (commit %s)\n", version, commit)
 	case "help", "-h", "--help":

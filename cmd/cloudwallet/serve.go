@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -33,6 +35,7 @@ type serveFlags struct {
 	shards, proposalQueue                                int
 	readyTimeout, shutdownDelay, shutdownTimeout         time.Duration
 	metricsAuth                                          bool
+	pprofAddr                                            string
 }
 
 func parseServeFlags(args []string) (serveFlags, error) {
@@ -54,6 +57,7 @@ func parseServeFlags(args []string) (serveFlags, error) {
 	fs.BoolVar(&f.metricsAuth, "metrics-auth", envOr("CLOUDWALLET_METRICS_AUTH", "") == "true", "make /metrics require the operator token (env CLOUDWALLET_METRICS_AUTH=true)")
 	fs.DurationVar(&f.shutdownDelay, "shutdown-delay", 0, "on SIGTERM, answer /readyz 503 this long before closing the HTTP port (give load balancers time to notice)")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long requests in flight may take to finish")
+	fs.StringVar(&f.pprofAddr, "pprof-addr", envOr("CLOUDWALLET_PPROF_ADDR", ""), "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060; keep it private); empty: off")
 	if err := fs.Parse(args); err != nil {
 		return f, err
 	}
@@ -120,6 +124,11 @@ func serve(args []string) error {
 		"metricsAuth", f.metricsAuth, "logFormat", f.logFormat, "logLevel", f.logLevel,
 		"raftLogLevel", f.raftLogLevel, "shutdownDelay", f.shutdownDelay.String())
 	start := time.Now()
+	if f.pprofAddr != "" {
+		if err := servePprof(log, f.pprofAddr); err != nil {
+			return err
+		}
+	}
 	reg := newRegistry()
 	cfg := engine.DefaultConfig()
 	cfg.DataDir, cfg.RaftAddr, cfg.Shards, cfg.LogStore = f.dataDir, f.raftAddr, f.shards, f.logStore
@@ -284,4 +293,25 @@ func firstRun(node *engine.Node, dataDir string) (*defaultProject, error) {
 	d := &defaultProject{ProjectID: p.String(), KeyPairID: kp.ID.String(), AccessKey: transport.MintAccessKey(kp), SignatureKey: kp.SignatureKey}
 	b, _ := json.MarshalIndent(d, "", "  ")
 	return d, wal.WriteFileAtomic(path, append(b, '\n'), 0o600)
+}
+
+// servePprof serves net/http/pprof's handlers on their own address, apart
+// from the API: profiles are for the operator, never for clients.
+func servePprof(log *slog.Logger, addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--pprof-addr: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	log.Info("pprof", "addr", ln.Addr().String())
+	go func() {
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		log.Error("pprof server stopped", "err", srv.Serve(ln))
+	}()
+	return nil
 }

@@ -1,0 +1,244 @@
+package bench
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Result is what a run measured. Latencies are in milliseconds.
+type Result struct {
+	Workload       string         `json:"workload"`
+	Mode           string         `json:"mode"` // closed or open loop
+	Concurrency    int            `json:"concurrency"`
+	RatePerSec     int            `json:"ratePerSec,omitempty"`
+	Wallets        int            `json:"wallets"`
+	Seconds        float64        `json:"seconds"`
+	Requests       uint64         `json:"requests"`
+	RequestsPerSec float64        `json:"requestsPerSec"`
+	Completed      uint64         `json:"completed"` // 201 (any 2xx against the baseline)
+	Failed         uint64         `json:"failed"`    // 422
+	Statuses       map[int]uint64 `json:"statuses"`  // every answer by HTTP status
+	Errors         uint64         `json:"errors"`    // no answer (connection errors)
+	LatencyMs      Latency        `json:"latencyMs"`
+	Check          string         `json:"check,omitempty"`
+}
+
+// Latency percentiles in milliseconds.
+type Latency struct {
+	P50  float64 `json:"p50"`
+	P90  float64 `json:"p90"`
+	P99  float64 `json:"p99"`
+	P999 float64 `json:"p999"`
+	Max  float64 `json:"max"`
+}
+
+// worker is one client's share of a run. Only its goroutine writes it.
+type worker struct {
+	id       int
+	rng      *rand.Rand
+	zipf     *rand.Zipf
+	seq      int
+	body     []byte
+	lat      hist
+	statuses map[int]uint64
+	errors   uint64
+	// across warm-up and run: answers that made a record (201, 422) and
+	// requests whose outcome is not known (202, 503, no answer)
+	recorded, unsure uint64
+}
+
+// Run sets up a ledger (unless cfg.Baseline), warms up, measures, and
+// checks conservation.
+func Run(cfg Config) (Result, error) {
+	if err := cfg.Validate(); err != nil {
+		return Result{}, err
+	}
+	var l *ledger
+	if cfg.Baseline {
+		c, err := newClient(cfg.Server, "baseline", cfg.Concurrency)
+		if err != nil {
+			return Result{}, err
+		}
+		l = &ledger{c: c, wallets: make([]string, cfg.Wallets)}
+		for i := range l.wallets {
+			l.wallets[i] = fmt.Sprintf("w%09d", i)
+		}
+		l.fee = "wfee"
+	} else {
+		var err error
+		if l, err = setup(&cfg); err != nil {
+			return Result{}, err
+		}
+	}
+	workers := make([]*worker, cfg.Concurrency)
+	for i := range workers {
+		rng := rand.New(rand.NewPCG(cfg.Seed, uint64(i)))
+		workers[i] = &worker{id: i, rng: rng, statuses: map[int]uint64{},
+			zipf: rand.NewZipf(rng, cfg.ZipfS, 1, uint64(cfg.Wallets-1))}
+	}
+	if cfg.Warmup > 0 {
+		runPhase(&cfg, l, workers, cfg.Warmup, "warm-up")
+		for _, w := range workers { // the warm-up is not measured
+			w.lat, w.statuses, w.errors = hist{}, map[int]uint64{}, 0
+		}
+	}
+	took := runPhase(&cfg, l, workers, cfg.Duration, "run")
+
+	res := Result{Workload: cfg.Workload, Mode: "closed", Concurrency: cfg.Concurrency, Wallets: cfg.Wallets,
+		Seconds: took.Seconds(), Statuses: map[int]uint64{}}
+	if cfg.RatePerSec > 0 {
+		res.Mode, res.RatePerSec = "open", cfg.RatePerSec
+	}
+	var all hist
+	for _, w := range workers {
+		all.merge(&w.lat)
+		res.Errors += w.errors
+		for s, n := range w.statuses {
+			res.Statuses[s] += n
+			res.Requests += n
+			switch {
+			case s == 201 || (cfg.Baseline && s/100 == 2):
+				res.Completed += n
+			case s == 422:
+				res.Failed += n
+			}
+		}
+	}
+	res.RequestsPerSec = float64(res.Requests) / took.Seconds()
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	res.LatencyMs = Latency{P50: ms(all.quantile(0.5)), P90: ms(all.quantile(0.9)), P99: ms(all.quantile(0.99)),
+		P999: ms(all.quantile(0.999)), Max: ms(all.max)}
+	if !cfg.Baseline {
+		check, err := checkLedger(&cfg, l, workers)
+		res.Check = check
+		if err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// runPhase drives the server for d and returns how long it took.
+func runPhase(cfg *Config, l *ledger, workers []*worker, d time.Duration, phase string) time.Duration {
+	var done atomic.Uint64
+	var errs atomic.Uint64
+	start := time.Now()
+	deadline := start.Add(d)
+	var last uint64
+	lastAt := start
+	stop := progressTicker(cfg, func() string {
+		now, n := time.Now(), done.Load()
+		rate := float64(n-last) / now.Sub(lastAt).Seconds()
+		last, lastAt = n, now
+		return fmt.Sprintf("%s %5.1fs  %8.0f req/s  %9d done  %d errors", phase, now.Sub(start).Seconds(), rate, n, errs.Load())
+	})
+	defer stop()
+
+	var tickets chan time.Time
+	if cfg.RatePerSec > 0 {
+		tickets = make(chan time.Time, max(1024, cfg.RatePerSec))
+		go pace(tickets, start, deadline, cfg.RatePerSec)
+	}
+	var wg sync.WaitGroup
+	for _, w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				var intended time.Time
+				if tickets != nil {
+					t, ok := <-tickets
+					if !ok {
+						return
+					}
+					intended = t
+				} else if intended = time.Now(); intended.After(deadline) {
+					return
+				}
+				w.body = w.transaction(cfg, l, w.body[:0])
+				status, _, err := l.c.do("POST", "/transactions", w.body)
+				w.lat.record(time.Since(intended))
+				if err != nil {
+					w.errors++
+					w.unsure++
+					errs.Add(1)
+					if tickets == nil {
+						time.Sleep(10 * time.Millisecond) // a dead server must not spin the clients
+					}
+					continue
+				}
+				w.statuses[status]++
+				switch status {
+				case 201, 422:
+					w.recorded++
+				case 202, 503:
+					w.unsure++
+				}
+				done.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return time.Since(start)
+}
+
+// pace sends each request's intended start time, on schedule, until the
+// deadline. When every worker is busy the channel fills and the pacer
+// waits, but the times it sends stay on the schedule: the queueing shows in
+// the latency.
+func pace(tickets chan<- time.Time, start, deadline time.Time, rate int) {
+	defer close(tickets)
+	interval := time.Second / time.Duration(rate)
+	for i := 0; ; i++ {
+		t := start.Add(time.Duration(i) * interval)
+		if t.After(deadline) {
+			return
+		}
+		if wait := time.Until(t); wait > 0 {
+			time.Sleep(wait)
+		}
+		tickets <- t
+	}
+}
+
+// transaction appends a fresh transaction's JSON to b.
+func (w *worker) transaction(cfg *Config, l *ledger, b []byte) []byte {
+	n := len(l.wallets)
+	var src, dst int
+	if cfg.Workload == "zipf" {
+		src = int(w.zipf.Uint64())
+		for dst = int(w.zipf.Uint64()); dst == src; dst = int(w.zipf.Uint64()) {
+		}
+	} else {
+		src, dst = w.rng.IntN(n), w.rng.IntN(n-1)
+		if dst >= src {
+			dst++
+		}
+	}
+	w.seq++
+	b = append(b, `{"referenceId":"r`...)
+	b = strconv.AppendInt(b, int64(w.id), 36)
+	b = append(b, '-')
+	b = strconv.AppendInt(b, int64(w.seq), 36)
+	b = append(b, `","operations":[`...)
+	b = appendTransfer(b, l.wallets[src], l.wallets[dst], 1+w.rng.IntN(cfg.AmountMax))
+	if cfg.Workload == "hot" {
+		b = append(b, ',')
+		b = appendTransfer(b, l.wallets[src], l.fee, 1)
+	}
+	return append(b, "]}"...)
+}
+
+func appendTransfer(b []byte, src, dst string, amount int) []byte {
+	b = append(b, `{"type":"Transfer","sourceWalletId":"`...)
+	b = append(b, src...)
+	b = append(b, `","destinationWalletId":"`...)
+	b = append(b, dst...)
+	b = append(b, `","amount":`...)
+	b = strconv.AppendInt(b, int64(amount), 10)
+	return append(b, '}')
+}

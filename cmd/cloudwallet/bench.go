@@ -1,0 +1,92 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/cloudwallet/cloudwallet/bench"
+)
+
+// benchCmd: cloudwallet bench [run flags] | bench baseline | bench suite.
+func benchCmd(args []string) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "baseline":
+			return benchBaseline(args[1:])
+		case "suite":
+			return benchSuite(args[1:])
+		}
+	}
+	cfg := bench.DefaultConfig()
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `usage: cloudwallet bench [flags]          load a running server with transfers
+       cloudwallet bench baseline --http-addr ADDR   the bare fasthttp server (the ceiling)
+       cloudwallet bench suite [--runs 3] [--out FILE]   the standard suite: fresh servers, medians
+
+flags:
+`)
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&cfg.Server, "server", envOr("CLOUDWALLET_SERVER", cfg.Server), "server URL (env CLOUDWALLET_SERVER)")
+	token := fs.String("token", envOr("CLOUDWALLET_OPERATOR_TOKEN", ""), "operator token (env CLOUDWALLET_OPERATOR_TOKEN); default: DATA_DIR/operator.token")
+	dataDir := fs.String("data-dir", envOr("CLOUDWALLET_DATA_DIR", "./data"), "data dir to read operator.token from")
+	fs.StringVar(&cfg.Workload, "workload", cfg.Workload, "uniform, hot (every transaction also pays a fee to one system wallet) or zipf")
+	fs.IntVar(&cfg.Wallets, "wallets", cfg.Wallets, "funded wallets")
+	fs.IntVar(&cfg.Concurrency, "concurrency", cfg.Concurrency, "clients (closed loop) or most requests in flight (open loop)")
+	fs.IntVar(&cfg.RatePerSec, "rate", 0, "requests per second: an open loop, latency from the intended send time (0: closed loop)")
+	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "measured time")
+	fs.DurationVar(&cfg.Warmup, "warmup", cfg.Warmup, "unmeasured warm-up before it")
+	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of the wallet choices")
+	fs.BoolVar(&cfg.Baseline, "baseline", false, "the server is `cloudwallet bench baseline`: no setup, no check")
+	jsonOut := fs.String("json", "", "also write the result as JSON to this file (- for stdout)")
+	quiet := fs.Bool("quiet", false, "no progress lines")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg.OperatorToken = *token
+	if cfg.OperatorToken == "" && !cfg.Baseline {
+		b, err := os.ReadFile(filepath.Join(*dataDir, "operator.token"))
+		if err != nil {
+			return fmt.Errorf("bench: no --token and no readable operator.token: %w", err)
+		}
+		cfg.OperatorToken = strings.TrimSpace(string(b))
+	}
+	if !*quiet {
+		cfg.Progress = os.Stderr
+	}
+	res, err := bench.Run(cfg)
+	if res.Requests > 0 {
+		bench.WriteTable(os.Stdout, res)
+	}
+	if *jsonOut != "" && res.Requests > 0 {
+		b, _ := json.MarshalIndent(res, "", "  ")
+		b = append(b, '\n')
+		if *jsonOut == "-" {
+			os.Stdout.Write(b)
+		} else if werr := os.WriteFile(*jsonOut, b, 0o644); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	return err
+}
+
+func benchBaseline(args []string) error {
+	fs := flag.NewFlagSet("bench baseline", flag.ContinueOnError)
+	addr := fs.String("http-addr", "127.0.0.1:8090", "address to serve on")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "baseline server on %s\n", ln.Addr())
+	return bench.ServeBaseline(ln)
+}
+func benchSuite(args []string) error { return nil }

@@ -587,7 +587,7 @@ type txReq struct {
 // what it refuses is a 400 and stores nothing.
 func parseTransaction(body []byte, project shard.ProjectID, shards int) (*shard.Command, *apiError) {
 	var req txReq
-	if err := decodeJSON(body, &req); err != nil {
+	if err := decodeTxReq(body, &req); err != nil {
 		return nil, err
 	}
 	if err := checkText("referenceId", req.ReferenceID, true, shard.ReferenceIDLenMax); err != nil {

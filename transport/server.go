@@ -222,9 +222,14 @@ func (s *Server) handleTransportError(ctx *fasthttp.RequestCtx, err error) {
 
 // reply writes a JSON answer.
 func (c *call) reply(status int, v any) *apiError {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return errf(http.StatusInternalServerError, codeUnknown, "encoding the answer: "+err.Error())
+	var b []byte
+	if tx, ok := v.(txJSON); ok { // the hot answer: no reflection
+		b = tx.appendJSON(make([]byte, 0, 256))
+	} else {
+		var err error
+		if b, err = json.Marshal(v); err != nil {
+			return errf(http.StatusInternalServerError, codeUnknown, "encoding the answer: "+err.Error())
+		}
 	}
 	c.ctx.SetStatusCode(status)
 	c.ctx.SetContentType("application/json")

@@ -399,8 +399,12 @@ func (n *Node) propose(ctx context.Context, cmd *shard.Command) (shard.Result, e
 	default:
 		return shard.Result{}, ErrOverloaded // queue full: shed load, retry is safe
 	}
-	timer := time.NewTimer(n.cfg.ApplyTimeout)
-	defer timer.Stop()
+	timer := timerPool.Get().(*time.Timer)
+	timer.Reset(n.cfg.ApplyTimeout)
+	defer func() {
+		timer.Stop() // since Go 1.23 a stopped timer holds no stale tick
+		timerPool.Put(timer)
+	}()
 	select {
 	case <-p.done:
 		return p.res, p.err
@@ -476,6 +480,14 @@ func (n *Node) await(f raft.ApplyFuture, batch []*proposal) {
 		close(p.done)
 	}
 }
+
+// timerPool recycles the timers that bound a proposal's wait: one per
+// write would otherwise be the largest allocation of the write path.
+var timerPool = sync.Pool{New: func() any {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}}
 
 func (p *proposal) fail(err error) {
 	p.err = err

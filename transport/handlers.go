@@ -599,31 +599,39 @@ func parseTransaction(body []byte, project shard.ProjectID, shards int) (*shard.
 	cmd := &shard.Command{Kind: shard.CmdTransaction, Project: project, ReferenceID: *req.ReferenceID,
 		Ops: make([]shard.Op, len(req.Operations))}
 	for i, o := range req.Operations {
-		at := "operations[" + strconv.Itoa(i) + "]"
-		if o.Type == nil {
-			return nil, invalid(at + ".type is required")
-		}
-		t, ok := shard.ParseOpType(*o.Type)
-		if !ok {
-			return nil, invalid(at + ".type must be Transfer, Issue or Redeem")
-		}
-		op := shard.Op{Type: t}
-		var err *apiError
-		if op.Amount, err = parseAmount(at+".amount", o.Amount); err != nil {
+		if err := parseOp(&o, &cmd.Ops[i], shards); err != nil {
+			err.msg = "operations[" + strconv.Itoa(i) + "]" + err.msg // named only when it fails
 			return nil, err
 		}
-		if op.Source, err = opWallet(at+".sourceWalletId", o.Source, t != shard.OpIssue, shards); err != nil {
-			return nil, err
-		}
-		if op.Destination, err = opWallet(at+".destinationWalletId", o.Destination, t != shard.OpRedeem, shards); err != nil {
-			return nil, err
-		}
-		if t == shard.OpTransfer && op.Source == op.Destination {
-			return nil, invalid(at + ": source and destination must differ")
-		}
-		cmd.Ops[i] = op
 	}
 	return cmd, nil
+}
+
+// parseOp checks one operation. Its error messages start with the field
+// within the operation (".amount ..."); the caller prefixes the index.
+func parseOp(o *opReq, op *shard.Op, shards int) *apiError {
+	if o.Type == nil {
+		return invalid(".type is required")
+	}
+	t, ok := shard.ParseOpType(*o.Type)
+	if !ok {
+		return invalid(".type must be Transfer, Issue or Redeem")
+	}
+	op.Type = t
+	var err *apiError
+	if op.Amount, err = parseAmount(".amount", o.Amount); err != nil {
+		return err
+	}
+	if op.Source, err = opWallet(".sourceWalletId", o.Source, t != shard.OpIssue, shards); err != nil {
+		return err
+	}
+	if op.Destination, err = opWallet(".destinationWalletId", o.Destination, t != shard.OpRedeem, shards); err != nil {
+		return err
+	}
+	if t == shard.OpTransfer && op.Source == op.Destination {
+		return invalid(": source and destination must differ")
+	}
+	return nil
 }
 
 // opWallet reads a wallet id field that the operation type requires or forbids.

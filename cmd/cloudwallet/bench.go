@@ -89,4 +89,43 @@ func benchBaseline(args []string) error {
 	fmt.Fprintf(os.Stderr, "baseline server on %s\n", ln.Addr())
 	return bench.ServeBaseline(ln)
 }
-func benchSuite(args []string) error { return nil }
+func benchSuite(args []string) error {
+	cfg := bench.DefaultSuiteConfig()
+	fs := flag.NewFlagSet("bench suite", flag.ContinueOnError)
+	fs.IntVar(&cfg.Runs, "runs", cfg.Runs, "runs of every workload (results are medians)")
+	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "measured time of each load run")
+	fs.DurationVar(&cfg.Warmup, "warmup", cfg.Warmup, "warm-up before each load run")
+	fs.IntVar(&cfg.Concurrency, "concurrency", cfg.Concurrency, "clients")
+	fs.IntVar(&cfg.Wallets, "wallets", cfg.Wallets, "funded wallets of each load run")
+	fs.IntVar(&cfg.MemoryWallets, "memory-wallets", cfg.MemoryWallets, "wallets of the memory measurement (0: skip)")
+	fs.IntVar(&cfg.MemoryEntries, "memory-entries", cfg.MemoryEntries, "entries of the memory measurement")
+	fs.IntVar(&cfg.RestartWallets, "restart-wallets", cfg.RestartWallets, "wallets of the restart measurement (0: skip)")
+	fs.IntVar(&cfg.RestartEntries, "restart-entries", cfg.RestartEntries, "entries of the restart measurement")
+	out := fs.String("out", "", "write the Markdown report to this file (default: stdout)")
+	jsonOut := fs.String("json", "", "also write every number as JSON to this file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cfg.Binary, cfg.Progress = exe, os.Stderr
+	res, err := bench.RunSuite(cfg, fmt.Sprintf("cloudwallet %s (commit %s)", version, commit))
+	if err != nil {
+		return err
+	}
+	w := os.Stdout
+	if *out != "" {
+		if w, err = os.Create(*out); err != nil {
+			return err
+		}
+		defer w.Close()
+	}
+	bench.WriteMarkdown(w, res, "cloudwallet bench suite "+strings.Join(args, " "))
+	if *jsonOut != "" {
+		b, _ := json.MarshalIndent(res, "", "  ")
+		return os.WriteFile(*jsonOut, append(b, '\n'), 0o644)
+	}
+	return nil
+}

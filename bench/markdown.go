@@ -1,0 +1,79 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+)
+
+// WriteMarkdown writes the suite's results as bench/RESULTS.md holds them.
+func WriteMarkdown(w io.Writer, r *SuiteResult, command string) {
+	c := r.Config
+	fmt.Fprintf(w, "# Benchmark results\n\n")
+	fmt.Fprintf(w, "- Date: %s\n- Machine: %s\n- Build: %s\n- Command: `%s`\n\n", r.Date, r.Machine, r.Version, command)
+	fmt.Fprintf(w, "Each run starts the bare fasthttp baseline server (`cloudwallet bench baseline`: every request answered\n")
+	fmt.Fprintf(w, "with a fixed 200-byte JSON body), loads it, stops it; then starts a fresh single-node cloudwallet on a new\n")
+	fmt.Fprintf(w, "data dir (durable: every answer waits for its log entry's fsync) and loads it with each workload. Servers\n")
+	fmt.Fprintf(w, "and the load generator are separate processes sharing this machine. Load: `POST /transactions`, closed\n")
+	fmt.Fprintf(w, "loop, %d clients, %d funded wallets, %v measured after %v of warm-up; one Transfer per transaction\n",
+		c.Concurrency, c.Wallets, c.Duration, c.Warmup)
+	fmt.Fprintf(w, "(hot: plus a fee Transfer to one system wallet; zipf: wallets drawn with a Zipf law, s = 1.1). After each\n")
+	fmt.Fprintf(w, "run the load generator reads every wallet back and checks that money is conserved.\n\n")
+
+	fmt.Fprintf(w, "## Medians of %d runs\n\n", c.Runs)
+	fmt.Fprintf(w, "| workload | requests/s | vs baseline | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | errors |\n")
+	fmt.Fprintf(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	base := r.Median["baseline"]
+	for _, name := range append([]string{"baseline"}, c.Workloads...) {
+		m, ok := r.Median[name]
+		if !ok {
+			continue
+		}
+		l := m.LatencyMs
+		fmt.Fprintf(w, "| %s | %.0f | %.0f%% | %.2f | %.2f | %.2f | %.2f | %.2f | %d |\n", name, m.RequestsPerSec,
+			100*m.RequestsPerSec/base.RequestsPerSec, l.P50, l.P90, l.P99, l.P999, l.Max, m.Errors)
+	}
+	if u, ok := r.Median["uniform"]; ok && base.RequestsPerSec > 0 {
+		fmt.Fprintf(w, "\nTargets (issue 6):\n\n")
+		verdict := func(ok bool) string {
+			if ok {
+				return "met"
+			}
+			return "**missed**"
+		}
+		tput := u.RequestsPerSec / base.RequestsPerSec
+		p99 := u.LatencyMs.P99 / base.LatencyMs.P99
+		fmt.Fprintf(w, "- uniform throughput ≥ 50%% of the baseline: %.0f%% — %s\n", 100*tput, verdict(tput >= 0.5))
+		fmt.Fprintf(w, "- uniform p99 ≤ 2× the baseline p99: %.2f× — %s\n", p99, verdict(p99 <= 2))
+		if h, ok := r.Median["hot"]; ok {
+			hot := h.RequestsPerSec / u.RequestsPerSec
+			fmt.Fprintf(w, "- hot throughput ≥ 80%% of uniform: %.0f%% — %s\n", 100*hot, verdict(hot >= 0.8))
+		}
+	}
+
+	fmt.Fprintf(w, "\n## Every run\n\n| workload | run | requests/s | p50 ms | p99 ms | p99.9 ms | completed | failed | errors | check |\n")
+	fmt.Fprintf(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	for _, name := range append([]string{"baseline"}, c.Workloads...) {
+		for i, x := range r.Runs[name] {
+			check := x.Check
+			if check == "" {
+				check = "–"
+			}
+			fmt.Fprintf(w, "| %s | %d | %.0f | %.2f | %.2f | %.2f | %d | %d | %d | %s |\n", name, i+1, x.RequestsPerSec,
+				x.LatencyMs.P50, x.LatencyMs.P99, x.LatencyMs.P999, x.Completed, x.Failed, x.Errors, check)
+		}
+	}
+	if m := r.Memory; m != nil {
+		fmt.Fprintf(w, "\n## Memory\n\nLive heap of the state machine (in process, after a full GC), %d customers with one wallet each,\n", m.Wallets)
+		fmt.Fprintf(w, "then transfers until it holds %d entries:\n\n", m.Entries)
+		fmt.Fprintf(w, "| record | bytes of heap | target |\n|---|---:|---:|\n")
+		fmt.Fprintf(w, "| a customer with its wallet | %.0f | 256 per wallet |\n", m.BytesPerWallet)
+		fmt.Fprintf(w, "| a system wallet alone | %.0f | |\n", m.BytesPerSystemWallet)
+		fmt.Fprintf(w, "| an entry (a Transfer makes 2, plus its transaction record) | %.0f | 128 |\n", m.BytesPerEntry)
+	}
+	if x := r.Restart; x != nil {
+		fmt.Fprintf(w, "\n## Restart\n\nA durable node with %d wallets and %d entries (built through Raft and the log store in %.0f s),\n",
+			x.Wallets, x.Entries, x.BuildSeconds)
+		fmt.Fprintf(w, "a snapshot of %.1f MiB and %d log entries after it, restarted until ready (snapshot restored,\n", float64(x.SnapshotBytes)/(1<<20), x.LogTailEntries)
+		fmt.Fprintf(w, "tail replayed, leader elected — the election alone waits %.1f s): **%.1f s**.\n", x.ElectionFloor, x.RestartSeconds)
+	}
+}

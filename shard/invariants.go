@@ -32,7 +32,7 @@ func (m *Machine) CheckInvariants() error {
 				if e.Balance != bal || e.Amount < 1 {
 					return fmt.Errorf("wallet %s entry %d: balance %d, replay gives %d", id, j, e.Balance, bal)
 				}
-				entriesOf[e.Tx]++
+				entriesOf[e.Tx()]++
 			}
 			if bal != w.Balance {
 				return fmt.Errorf("wallet %s: balance %d, entries replay to %d", id, w.Balance, bal)

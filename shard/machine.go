@@ -80,11 +80,11 @@ func (m *Machine) createWallet(ctx Context, c *Command, s *Shard) Result {
 	var cust *Customer
 	var custRef uint32
 	if c.Kind == CmdCreateWallet {
-		ci, ok := s.customerIndex[projectKey(c.Project, c.Customer)]
-		if !ok {
+		var ci uint32
+		if cust, ci = s.customer(c.Project, c.Customer); cust == nil {
 			return Result{Code: CustomerNotFound}
 		}
-		cust, custRef = &s.customers[ci], ci+1
+		custRef = ci + 1
 	}
 	a := m.Meta.asset(c.Project, c.Asset)
 	if a == nil {
@@ -101,7 +101,7 @@ func (m *Machine) createWallet(ctx Context, c *Command, s *Shard) Result {
 	s.wallets = append(s.wallets, Wallet{
 		Seq: ctx.Seq, Project: c.Project, Asset: c.Asset, Customer: custRef,
 		Status: WalletOpen, CreatedAt: ctx.TimeMs, UpdatedAt: ctx.TimeMs,
-		Name: c.Name, Description: c.Description,
+		Text: newText(c.Name, c.Description),
 	})
 	if cust != nil {
 		cust.Wallets = append(cust.Wallets, idx)

@@ -28,7 +28,7 @@ func (s *Shard) walletView(index uint32) WalletView {
 	v := WalletView{
 		ID: WalletID{s.id, index}, Seq: w.Seq, Project: w.Project, Asset: w.Asset,
 		System: w.System(), Status: w.Status, Balance: w.Balance, CreatedAt: w.CreatedAt,
-		UpdatedAt: w.UpdatedAt, Name: w.Name, Description: w.Description,
+		UpdatedAt: w.UpdatedAt, Name: w.Text.name(), Description: w.Text.description(),
 	}
 	if !v.System {
 		v.CustomerID = s.customers[w.Customer-1].ID
@@ -49,7 +49,7 @@ type CustomerView struct {
 
 func (s *Shard) customerView(index uint32) CustomerView {
 	c := &s.customers[index]
-	return CustomerView{Seq: c.Seq, ID: c.ID, Name: c.Name, Description: c.Description,
+	return CustomerView{Seq: c.Seq, ID: c.ID, Name: c.Text.name(), Description: c.Text.description(),
 		Status: c.Status, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
 }
 
@@ -93,7 +93,7 @@ func (s *Shard) Tx(p ProjectID, index uint32) (*Tx, bool) {
 
 // TxByReference returns the record of a referenceId.
 func (s *Shard) TxByReference(p ProjectID, ref string) (*Tx, bool) {
-	ti, ok := s.refIndex[projectKey(p, ref)]
+	ti, ok := s.txIndex(p, ref)
 	if !ok {
 		return nil, false
 	}

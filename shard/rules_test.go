@@ -323,11 +323,11 @@ func TestEntriesRecordEveryStep(t *testing.T) {
 	}
 	for i, w := range want {
 		e := w.e
-		if e.Type != w.typ || e.Amount != w.amt || e.Balance != w.bal || e.OpIndex != w.op || e.Tx != tx.ID || e.CreatedAt != tx.CreatedAt {
+		if e.Type != w.typ || e.Amount != w.amt || e.Balance != w.bal || e.OpIndex != w.op || e.Tx() != tx.ID || e.CreatedAt != tx.CreatedAt {
 			t.Errorf("entry %d: %+v", i, e)
 		}
-		if e.HasCounterparty() && e.Counterparty != w.peer {
-			t.Errorf("entry %d counterparty %s, want %s", i, e.Counterparty, w.peer)
+		if e.HasCounterparty() && e.Counterparty() != w.peer {
+			t.Errorf("entry %d counterparty %s, want %s", i, e.Counterparty(), w.peer)
 		}
 	}
 	// Time range is from ≤ createdAt < to.

@@ -7,10 +7,10 @@ package shard
 type Shard struct {
 	id            uint16
 	customers     []Customer
-	customerIndex map[string]uint32 // projectKey(project, id) → index in customers
+	customerIndex keyIndex // (project, id) → index in customers
 	wallets       []Wallet
 	txs           []*Tx
-	refIndex      map[string]uint32 // projectKey(project, referenceId) → index in txs
+	refIndex      keyIndex // (project, referenceId) → index in txs
 
 	// Per-project lists in creation order. Map iteration never reaches a
 	// result: only lookups by project.
@@ -22,8 +22,8 @@ type Shard struct {
 func newShard(id uint16) *Shard {
 	return &Shard{
 		id:               id,
-		customerIndex:    map[string]uint32{},
-		refIndex:         map[string]uint32{},
+		customerIndex:    newKeyIndex(),
+		refIndex:         newKeyIndex(),
 		projectCustomers: map[ProjectID][]uint32{},
 		projectTxs:       map[ProjectID][]uint32{},
 		systemWallets:    map[ProjectID][]uint32{},
@@ -41,7 +41,9 @@ func projectKey(p ProjectID, key string) string {
 }
 
 func (s *Shard) customer(p ProjectID, id string) (*Customer, uint32) {
-	ci, ok := s.customerIndex[projectKey(p, id)]
+	ci, ok := s.customerIndex.get(p, id, func(i uint32) bool {
+		return s.customers[i].Project == p && s.customers[i].ID == id
+	})
 	if !ok {
 		return nil, 0
 	}
@@ -68,24 +70,26 @@ func (s *Shard) upsertCustomer(ctx Context, c *Command) Result {
 		}
 		ci = uint32(len(s.customers))
 		s.customers = append(s.customers, Customer{
-			Seq: ctx.Seq, Project: c.Project, ID: c.Customer, Name: c.Name,
-			Description: c.Description, Status: CustomerActive,
+			Seq: ctx.Seq, Project: c.Project, ID: c.Customer, Text: newText(c.Name, c.Description),
+			Status:    CustomerActive,
 			CreatedAt: ctx.TimeMs, UpdatedAt: ctx.TimeMs,
 		})
-		s.customerIndex[projectKey(c.Project, c.Customer)] = ci
+		s.customerIndex.put(c.Project, c.Customer, ci)
 		s.projectCustomers[c.Project] = append(s.projectCustomers[c.Project], ci)
 		return Result{Created: true, Value: s.customerView(ci)}
 	}
 	if cust.Status == CustomerDeleted {
 		return Result{Code: CustomerAlreadyExist}
 	}
-	if c.HasName {
-		cust.Name = c.Name
-	}
-	if c.HasDesc {
-		cust.Description = c.Description
-	}
 	if c.HasName || c.HasDesc {
+		name, desc := cust.Text.name(), cust.Text.description()
+		if c.HasName {
+			name = c.Name
+		}
+		if c.HasDesc {
+			desc = c.Description
+		}
+		cust.Text = newText(name, desc) // a new Text: frozen copies keep the old one
 		cust.UpdatedAt = ctx.TimeMs
 	}
 	return Result{Value: s.customerView(ci)}
@@ -161,7 +165,7 @@ func (s *Shard) deleteCustomer(ctx Context, c *Command) Result {
 		}
 	}
 	cust.Status = CustomerDeleted
-	cust.Name, cust.Description = "", ""
+	cust.Text = nil
 	cust.UpdatedAt = ctx.TimeMs
 	return Result{Value: s.customerView(ci)}
 }
@@ -173,9 +177,9 @@ func (s *Shard) updateWallet(ctx Context, c *Command) Result {
 	}
 	switch c.Kind {
 	case CmdSetWalletName:
-		w.Name = c.Name
+		w.Text = newText(c.Name, w.Text.description())
 	case CmdSetWalletDescription:
-		w.Description = c.Description
+		w.Text = newText(w.Text.name(), c.Description)
 	case CmdSetWalletStatus:
 		if code := s.checkStatusChange(w, c.Status); code != OK {
 			return Result{Code: code, Value: "wallet cannot go from " + w.Status.String() + " to " + c.Status.String()}

@@ -121,8 +121,8 @@ func (f *Frozen) WriteTo(w io.Writer) (int64, error) {
 			b = bin.AppendUvarint(b, c.Seq)
 			b = bin.AppendUvarint(b, uint64(c.Project))
 			b = bin.AppendString(b, c.ID)
-			b = bin.AppendString(b, c.Name)
-			b = bin.AppendString(b, c.Description)
+			b = bin.AppendString(b, c.Text.name())
+			b = bin.AppendString(b, c.Text.description())
 			b = append(b, byte(c.Status))
 			b = bin.AppendVarint(b, c.CreatedAt)
 			b = bin.AppendVarint(b, c.UpdatedAt)
@@ -141,8 +141,8 @@ func (f *Frozen) WriteTo(w io.Writer) (int64, error) {
 			b = bin.AppendVarint(b, w.Balance)
 			b = bin.AppendVarint(b, w.CreatedAt)
 			b = bin.AppendVarint(b, w.UpdatedAt)
-			b = bin.AppendString(b, w.Name)
-			b = bin.AppendString(b, w.Description)
+			b = bin.AppendString(b, w.Text.name())
+			b = bin.AppendString(b, w.Text.description())
 			b = bin.AppendUvarint(b, uint64(len(w.Entries)))
 			sw.buf = b
 			for j := range w.Entries {
@@ -164,10 +164,10 @@ func appendEntry(b []byte, e *Entry) []byte {
 	b = bin.AppendVarint(b, e.CreatedAt)
 	b = bin.AppendVarint(b, e.Amount)
 	b = bin.AppendVarint(b, e.Balance)
-	b = bin.AppendUvarint(b, uint64(e.Tx.Shard))
-	b = bin.AppendUvarint(b, uint64(e.Tx.Index))
-	b = bin.AppendUvarint(b, uint64(e.Counterparty.Shard))
-	b = bin.AppendUvarint(b, uint64(e.Counterparty.Index))
+	b = bin.AppendUvarint(b, uint64(e.TxShard))
+	b = bin.AppendUvarint(b, uint64(e.TxIndex))
+	b = bin.AppendUvarint(b, uint64(e.CounterpartyShard))
+	b = bin.AppendUvarint(b, uint64(e.CounterpartyIndex))
 	b = bin.AppendUvarint(b, uint64(e.OpIndex))
 	return append(b, byte(e.Type))
 }
@@ -283,12 +283,13 @@ func readShard(r *bin.Reader, s *Shard) {
 	for i := range s.customers {
 		c := &s.customers[i]
 		c.Seq, c.Project = r.Uvarint(), ProjectID(r.UvarintMax(IndexMax))
-		c.ID, c.Name, c.Description = r.String(CustomerIDLenMax), r.String(NameLenMax), r.String(DescriptionLenMax)
+		c.ID = r.String(CustomerIDLenMax)
+		c.Text = newText(r.String(NameLenMax), r.String(DescriptionLenMax))
 		c.Status, c.CreatedAt, c.UpdatedAt = CustomerStatus(r.Byte()), r.Varint(), r.Varint()
 		if r.Err() != nil {
 			return
 		}
-		s.customerIndex[projectKey(c.Project, c.ID)] = uint32(i)
+		s.customerIndex.put(c.Project, c.ID, uint32(i))
 		s.projectCustomers[c.Project] = append(s.projectCustomers[c.Project], uint32(i))
 	}
 	s.wallets = make([]Wallet, r.Count(snapshotCountMax, 11))
@@ -297,13 +298,13 @@ func readShard(r *bin.Reader, s *Shard) {
 		w.Seq, w.Project, w.Asset = r.Uvarint(), ProjectID(r.UvarintMax(IndexMax)), AssetID(r.UvarintMax(IndexMax))
 		w.Customer = uint32(r.UvarintMax(uint64(len(s.customers))))
 		w.Status, w.Balance, w.CreatedAt, w.UpdatedAt = WalletStatus(r.Byte()), r.Varint(), r.Varint(), r.Varint()
-		w.Name, w.Description = r.String(NameLenMax), r.String(DescriptionLenMax)
+		w.Text = newText(r.String(NameLenMax), r.String(DescriptionLenMax))
 		w.Entries = make([]Entry, r.Count(snapshotCountMax, 9))
 		for j := range w.Entries {
 			e := &w.Entries[j]
 			e.CreatedAt, e.Amount, e.Balance = r.Varint(), r.Varint(), r.Varint()
-			e.Tx = TxID{uint16(r.UvarintMax(ShardsMax - 1)), uint32(r.UvarintMax(IndexMax))}
-			e.Counterparty = WalletID{uint16(r.UvarintMax(ShardsMax - 1)), uint32(r.UvarintMax(IndexMax))}
+			e.TxShard, e.TxIndex = uint16(r.UvarintMax(ShardsMax-1)), uint32(r.UvarintMax(IndexMax))
+			e.CounterpartyShard, e.CounterpartyIndex = uint16(r.UvarintMax(ShardsMax-1)), uint32(r.UvarintMax(IndexMax))
 			e.OpIndex, e.Type = uint16(r.UvarintMax(OperationsPerTxMax)), EntryType(r.Byte())
 		}
 		if r.Err() != nil {
@@ -327,7 +328,7 @@ func readShard(r *bin.Reader, s *Shard) {
 			return
 		}
 		s.txs[i] = t
-		s.refIndex[projectKey(t.Project, t.ReferenceID)] = uint32(i)
+		s.refIndex.put(t.Project, t.ReferenceID, uint32(i))
 		s.projectTxs[t.Project] = append(s.projectTxs[t.Project], uint32(i))
 	}
 }

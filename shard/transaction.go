@@ -12,8 +12,7 @@ package shard
 // the entries written.
 func (m *Machine) transaction(ctx Context, c *Command) Result {
 	rs := m.Shards[ReferenceShard(c.Project, c.ReferenceID, len(m.Shards))]
-	key := projectKey(c.Project, c.ReferenceID)
-	if ti, ok := rs.refIndex[key]; ok {
+	if ti, ok := rs.txIndex(c.Project, c.ReferenceID); ok {
 		return Result{Code: DuplicateReferenceID, Value: rs.txs[ti]}
 	}
 	if len(rs.txs) > IndexMax {
@@ -36,13 +35,20 @@ func (m *Machine) transaction(ctx Context, c *Command) Result {
 	} else {
 		m.postEntries(ctx, tx, &ws)
 	}
-	rs.refIndex[key] = tx.ID.Index
+	rs.refIndex.put(c.Project, c.ReferenceID, tx.ID.Index)
 	rs.txs = append(rs.txs, tx)
 	rs.projectTxs[c.Project] = append(rs.projectTxs[c.Project], tx.ID.Index)
 	if code != OK {
 		return Result{Code: code, Value: tx}
 	}
 	return Result{Created: true, Value: tx}
+}
+
+// txIndex finds the record of a referenceId in this shard.
+func (s *Shard) txIndex(p ProjectID, ref string) (uint32, bool) {
+	return s.refIndex.get(p, ref, func(i uint32) bool {
+		return s.txs[i].Project == p && s.txs[i].ReferenceID == ref
+	})
 }
 
 // checkOps simulates the operations on running balances and returns the
@@ -90,7 +96,7 @@ func (m *Machine) checkOps(c *Command, ws *walletSet) (int, Code) {
 func (m *Machine) postEntries(ctx Context, tx *Tx, ws *walletSet) {
 	for i := range tx.Ops {
 		op := &tx.Ops[i]
-		e := Entry{CreatedAt: ctx.TimeMs, Amount: op.Amount, Tx: tx.ID, OpIndex: uint16(i)}
+		e := Entry{CreatedAt: ctx.TimeMs, Amount: op.Amount, TxShard: tx.ID.Shard, TxIndex: tx.ID.Index, OpIndex: uint16(i)}
 		switch op.Type {
 		case OpTransfer:
 			src, dst := m.walletAt(op.Source), m.walletAt(op.Destination)
@@ -116,8 +122,21 @@ func (w *Wallet) post(e Entry, t EntryType, delta int64, counterparty WalletID) 
 	if w.Balance < 0 {
 		panic("shard: a balance went below zero after the check passed")
 	}
-	e.Type, e.Balance, e.Counterparty = t, w.Balance, counterparty
+	e.Type, e.Balance, e.CounterpartyShard, e.CounterpartyIndex = t, w.Balance, counterparty.Shard, counterparty.Index
+	if len(w.Entries) == cap(w.Entries) {
+		w.Entries = growEntries(w.Entries)
+	}
 	w.Entries = append(w.Entries, e)
+}
+
+// growEntries makes room with about 25% headroom. append would double a
+// short slice, and most wallets hold few entries: at ten entries a wallet,
+// doubling leaves a third of the entry memory unused. The old array stays
+// valid for frozen snapshot copies, which only read below their length.
+func growEntries(old []Entry) []Entry {
+	grown := make([]Entry, len(old), len(old)+len(old)/4+1)
+	copy(grown, old)
+	return grown
 }
 
 func (m *Machine) walletAt(id WalletID) *Wallet { return &m.Shards[id.Shard].wallets[id.Index] }

@@ -164,17 +164,18 @@ type KeyPair struct {
 }
 
 // Customer is the client's own user. Wallets lists the indexes of its
-// wallets in its shard, oldest first; it is append-only.
+// wallets in its shard, oldest first; it is append-only. Fields are ordered
+// largest first so the struct has no padding: a million customers is a
+// million of these.
 type Customer struct {
-	Seq         uint64 // creation order across shards
-	Project     ProjectID
-	ID          string
-	Name        string
-	Description string
-	Status      CustomerStatus
-	CreatedAt   int64
-	UpdatedAt   int64
-	Wallets     []uint32
+	Seq       uint64 // creation order across shards
+	CreatedAt int64
+	UpdatedAt int64
+	ID        string
+	Wallets   []uint32
+	Text      *Text // name and description; nil when both are empty
+	Project   ProjectID
+	Status    CustomerStatus
 }
 
 // Wallet holds one asset for a customer (Customer > 0: index+1 of the
@@ -182,32 +183,75 @@ type Customer struct {
 // Entries is append-only, so a copy of the slice header is a consistent
 // snapshot of the wallet's history.
 type Wallet struct {
-	Seq         uint64
-	Project     ProjectID
-	Asset       AssetID
-	Customer    uint32
-	Status      WalletStatus
-	Balance     int64
-	CreatedAt   int64
-	UpdatedAt   int64
-	Name        string
-	Description string
-	Entries     []Entry
+	Seq       uint64
+	Balance   int64
+	CreatedAt int64
+	UpdatedAt int64
+	Entries   []Entry
+	Text      *Text // name and description; nil when both are empty
+	Project   ProjectID
+	Asset     AssetID
+	Customer  uint32
+	Status    WalletStatus
+}
+
+// Text is the free text of a customer or a wallet. Most records have none,
+// and a nil pointer costs 8 bytes where two empty strings cost 32. A Text is
+// never modified — a change makes a new one — so a frozen copy of a record
+// keeps the text it had.
+type Text struct {
+	Name, Description string
+}
+
+// newText returns the text, or nil when both parts are empty.
+func newText(name, description string) *Text {
+	if name == "" && description == "" {
+		return nil
+	}
+	return &Text{Name: name, Description: description}
+}
+
+// name is the name, "" for a nil text.
+func (t *Text) name() string {
+	if t == nil {
+		return ""
+	}
+	return t.Name
+}
+
+func (t *Text) description() string {
+	if t == nil {
+		return ""
+	}
+	return t.Description
 }
 
 // System reports whether the wallet belongs to the project.
 func (w *Wallet) System() bool { return w.Customer == 0 }
 
 // Entry is one line of a wallet's ledger: one per wallet per operation.
-// Its id is derived from the wallet and its position (EntryID).
+// Its id is derived from the wallet and its position (EntryID). The ids are
+// stored as their parts so the struct packs into 40 bytes (TxID and
+// WalletID alone would pad to 8 each); Tx and Counterparty rebuild them.
 type Entry struct {
-	CreatedAt    int64
-	Amount       int64
-	Balance      int64 // the wallet's balance right after this entry
-	Tx           TxID
-	Counterparty WalletID // Transfer only; Shard 0 Index 0 is a real wallet, see HasCounterparty
-	OpIndex      uint16
-	Type         EntryType
+	CreatedAt         int64
+	Amount            int64
+	Balance           int64 // the wallet's balance right after this entry
+	TxIndex           uint32
+	CounterpartyIndex uint32 // Transfer only; see HasCounterparty
+	TxShard           uint16
+	CounterpartyShard uint16
+	OpIndex           uint16
+	Type              EntryType
+}
+
+// Tx is the id of the entry's transaction.
+func (e *Entry) Tx() TxID { return TxID{Shard: e.TxShard, Index: e.TxIndex} }
+
+// Counterparty is the other wallet of a Transfer (Shard 0 Index 0 is a real
+// wallet: check HasCounterparty).
+func (e *Entry) Counterparty() WalletID {
+	return WalletID{Shard: e.CounterpartyShard, Index: e.CounterpartyIndex}
 }
 
 // HasCounterparty reports whether the entry names a counterparty wallet.
@@ -224,17 +268,18 @@ type Op struct {
 }
 
 // Tx is a recorded transaction. It never changes once recorded, so readers
-// may hold a pointer to it outside the owning goroutine.
+// may hold a pointer to it outside the owning goroutine. Fields are ordered
+// largest first: 80 bytes, one size class below the padded layout.
 type Tx struct {
-	ID          TxID
 	Seq         uint64
-	Project     ProjectID
-	ReferenceID string
-	Status      TxStatus
-	Ops         []Op
 	CreatedAt   int64
-	ErrCode     Code  // Failed only
+	ReferenceID string
+	Ops         []Op
+	ID          TxID
+	Project     ProjectID
 	ErrOpIndex  int32 // Failed only: the operation that failed
+	Status      TxStatus
+	ErrCode     Code // Failed only
 }
 
 // ErrMessage explains a Failed transaction for humans.

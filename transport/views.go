@@ -140,10 +140,10 @@ type entryJSON struct {
 }
 
 func entryView(e shard.EntryView) entryJSON {
-	v := entryJSON{ID: shard.EntryID(e.Wallet, e.N), WalletID: e.Wallet.String(), TransactionID: e.Tx.String(),
+	v := entryJSON{ID: shard.EntryID(e.Wallet, e.N), WalletID: e.Wallet.String(), TransactionID: e.Tx().String(),
 		OperationIndex: e.OpIndex, Type: e.Type.String(), Amount: e.Amount, Balance: e.Balance, CreatedAt: e.CreatedAt}
 	if e.HasCounterparty() {
-		v.Counterparty = e.Counterparty.String()
+		v.Counterparty = e.Counterparty().String()
 	}
 	return v
 }

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"fmt"
-	"sync"
 	"sync/atomic"
 )
 
@@ -15,32 +14,18 @@ func checkLedger(cfg *Config, l *ledger, workers []*worker) (string, error) {
 		wallets = append(wallets, l.fee)
 	}
 	var total, negative atomic.Int64
-	var next atomic.Int64
-	var firstErr atomic.Value
-	var wg sync.WaitGroup
-	for range cfg.SetupConcurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(wallets) {
-					return
-				}
-				var w struct{ Balance int64 }
-				if err := l.c.json("GET", "/wallets/"+wallets[i], nil, &w); err != nil {
-					firstErr.CompareAndSwap(nil, err)
-					return
-				}
-				total.Add(w.Balance)
-				if w.Balance < 0 {
-					negative.Add(1)
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if err, _ := firstErr.Load().(error); err != nil {
+	err := parallel(cfg.SetupConcurrency, len(wallets), func(i int) error {
+		var w struct{ Balance int64 }
+		if err := l.c.json("GET", "/wallets/"+wallets[i], nil, &w); err != nil {
+			return err
+		}
+		total.Add(w.Balance)
+		if w.Balance < 0 {
+			negative.Add(1)
+		}
+		return nil
+	}, nil)
+	if err != nil {
 		return "", fmt.Errorf("bench: reading balances: %w", err)
 	}
 	issued := int64(len(l.wallets)) * cfg.FundingPerWallet

@@ -48,39 +48,25 @@ func setup(cfg *Config) (*ledger, error) {
 	l.asset = a.ID
 
 	// Customers and wallets, in parallel.
-	var next, done atomic.Int64
-	var firstErr atomic.Value
-	var wg sync.WaitGroup
+	var done atomic.Int64
 	stopProgress := progressTicker(cfg, func() string {
 		return fmt.Sprintf("setup: %d/%d wallets", done.Load(), cfg.Wallets)
 	})
-	for range cfg.SetupConcurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= cfg.Wallets || firstErr.Load() != nil {
-					return
-				}
-				cust := "b" + strconv.Itoa(i)
-				var w struct{ ID string }
-				err := c.json("POST", "/customers", map[string]string{"id": cust}, nil)
-				if err == nil {
-					err = c.json("POST", "/wallets", map[string]string{"customerId": cust, "assetId": l.asset}, &w)
-				}
-				if err != nil {
-					firstErr.CompareAndSwap(nil, err)
-					return
-				}
-				l.wallets[i] = w.ID
-				done.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
+	err = parallel(cfg.SetupConcurrency, cfg.Wallets, func(i int) error {
+		cust := "b" + strconv.Itoa(i)
+		var w struct{ ID string }
+		if err := c.json("POST", "/customers", map[string]string{"id": cust}, nil); err != nil {
+			return err
+		}
+		if err := c.json("POST", "/wallets", map[string]string{"customerId": cust, "assetId": l.asset}, &w); err != nil {
+			return err
+		}
+		l.wallets[i] = w.ID
+		done.Add(1)
+		return nil
+	}, nil)
 	stopProgress()
-	if err, _ := firstErr.Load().(error); err != nil {
+	if err != nil {
 		return nil, fmt.Errorf("bench: creating wallets: %w", err)
 	}
 	if cfg.Workload == "hot" {

@@ -142,13 +142,13 @@ type snapshot struct {
 // Persist writes: lastMs u64le, then the machine's encoding.
 func (s *snapshot) Persist(sink raft.SnapshotSink) error {
 	start := time.Now()
-	cw := &countingWriter{w: sink}
-	w := bufio.NewWriterSize(cw, 1<<20)
+	w := bufio.NewWriterSize(sink, 1<<20)
 	var hdr [8]byte
 	binary.LittleEndian.PutUint64(hdr[:], uint64(s.lastMs))
-	_, err := w.Write(hdr[:])
+	size, err := w.Write(hdr[:])
+	var n int64
 	if err == nil {
-		_, err = s.frozen.WriteTo(w)
+		n, err = s.frozen.WriteTo(w)
 	}
 	if err == nil {
 		err = w.Flush()
@@ -159,20 +159,9 @@ func (s *snapshot) Persist(sink raft.SnapshotSink) error {
 		err = sink.Close()
 	}
 	if s.persisted != nil {
-		s.persisted(cw.n, time.Since(start), err)
+		s.persisted(int64(size)+n, time.Since(start), err)
 	}
 	return err
-}
-
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
 }
 
 func (s *snapshot) Release() {}

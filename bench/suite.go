@@ -71,9 +71,11 @@ func RunSuite(cfg SuiteConfig, version string) (*SuiteResult, error) {
 		c.Server, c.OperatorToken, c.Workload, c.Baseline = server, token, workload, baseline
 		c.Duration, c.Warmup, c.Concurrency, c.Wallets = cfg.Duration, cfg.Warmup, cfg.Concurrency, cfg.Wallets
 		r, err := Run(c)
+		if baseline {
+			r.Workload = "baseline"
+		}
 		if err == nil {
-			say("  %-8s %8.0f req/s  p99 %.2f ms  errors %d", map[bool]string{true: "baseline", false: workload}[baseline],
-				r.RequestsPerSec, r.LatencyMs.P99, r.Errors)
+			say("  %-8s %8.0f req/s  p99 %.2f ms  errors %d", r.Workload, r.RequestsPerSec, r.LatencyMs.P99, r.Errors)
 		}
 		return r, err
 	}
@@ -88,7 +90,6 @@ func RunSuite(cfg SuiteConfig, version string) (*SuiteResult, error) {
 		if err != nil {
 			return nil, fmt.Errorf("baseline: %w", err)
 		}
-		r.Workload = "baseline"
 		res.Runs["baseline"] = append(res.Runs["baseline"], r)
 
 		dir, err := os.MkdirTemp("", "cloudwallet-bench-")

@@ -289,16 +289,6 @@ func (n *Node) Checks() []Check {
 	return checks
 }
 
-// Ready reports whether every check passes.
-func (n *Node) Ready() bool {
-	for _, c := range n.Checks() {
-		if !c.OK {
-			return false
-		}
-	}
-	return true
-}
-
 // ID is this node's Raft server id.
 func (n *Node) ID() string { return n.id }
 

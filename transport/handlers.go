@@ -657,7 +657,7 @@ func postTransaction(c *call) *apiError {
 	if err != nil {
 		return err
 	}
-	r, perr := c.s.node.Propose(c.ctx, cmd)
+	r, perr := c.s.node.Propose(proposeCtx, cmd)
 	if errors.Is(perr, engine.ErrOutcomeUnknown) {
 		// The entry may still commit. If it has been applied by now, its
 		// record gives the definitive answer; otherwise the client waits or

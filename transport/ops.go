@@ -20,11 +20,15 @@ import (
 
 func (s *Server) registerOpsRoutes() {
 	t := &s.routes
-	t.add(&t.operator, "GET", "/livez", accessPublic, livez)
-	t.add(&t.operator, "GET", "/readyz", accessPublic, readyz)
-	t.add(&t.operator, "GET", "/metrics", accessPublic, s.metricsHandler())
-	t.add(&t.operator, "GET", "/openapi.json", accessPublic, openapiJSON)
-	t.add(&t.operator, "GET", "/docs", accessPublic, docs)
+	t.addOps("/livez", accessPublic, livez)
+	t.addOps("/readyz", accessPublic, readyz)
+	metricsAccess := accessPublic
+	if s.cfg.MetricsAuth {
+		metricsAccess = accessOperator // checked by dispatch like any operator route
+	}
+	t.addOps("/metrics", metricsAccess, s.metricsHandler())
+	t.addOps("/openapi.json", accessPublic, openapiJSON)
+	t.addOps("/docs", accessPublic, docs)
 }
 
 // Open lets API requests through once the node is ready and the first-run
@@ -43,38 +47,33 @@ func livez(c *call) *apiError {
 // readyz answers 200 when every check passes; ?verbose prints a line per
 // check, like Kubernetes' own endpoints.
 func readyz(c *call) *apiError {
-	checks := c.s.node.Checks()
-	http := engine.Check{Name: "http", OK: true, Detail: "serving"}
+	serving := engine.Check{Name: "http", OK: true, Detail: "serving"}
 	switch {
 	case c.s.draining.Load():
-		http.OK, http.Detail = false, "shutting down"
+		serving.OK, serving.Detail = false, "shutting down"
 	case !c.s.opened.Load():
-		http.OK, http.Detail = false, "starting"
+		serving.OK, serving.Detail = false, "starting"
 	}
-	var b strings.Builder
-	ready := true
+	var lines strings.Builder
 	var failed []string
-	for _, ch := range append(checks, http) {
+	for _, ch := range append(c.s.node.Checks(), serving) {
 		mark := "[+]"
 		if !ch.OK {
-			mark, ready = "[-]", false
+			mark = "[-]"
 			failed = append(failed, ch.Name)
 		}
-		b.WriteString(mark + ch.Name + " " + ch.Detail + "\n")
+		lines.WriteString(mark + ch.Name + " " + ch.Detail + "\n")
 	}
-	_, verbose := c.query("verbose")
-	status, summary := 200, "ok\n"
-	if !ready {
-		status, summary = http503, "not ready: "+strings.Join(failed, ", ")+"\n"
+	status, summary := http.StatusOK, "ok\n"
+	if len(failed) > 0 {
+		status, summary = http.StatusServiceUnavailable, "not ready: "+strings.Join(failed, ", ")+"\n"
 	}
-	if verbose {
-		summary = b.String() + strings.TrimSuffix(summary, "\n") + "\n"
+	if _, verbose := c.query("verbose"); verbose {
+		summary = lines.String() + summary
 	}
 	c.text(status, summary)
 	return nil
 }
-
-const http503 = http.StatusServiceUnavailable
 
 func (s *Server) metricsHandler() handler {
 	if s.cfg.Metrics == nil {
@@ -85,15 +84,6 @@ func (s *Server) metricsHandler() handler {
 		MaxRequestsInFlight: 4,
 	}))
 	return func(c *call) *apiError {
-		if s.cfg.MetricsAuth {
-			who, err := authenticate(c.ctx.Request.Header.Peek("Authorization"), s.cfg.OperatorToken, s.node, &s.tokens)
-			if err != nil {
-				return err
-			}
-			if !who.operator {
-				return denied("/metrics needs the operator token")
-			}
-		}
 		h(c.ctx)
 		return nil
 	}
@@ -104,23 +94,17 @@ func openapiJSON(c *call) *apiError {
 	if err != nil {
 		return errf(http.StatusInternalServerError, codeUnknown, err.Error())
 	}
-	c.ctx.SetStatusCode(http.StatusOK)
-	c.ctx.SetContentType("application/json")
-	c.ctx.SetBody(b)
+	c.send(http.StatusOK, "application/json", b)
 	return nil
 }
 
 func docs(c *call) *apiError {
-	c.ctx.SetStatusCode(http.StatusOK)
-	c.ctx.SetContentType("text/html; charset=utf-8")
-	c.ctx.SetBody(api.DocsHTML())
+	c.send(http.StatusOK, "text/html; charset=utf-8", api.DocsHTML())
 	return nil
 }
 
 func (c *call) text(status int, body string) {
-	c.ctx.SetStatusCode(status)
-	c.ctx.SetContentType("text/plain; charset=utf-8")
-	c.ctx.SetBodyString(body)
+	c.send(status, "text/plain; charset=utf-8", []byte(body))
 }
 
 // httpMetrics count requests by route template, method and status code.
@@ -129,7 +113,7 @@ type httpMetrics struct {
 	seconds *prometheus.HistogramVec
 }
 
-func newHTTPMetrics(reg prometheus.Registerer) (*httpMetrics, error) {
+func newHTTPMetrics(reg *prometheus.Registry) (*httpMetrics, error) {
 	m := &httpMetrics{
 		seconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "cloudwallet_http_request_duration_seconds",

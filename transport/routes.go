@@ -10,7 +10,7 @@ const (
 	accessProject                        // Access Key, or operator under /projects/{id}
 	accessCustomer                       // as accessProject, and Customer Keys (handler checks "own")
 	accessCustomerOnly                   // Customer Keys only (GET /wallets)
-	accessPublic                         // no key: health, metrics, docs (ops.go)
+	accessPublic                         // no key: health, docs, metrics (ops.go)
 )
 
 type handler func(c *call) *apiError
@@ -21,6 +21,7 @@ type route struct {
 	prefixed string // the template under /projects/{projectId}, the operator's form
 	segs     []string
 	access   access
+	ops      bool // an operations route: served while starting and shutting down
 	handle   handler
 }
 
@@ -33,6 +34,12 @@ type routeTable struct {
 func (t *routeTable) add(list *[]route, method, template string, a access, h handler) {
 	*list = append(*list, route{method: method, template: template, prefixed: "/projects/{projectId}" + template,
 		segs: splitPath(template), access: a, handle: h})
+}
+
+// addOps adds an operations route (ops.go) to the operator table.
+func (t *routeTable) addOps(template string, a access, h handler) {
+	t.add(&t.operator, "GET", template, a, h)
+	t.operator[len(t.operator)-1].ops = true
 }
 
 func splitPath(p string) []string {

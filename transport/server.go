@@ -64,11 +64,7 @@ type Server struct {
 func New(node *engine.Node, cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, node: node}
 	var err error
-	var reg prometheus.Registerer
-	if cfg.Metrics != nil {
-		reg = cfg.Metrics
-	}
-	if s.metrics, err = newHTTPMetrics(reg); err != nil {
+	if s.metrics, err = newHTTPMetrics(cfg.Metrics); err != nil {
 		return nil, err
 	}
 	s.registerOpsRoutes()
@@ -146,7 +142,7 @@ func (s *Server) dispatch(c *call) *apiError {
 	if r.access == accessPublic {
 		return r.handle(c)
 	}
-	if !s.opened.Load() {
+	if !r.ops && !s.opened.Load() {
 		return errf(http.StatusServiceUnavailable, codeUnavailable, "the server is starting; retry shortly")
 	}
 	who, err := authenticate(ctx.Request.Header.Peek("Authorization"), s.cfg.OperatorToken, s.node, &s.tokens)
@@ -231,10 +227,15 @@ func (c *call) reply(status int, v any) *apiError {
 			return errf(http.StatusInternalServerError, codeUnknown, "encoding the answer: "+err.Error())
 		}
 	}
-	c.ctx.SetStatusCode(status)
-	c.ctx.SetContentType("application/json")
-	c.ctx.SetBody(b)
+	c.send(status, "application/json", b)
 	return nil
+}
+
+// send writes an answer; every answer goes out through here.
+func (c *call) send(status int, contentType string, body []byte) {
+	c.ctx.SetStatusCode(status)
+	c.ctx.SetContentType(contentType)
+	c.ctx.SetBody(body)
 }
 
 func (c *call) fail(e *apiError) {
@@ -253,9 +254,15 @@ func (c *call) query(name string) (string, bool) {
 	return strings.Clone(string(args.Peek(name))), true
 }
 
+// proposeCtx is the context of every write. Not the fasthttp RequestCtx:
+// its Done closes when the server starts shutting down, which would cut
+// writes in flight to 202 Waiting exactly when a graceful shutdown promises
+// to finish them. The engine bounds the wait itself (ApplyTimeout).
+var proposeCtx = context.Background()
+
 // propose runs a command and maps engine errors.
 func (c *call) propose(cmd *shard.Command) (shard.Result, *apiError) {
-	r, err := c.s.node.Propose(c.ctx, cmd)
+	r, err := c.s.node.Propose(proposeCtx, cmd)
 	if err != nil {
 		return r, fromEngine(err)
 	}

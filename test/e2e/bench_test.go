@@ -75,6 +75,17 @@ func TestBenchCLI(t *testing.T) {
 	if err := json.Unmarshal([]byte(text[strings.Index(text, "{"):]), &r); err != nil || r.Completed == 0 {
 		t.Fatalf("JSON result: %v\n%s", err, text)
 	}
+	// Without --quiet, a progress line a second goes to stderr.
+	cmd := exec.Command(binary, "bench", "--server", s.url, "--data-dir", s.dir, "--wallets", "20",
+		"--concurrency", "4", "--warmup", "0s", "--duration", "2200ms")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%v\n%s", err, stderr.String())
+	}
+	if n := strings.Count(stderr.String(), "req/s"); n < 2 || !strings.Contains(stderr.String(), "run ") {
+		t.Fatalf("want a progress line each second of a 2.2 s run, got:\n%s", stderr.String())
+	}
 	if out, err := exec.Command(binary, "bench", "--server", s.url, "--workload", "nope", "--token", "x").CombinedOutput(); err == nil ||
 		!strings.Contains(string(out), "workload") {
 		t.Fatalf("a bad workload must fail with a clear error: %s", out)

@@ -3,7 +3,9 @@ package e2e
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"regexp"
@@ -357,4 +359,42 @@ func TestMetricsAuth(t *testing.T) {
 		t.Fatalf("/metrics with the operator token: %v %d", err, r.status)
 	}
 	s.expect(s.call("GET", "/livez", "", nil), 200, "") // health stays open
+}
+
+// A request in flight when SIGTERM arrives is finished and answered before
+// the server stops: here its body is still arriving when the signal comes.
+func TestSIGTERMFinishesRequestsInFlight(t *testing.T) {
+	s := newServer(t)
+	a := s.asset("USD")
+	s.customer("c")
+	w := s.wallet("c", a)
+	body, _ := json.Marshal(tx("inflight", op("Issue", "", w, 7)))
+	conn, err := net.DialTimeout("tcp", s.httpAddr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	half := len(body) / 2
+	fmt.Fprintf(conn, "POST /transactions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+		s.accessKey, len(body), body[:half])
+	time.Sleep(200 * time.Millisecond) // the server is reading the body
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	time.Sleep(300 * time.Millisecond) // the shutdown has begun
+	conn.Write(body[half:])
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	hr, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer to the request in flight: %v\n%s", err, s.log())
+	}
+	answer, _ := io.ReadAll(hr.Body)
+	if hr.StatusCode != 201 || !strings.Contains(string(answer), `"Completed"`) {
+		t.Fatalf("request in flight: %d %s", hr.StatusCode, answer)
+	}
+	if err := s.cmd.Wait(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v", err)
+	}
+	s = startServer(t, s.dir, s)
+	if s.balance(w) != 7 {
+		t.Fatalf("the answered issue is not in the ledger after restart: balance %d", s.balance(w))
+	}
 }

@@ -41,7 +41,7 @@ var (
 	// ErrBadSecret: the other end does not know the cluster secret.
 	ErrBadSecret = errors.New("peer: the other node does not know this cluster secret")
 	// ErrClosed: the port is closed.
-	ErrClosed = errors.New("peer: port closed")
+	ErrClosed  = errors.New("peer: port closed")
 	errRefused = errors.New("peer: the other node serves no such connection kind or group")
 )
 

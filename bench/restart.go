@@ -36,7 +36,7 @@ func MeasureRestart(dir string, wallets, entries int, progress io.Writer) (Resta
 		}
 	}
 	cfg := engine.DefaultConfig()
-	cfg.DataDir, cfg.RaftAddr, cfg.Shards = dir, "127.0.0.1:0", 2
+	cfg.DataDir, cfg.PeerAddr, cfg.Shards = dir, "127.0.0.1:0", 2
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg.SnapshotThreshold = 1 << 62 // only the snapshot taken below
 	cfg.SnapshotInterval = 24 * time.Hour

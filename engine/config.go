@@ -16,8 +16,25 @@ import (
 type Config struct {
 	// DataDir holds the Raft log, stable store, snapshots and node identity.
 	DataDir string
-	// RaftAddr is the TCP address Raft listens on and advertises.
-	RaftAddr string
+	// PeerAddr is the internal port: Raft of every group, forwarded
+	// commands and cluster calls (package transport/peer).
+	PeerAddr string
+	// Advertise is the internal address other nodes dial; empty means
+	// PeerAddr (which must then name a reachable host, not 0.0.0.0).
+	Advertise string
+	// JoinAddr is the internal address of any member of a running cluster.
+	// On an empty data dir the node joins that cluster instead of
+	// bootstrapping its own; on a restart it asks again (harmless when it is
+	// already a member, and it brings back a node that was removed).
+	JoinAddr string
+	// ClusterSecret authenticates internal traffic. A bootstrapping node
+	// generates one and keeps it in DataDir/cluster.secret; a joining node
+	// must be given it, and keeps it there too.
+	ClusterSecret string
+	// OperatorToken, if set, is handed to nodes that join through this one
+	// (over the authenticated internal port), so one token works on every
+	// node.
+	OperatorToken string
 	// Shards is S, the number of shards of the group. It is fixed when the
 	// data dir is created; a later value is ignored (the stored one wins).
 	Shards int
@@ -49,6 +66,10 @@ type Config struct {
 	// committed and applied before the caller is told the outcome is unknown.
 	ApplyTimeout time.Duration
 
+	// ReadTimeout bounds how long a linearizable read waits for a leader to
+	// confirm its read index and for this node to apply up to it.
+	ReadTimeout time.Duration
+
 	// RaftLogLevel is the least level of hashicorp/raft's own lines that
 	// reach Logger (hclog names: trace, debug, info, warn, error).
 	RaftLogLevel string
@@ -63,7 +84,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		DataDir:             "./data",
-		RaftAddr:            "127.0.0.1:7000",
+		PeerAddr:            "127.0.0.1:7000",
 		Shards:              runtime.NumCPU(),
 		LogStore:            "wal",
 		HeartbeatTimeout:    500 * time.Millisecond,
@@ -78,6 +99,7 @@ func DefaultConfig() Config {
 		EntriesInFlightMax:  4,
 		ProposalQueueMax:    65536,
 		ApplyTimeout:        10 * time.Second,
+		ReadTimeout:         5 * time.Second,
 		RaftLogLevel:        "warn",
 	}
 }
@@ -87,8 +109,8 @@ func (c *Config) Validate() error {
 	switch {
 	case c.DataDir == "":
 		return fmt.Errorf("engine: DataDir is empty")
-	case c.RaftAddr == "":
-		return fmt.Errorf("engine: RaftAddr is empty")
+	case c.PeerAddr == "":
+		return fmt.Errorf("engine: PeerAddr is empty")
 	case c.Shards < 1 || c.Shards > shard.ShardsMax:
 		return fmt.Errorf("engine: Shards %d outside 1..%d", c.Shards, shard.ShardsMax)
 	case c.LogStore != "wal" && c.LogStore != "bolt":
@@ -102,7 +124,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("engine: EntriesInFlightMax %d outside 1..64", c.EntriesInFlightMax)
 	case c.ProposalQueueMax < 1:
 		return fmt.Errorf("engine: ProposalQueueMax must be positive")
-	case c.ApplyTimeout <= 0 || c.HeartbeatTimeout <= 0 || c.ElectionTimeout <= 0:
+	case c.ApplyTimeout <= 0 || c.ReadTimeout <= 0 || c.HeartbeatTimeout <= 0 || c.ElectionTimeout <= 0:
 		return fmt.Errorf("engine: timeouts must be positive")
 	case c.LeaderLeaseTimeout > c.HeartbeatTimeout:
 		return fmt.Errorf("engine: LeaderLeaseTimeout must not exceed HeartbeatTimeout")

@@ -34,7 +34,7 @@ const crashWallets = 16
 // the parent reads is a promise the node made.
 func crashChild(dir, addr, round string) {
 	cfg := testConfig(dir)
-	cfg.RaftAddr = addr
+	cfg.PeerAddr = addr
 	cfg.SnapshotThreshold = 64 // snapshots and compaction happen during the run
 	cfg.TrailingLogs = 16
 	n, err := Open(cfg)
@@ -184,7 +184,7 @@ func TestCrashKeepsEveryAcknowledgedTransaction(t *testing.T) {
 	}
 
 	cfg := testConfig(dir)
-	cfg.RaftAddr = addr
+	cfg.PeerAddr = addr
 	n := openReady(t, cfg)
 	defer n.Close()
 	n.ReadAll(func(m *shard.Machine) {

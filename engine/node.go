@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/cloudwallet/cloudwallet/raftfsm"
 	"github.com/cloudwallet/cloudwallet/shard"
+	"github.com/cloudwallet/cloudwallet/transport/peer"
 	"github.com/cloudwallet/cloudwallet/wal"
 )
 
@@ -42,9 +42,11 @@ var (
 type Node struct {
 	cfg       Config
 	id        string
+	origin    uint64 // this node's tag origin: a hash of id
 	group     *group
 	fsm       *raftfsm.FSM
 	raft      *raft.Raft
+	mux       *peer.Mux
 	transport *raft.NetworkTransport
 	closers   []io.Closer
 	keys      keyCache
@@ -52,21 +54,40 @@ type Node struct {
 	metrics   *metrics
 	observer  *raft.Observer
 
-	proposals chan *proposal
-	inflight  chan struct{}
-	closing   chan struct{}
-	closeOnce sync.Once
-	proposer  sync.WaitGroup
-	lastMs    int64       // greatest time stamp proposed (proposer goroutine only)
-	caughtUp  atomic.Bool // the log as it stood at start has been applied
-	systemRR  atomic.Uint32
+	proposals  chan *proposal
+	inflight   chan struct{}
+	closing    chan struct{}
+	closeOnce  sync.Once
+	proposer   sync.WaitGroup
+	lastMs     int64 // greatest time stamp proposed (proposer goroutine only)
+	pend       *pending
+	applied    appliedIndex
+	restored   bool          // a snapshot was just restored (FSM goroutine only)
+	restoredAt atomic.Uint64 // the index of the last snapshot restored
+	fwd        forwarder
+	calls      callClient
+
+	localReads  rounds        // read indexes this node serves as leader
+	remoteReads rounds        // read indexes asked of the leader
+	readyTerm   atomic.Uint64 // the term whose marker entry is applied
+	marking     atomic.Bool
+	caughtUp    atomic.Bool // the log as it stood at start has been applied
+	joined      atomic.Bool // joinLoop finished: this node is a voter
+	joinToken   string      // the operator token the cluster gave on first join
+	systemRR    atomic.Uint32
 }
 
+// proposal is one command on its way into the log. A local one waits in
+// pending for its result; one forwarded by another node (remote) is
+// answered with a status in its batch.
 type proposal struct {
-	cmd  *shard.Command
-	res  shard.Result
-	err  error
-	done chan struct{}
+	cmd    *shard.Command
+	tag    raftfsm.Tag
+	remote *remoteBatch
+	slot   int // index in remote
+	res    shard.Result
+	err    error
+	done   chan struct{}
 }
 
 // identity is what the data dir remembers about this node.
@@ -84,34 +105,52 @@ func Open(cfg Config) (*Node, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, err
 	}
-	id, err := loadIdentity(cfg.DataDir, cfg.Shards)
-	if err != nil {
-		return nil, err
-	}
-	cfg.Shards = id.Shards
 	n := &Node{
 		cfg:       cfg,
-		id:        id.NodeID,
-		group:     newGroup(shard.NewMachine(id.Shards)),
 		proposals: make(chan *proposal, cfg.ProposalQueueMax),
 		inflight:  make(chan struct{}, cfg.EntriesInFlightMax),
 		closing:   make(chan struct{}),
+		pend:      newPending(),
 	}
 	n.log = cfg.Logger
 	if n.log == nil {
 		n.log = slog.Default()
 	}
+	secret, err := loadSecret(cfg.DataDir, cfg.ClusterSecret, cfg.JoinAddr != "")
+	if err != nil {
+		return nil, err
+	}
+	if n.mux, err = peer.Listen(cfg.PeerAddr, cfg.Advertise, []byte(secret), n.log); err != nil {
+		return nil, err
+	}
+	n.calls.mux, n.fwd.n = n.mux, n
+	id, err := n.loadIdentity()
+	if err != nil {
+		n.mux.Close()
+		return nil, err
+	}
+	n.id, n.cfg.Shards = id.NodeID, id.Shards
+	n.origin = originOf(id.NodeID)
+	n.group = newGroup(shard.NewMachine(id.Shards))
+	n.localReads.fn, n.remoteReads.fn = n.leaderReadIndex, n.askLeaderReadIndex
 	n.metrics = newMetrics()
 	n.keys.reset(nil)
 	n.fsm = raftfsm.New(n, n.fsmObserver())
 	if err := n.startRaft(); err != nil {
+		n.mux.Close()
 		n.closeStores()
 		n.group.close()
 		return nil, err
 	}
+	n.mux.Handle(peer.KindCall, n.serveCalls)
+	n.mux.Handle(peer.KindForward, n.serveForward)
 	n.watchLeader()
 	n.proposer.Add(1)
 	go n.proposeLoop()
+	if cfg.JoinAddr != "" {
+		n.proposer.Add(1)
+		go n.joinLoop()
+	}
 	if cfg.Metrics != nil {
 		if err := n.registerMetrics(cfg.Metrics); err != nil {
 			n.Close()
@@ -138,6 +177,9 @@ func (n *Node) watchLeader() {
 				lo := o.Data.(raft.LeaderObservation)
 				n.metrics.leaderChanges.Inc()
 				n.log.Info("leader changed", "leader", string(lo.LeaderID), "leaderAddr", string(lo.LeaderAddr))
+				if string(lo.LeaderID) == n.id {
+					n.ensureMarked()
+				}
 			case <-n.closing:
 				return
 			}
@@ -145,7 +187,10 @@ func (n *Node) watchLeader() {
 	}()
 }
 
-func loadIdentity(dir string, shards int) (identity, error) {
+// loadIdentity reads the node's identity, or makes one: with S from the
+// flags when bootstrapping, from the cluster when joining.
+func (n *Node) loadIdentity() (identity, error) {
+	dir, shards := n.cfg.DataDir, n.cfg.Shards
 	path := filepath.Join(dir, "node.json")
 	b, err := os.ReadFile(path)
 	if err == nil {
@@ -157,6 +202,13 @@ func loadIdentity(dir string, shards int) (identity, error) {
 	}
 	if !errors.Is(err, os.ErrNotExist) {
 		return identity{}, err
+	}
+	if n.cfg.JoinAddr != "" {
+		info, err := askInfo(&n.calls, n.cfg.JoinAddr, n.closing)
+		if err != nil {
+			return identity{}, err
+		}
+		shards, n.joinToken = info.Shards, info.Token
 	}
 	id := identity{NodeID: "node-" + RandomToken(6), Shards: shards}
 	b, _ = json.Marshal(id)
@@ -193,18 +245,9 @@ func (n *Node) startRaft() error {
 	if err != nil {
 		return err
 	}
-	addr, err := net.ResolveTCPAddr("tcp", n.cfg.RaftAddr)
-	if err != nil {
-		return fmt.Errorf("engine: raft address: %w", err)
-	}
-	var advertise net.Addr = addr
-	if addr.Port == 0 {
-		advertise = nil // tests: advertise the port the listener got
-	}
-	n.transport, err = raft.NewTCPTransportWithLogger(n.cfg.RaftAddr, advertise, 3, 10*time.Second, logger)
-	if err != nil {
-		return fmt.Errorf("engine: raft transport: %w", err)
-	}
+	n.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream: n.mux.Stream(0), MaxPool: 3, Timeout: 10 * time.Second, Logger: logger,
+	})
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(n.id)
 	rc.Logger = logger
@@ -221,7 +264,7 @@ func (n *Node) startRaft() error {
 	if err != nil {
 		return err
 	}
-	if !existing {
+	if !existing && n.cfg.JoinAddr == "" {
 		conf := raft.Configuration{Servers: []raft.Server{{ID: rc.LocalID, Address: n.transport.LocalAddr()}}}
 		if err := raft.BootstrapCluster(rc, logs, stable, snaps, n.transport, conf); err != nil {
 			return fmt.Errorf("engine: bootstrap: %w", err)
@@ -235,23 +278,15 @@ func (n *Node) startRaft() error {
 	return nil
 }
 
-// WaitReady waits until this node leads and has applied its whole log.
+// WaitReady waits until a leader answers and this node has applied the
+// log up to the leader's commit index: its state is then current.
 func (n *Node) WaitReady(ctx context.Context) error {
-	for n.raft.State() != raft.Leader {
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("engine: no leadership: %w", ctx.Err())
-		case <-n.closing:
-			return ErrUnavailable
-		case <-time.After(10 * time.Millisecond):
-		}
+	index, err := n.ReadIndex(ctx)
+	if err != nil {
+		return fmt.Errorf("engine: no leader answered: %w", err)
 	}
-	timeout := time.Minute
-	if dl, ok := ctx.Deadline(); ok {
-		timeout = time.Until(dl)
-	}
-	if err := n.raft.Barrier(timeout).Error(); err != nil {
-		return err
+	if err := n.applied.wait(ctx, index); err != nil {
+		return fmt.Errorf("engine: replaying the log up to %d: %w", index, err)
 	}
 	n.caughtUp.Store(true)
 	return nil
@@ -280,7 +315,7 @@ func (n *Node) Checks() []Check {
 	} else {
 		checks = append(checks, Check{"leader", true, fmt.Sprintf("%s at %s", id, addr)})
 	}
-	applied := fmt.Sprintf("applied index %d, commit index %d", n.raft.AppliedIndex(), n.raft.CommitIndex())
+	applied := fmt.Sprintf("applied index %d, commit index %d", n.applied.get(), n.raft.CommitIndex())
 	if n.caughtUp.Load() {
 		checks = append(checks, Check{"applied", true, "caught up: " + applied})
 	} else {
@@ -298,8 +333,8 @@ func (n *Node) Shards() int { return n.cfg.Shards }
 // Raft exposes the Raft instance for status and metrics.
 func (n *Node) Raft() *raft.Raft { return n.raft }
 
-// RaftAddr is the address Raft listens on.
-func (n *Node) RaftAddr() string { return string(n.transport.LocalAddr()) }
+// PeerAddr is the advertised address of the internal port.
+func (n *Node) PeerAddr() string { return n.mux.Addr() }
 
 // Snapshot takes a snapshot now and compacts the log behind it.
 func (n *Node) Snapshot() error { return n.raft.Snapshot().Error() }
@@ -314,6 +349,9 @@ func (n *Node) Close() error {
 		n.raft.DeregisterObserver(n.observer)
 		err = n.raft.Shutdown().Error()
 		n.transport.Close()
+		n.fwd.close()
+		n.calls.close()
+		n.mux.Close()
 		n.closeStores()
 		n.group.close()
 	})
@@ -357,9 +395,39 @@ func (n *Node) Freeze() *shard.Frozen {
 
 // Restore replaces the state with a snapshot's.
 func (n *Node) Restore(m *shard.Machine) {
+	n.restored = true
 	n.group.restore(m)
 	n.keys.reset(m.Meta)
 	n.metrics.recount(m)
+}
+
+// Settle hands this node's proposals their results and moves the applied
+// index (which linearizable reads wait on).
+func (n *Node) Settle(index uint64, tags []raftfsm.Tag, res []shard.Result) {
+	if n.restored {
+		n.restoredAt.Store(index)
+		n.restored = false
+	}
+	n.pend.settle(n.origin, index, tags, res, n.restoredAt.Load())
+	n.applied.set(index)
+}
+
+// markLost: a proposal's entry sits at index, unconfirmed (pending.lostAt).
+// applied is read before restoredAt: Settle stores restoredAt before it
+// moves applied, so an applied index that includes a restore is never
+// paired with the restoredAt from before it.
+func (n *Node) markLost(seq, index uint64) {
+	applied := n.applied.get()
+	n.pend.lostAt(seq, index, applied, n.restoredAt.Load())
+}
+
+// originOf is a node's tag origin: a 64-bit FNV-1a hash of its id, never 0.
+func originOf(id string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(id); i++ {
+		h = (h ^ uint64(id[i])) * 1099511628211
+	}
+	return max(h, 1)
 }
 
 // --- writes ---
@@ -378,16 +446,18 @@ func (n *Node) Propose(ctx context.Context, cmd *shard.Command) (shard.Result, e
 }
 
 func (n *Node) propose(ctx context.Context, cmd *shard.Command) (shard.Result, error) {
-	p := &proposal{cmd: cmd, done: make(chan struct{})}
 	select {
 	case <-n.closing:
 		return shard.Result{}, ErrUnavailable
 	default:
 	}
+	p := &proposal{cmd: cmd, tag: raftfsm.Tag{Origin: n.origin}, done: make(chan struct{})}
+	n.pend.add(p)
 	select {
 	case n.proposals <- p:
 	default:
-		return shard.Result{}, ErrOverloaded // queue full: shed load, retry is safe
+		n.pend.complete(p.tag.Seq, shard.Result{}, ErrOverloaded) // queue full: shed load, retry is safe
+		return shard.Result{}, ErrOverloaded
 	}
 	timer := timerPool.Get().(*time.Timer)
 	timer.Reset(n.cfg.ApplyTimeout)
@@ -397,20 +467,22 @@ func (n *Node) propose(ctx context.Context, cmd *shard.Command) (shard.Result, e
 	}()
 	select {
 	case <-p.done:
-		return p.res, p.err
 	case <-timer.C:
-		return shard.Result{}, ErrOutcomeUnknown
+		n.pend.complete(p.tag.Seq, shard.Result{}, ErrOutcomeUnknown)
 	case <-ctx.Done():
-		return shard.Result{}, ErrOutcomeUnknown
+		n.pend.complete(p.tag.Seq, shard.Result{}, ErrOutcomeUnknown)
 	}
+	<-p.done // closed by us above, or by whoever completed it first
+	return p.res, p.err
 }
 
 // proposeLoop packs waiting proposals into log entries. It takes an
 // in-flight slot before draining the queue, so while the disk is busy the
-// queue fills and the next entry carries all of it.
+// queue fills and the next entry carries all of it. On a node that does not
+// lead, the same batches go to the leader (forward.go).
 func (n *Node) proposeLoop() {
 	defer n.proposer.Done()
-	var body []byte
+	var b raftfsm.EntryBuilder
 	for {
 		var first *proposal
 		select {
@@ -422,42 +494,61 @@ func (n *Node) proposeLoop() {
 		select {
 		case n.inflight <- struct{}{}:
 		case <-n.closing:
-			first.fail(ErrUnavailable)
+			n.finish(first, ErrUnavailable, 0)
 			n.failQueued()
 			return
 		}
-		batch := []*proposal{first}
-		body = raftfsm.AppendCommand(body[:0], first.cmd)
+		leading := n.raft.State() == raft.Leader
+		b.Reset()
+		var batch []*proposal
+		add := func(p *proposal) {
+			switch {
+			case p.remote != nil && !leading:
+				n.finish(p, ErrUnavailable, 0) // forwarded to us, but we no longer lead
+			case b.Full(p.tag):
+				n.finish(p, ErrOverloaded, 0)
+			default:
+				b.Add(p.tag, p.cmd)
+				batch = append(batch, p)
+			}
+		}
+		add(first)
 	drain:
-		for len(batch) < n.cfg.CommandsPerEntryMax && len(body) < n.cfg.EntryBytesMax {
+		for b.Len() < n.cfg.CommandsPerEntryMax && b.BodyBytes() < n.cfg.EntryBytesMax {
 			select {
 			case p := <-n.proposals:
-				batch = append(batch, p)
-				body = raftfsm.AppendCommand(body, p.cmd)
+				add(p)
 			default:
 				break drain
 			}
 		}
-		n.lastMs = max(n.lastMs, time.Now().UnixMilli())
-		data := raftfsm.AppendEntryHeader(make([]byte, 0, len(body)+16), n.lastMs, len(batch))
-		data = append(data, body...)
-		f := n.raft.Apply(data, n.cfg.ApplyTimeout)
-		go n.await(f, batch)
+		switch {
+		case len(batch) == 0:
+			<-n.inflight
+		case leading:
+			n.lastMs = max(n.lastMs, time.Now().UnixMilli())
+			f := n.raft.Apply(b.Entry(n.lastMs), n.cfg.ApplyTimeout)
+			go n.await(f, batch)
+		default:
+			go n.forwardBatch(batch, b.Entry(0))
+		}
 	}
 }
 
+// await ends a leader's batch when its entry's future resolves. Local
+// proposals usually have their result already (Settle runs first); the
+// future covers them too, whichever comes first wins.
 func (n *Node) await(f raft.ApplyFuture, batch []*proposal) {
 	defer func() { <-n.inflight }()
-	err := f.Error()
-	if err != nil {
-		switch {
-		case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrEnqueueTimeout):
-			err = ErrUnavailable // never appended
-		default:
-			err = ErrOutcomeUnknown
+	if err := f.Error(); err != nil {
+		// Index 0: never appended, a definite no. Otherwise the entry may
+		// still commit under the next leader (finish marks it lost).
+		index, why := f.Index(), ErrOutcomeUnknown
+		if index == 0 {
+			why = ErrUnavailable
 		}
 		for _, p := range batch {
-			p.fail(err)
+			n.finish(p, why, index)
 		}
 		return
 	}
@@ -466,8 +557,11 @@ func (n *Node) await(f raft.ApplyFuture, batch []*proposal) {
 		panic(fmt.Sprintf("engine: entry of %d commands answered %T of %d results", len(batch), f.Response(), len(res)))
 	}
 	for i, p := range batch {
-		p.res = res[i]
-		close(p.done)
+		if p.remote != nil {
+			p.remote.settle(p.slot, fwdApplied, f.Index())
+		} else {
+			n.pend.complete(p.tag.Seq, res[i], nil)
+		}
 	}
 }
 
@@ -479,16 +573,11 @@ var timerPool = sync.Pool{New: func() any {
 	return t
 }}
 
-func (p *proposal) fail(err error) {
-	p.err = err
-	close(p.done)
-}
-
 func (n *Node) failQueued() {
 	for {
 		select {
 		case p := <-n.proposals:
-			p.fail(ErrUnavailable)
+			n.finish(p, ErrUnavailable, 0)
 		default:
 			return
 		}

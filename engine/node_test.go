@@ -14,7 +14,7 @@ import (
 func testConfig(dir string) Config {
 	cfg := DefaultConfig()
 	cfg.DataDir = dir
-	cfg.RaftAddr = "127.0.0.1:0"
+	cfg.PeerAddr = "127.0.0.1:0"
 	cfg.Shards = 3
 	cfg.HeartbeatTimeout = 100 * time.Millisecond
 	cfg.ElectionTimeout = 100 * time.Millisecond

@@ -21,6 +21,11 @@ type Applier interface {
 	Freeze() *shard.Frozen
 	// Restore replaces the whole state.
 	Restore(m *shard.Machine)
+	// Settle follows every ApplyBatch and Restore: the state now reflects
+	// the log up to index, and tags[i] (zero if untagged) proposed the
+	// command whose result is res[i]. Both slices are empty after a Restore
+	// or a batch without commands.
+	Settle(index uint64, tags []Tag, res []shard.Result)
 }
 
 // Observer is told what the FSM does, for metrics and logs. Any field may
@@ -43,12 +48,13 @@ type Observer struct {
 type FSM struct {
 	applier Applier
 	obs     Observer
-	lastMs  int64 // the greatest time stamp applied: time never goes back
+	lastMs  int64  // the greatest time stamp applied: time never goes back
+	index   uint64 // the last log index applied (commands and configurations)
 
 	// scratch reused across batches (only the FSM goroutine touches it)
 	ctxs []shard.Context
 	cmds []*shard.Command
-	res  []shard.Result
+	tags []Tag
 }
 
 // New returns an FSM over a that reports to obs.
@@ -68,7 +74,7 @@ func (f *FSM) Apply(l *raft.Log) any { return f.ApplyBatch([]*raft.Log{l})[0] }
 func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	start := time.Now()
 	out := make([]any, len(logs))
-	f.ctxs, f.cmds = f.ctxs[:0], f.cmds[:0]
+	f.ctxs, f.cmds, f.tags = f.ctxs[:0], f.cmds[:0], f.tags[:0]
 	type span struct{ log, from, to int }
 	spans := make([]span, 0, len(logs))
 	for i, l := range logs {
@@ -84,19 +90,29 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 		for j := range e.Commands {
 			f.ctxs = append(f.ctxs, shard.Context{Seq: l.Index<<16 | uint64(j), TimeMs: f.lastMs})
 			f.cmds = append(f.cmds, &e.Commands[j])
+			var t Tag
+			if e.Tags != nil {
+				t = e.Tags[j]
+			}
+			f.tags = append(f.tags, t)
 		}
 		spans = append(spans, span{i, from, len(f.cmds)})
 		if f.obs.Entry != nil {
 			f.obs.Entry(len(e.Commands))
 		}
 	}
+	var res []shard.Result
 	if len(f.cmds) > 0 {
-		res := make([]shard.Result, len(f.cmds)) // handed to waiters: not reused
+		res = make([]shard.Result, len(f.cmds)) // handed to waiters: not reused
 		f.applier.Apply(f.ctxs, f.cmds, res)
 		for _, s := range spans {
 			out[s.log] = res[s.from:s.to:s.to]
 		}
 		clear(f.cmds) // drop references to decoded commands
+	}
+	if len(logs) > 0 {
+		f.index = logs[len(logs)-1].Index
+		f.applier.Settle(f.index, f.tags, res)
 	}
 	if f.obs.Applied != nil && len(spans) > 0 {
 		f.obs.Applied(len(spans), len(f.cmds), time.Since(start))
@@ -107,7 +123,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 // Snapshot freezes the state; Persist encodes it on Raft's snapshot goroutine.
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	start := time.Now()
-	s := &snapshot{lastMs: f.lastMs, frozen: f.applier.Freeze(), persisted: f.obs.Persisted}
+	s := &snapshot{lastMs: f.lastMs, index: f.index, frozen: f.applier.Freeze(), persisted: f.obs.Persisted}
 	if f.obs.Frozen != nil {
 		f.obs.Frozen(time.Since(start))
 	}
@@ -121,30 +137,49 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	if err != nil {
 		return err
 	}
-	if len(data) < 8 {
+	var lastMs int64
+	var index uint64
+	switch {
+	case len(data) >= snapshotHeaderBytes && [4]byte(data[:4]) == snapshotMagic:
+		lastMs = int64(binary.LittleEndian.Uint64(data[4:]))
+		index = binary.LittleEndian.Uint64(data[12:])
+		data = data[snapshotHeaderBytes:]
+	case len(data) >= 8: // version 1: lastMs only; the index is learnt from the log tail
+		lastMs = int64(binary.LittleEndian.Uint64(data))
+		data = data[8:]
+	default:
 		return fmt.Errorf("raftfsm: snapshot too short")
 	}
-	m, err := shard.ReadMachine(data[8:])
+	m, err := shard.ReadMachine(data)
 	if err != nil {
 		return err
 	}
-	f.lastMs = int64(binary.LittleEndian.Uint64(data))
+	f.lastMs, f.index = lastMs, index
 	f.applier.Restore(m)
+	f.applier.Settle(f.index, nil, nil)
 	return nil
 }
 
+// A snapshot starts with a header: magic, lastMs u64le, applied index u64le.
+const snapshotHeaderBytes = 4 + 8 + 8
+
+var snapshotMagic = [4]byte{'C', 'W', 'S', '2'}
+
 type snapshot struct {
 	lastMs    int64
+	index     uint64
 	frozen    *shard.Frozen
 	persisted func(bytes int64, took time.Duration, err error)
 }
 
-// Persist writes: lastMs u64le, then the machine's encoding.
+// Persist writes the header, then the machine's encoding.
 func (s *snapshot) Persist(sink raft.SnapshotSink) error {
 	start := time.Now()
 	w := bufio.NewWriterSize(sink, 1<<20)
-	var hdr [8]byte
-	binary.LittleEndian.PutUint64(hdr[:], uint64(s.lastMs))
+	var hdr [snapshotHeaderBytes]byte
+	copy(hdr[:], snapshotMagic[:])
+	binary.LittleEndian.PutUint64(hdr[4:], uint64(s.lastMs))
+	binary.LittleEndian.PutUint64(hdr[12:], s.index)
 	size, err := w.Write(hdr[:])
 	var n int64
 	if err == nil {

@@ -29,6 +29,31 @@ func (s *Server) registerOpsRoutes() {
 	t.addOps("/metrics", metricsAccess, s.metricsHandler())
 	t.addOps("/openapi.json", accessPublic, openapiJSON)
 	t.addOps("/docs", accessPublic, docs)
+	t.addOps("/cluster", accessOperator, clusterStatus)
+	t.add(&t.operator, "DELETE", "/cluster/nodes/{nodeId}", accessOperator, removeNode)
+	t.operator[len(t.operator)-1].ops = true
+}
+
+// clusterStatus shows every node of every group as the nodes themselves
+// see it (`cloudwallet cluster status`).
+func clusterStatus(c *call) *apiError {
+	st, err := c.s.node.Status()
+	if err != nil {
+		return errf(http.StatusServiceUnavailable, codeUnavailable, err.Error())
+	}
+	return c.reply(http.StatusOK, st)
+}
+
+// removeNode takes a node out of the cluster (`cloudwallet cluster remove`).
+func removeNode(c *call) *apiError {
+	id := c.params[0]
+	if err := c.s.node.RemoveNode(id); err != nil {
+		if strings.HasPrefix(err.Error(), "no node ") {
+			return errf(http.StatusNotFound, codeNotFound, err.Error())
+		}
+		return errf(http.StatusServiceUnavailable, codeUnavailable, "removing "+id+": "+err.Error())
+	}
+	return c.reply(http.StatusOK, map[string]string{"removed": id})
 }
 
 // Open lets API requests through once the node is ready and the first-run

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -145,6 +146,11 @@ func (s *Server) dispatch(c *call) *apiError {
 	if !r.ops && !s.opened.Load() {
 		return errf(http.StatusServiceUnavailable, codeUnavailable, "the server is starting; retry shortly")
 	}
+	if !r.ops {
+		if err := c.consistent(); err != nil {
+			return err
+		}
+	}
 	who, err := authenticate(ctx.Request.Header.Peek("Authorization"), s.cfg.OperatorToken, s.node, &s.tokens)
 	if err != nil {
 		return err
@@ -182,6 +188,24 @@ func (s *Server) dispatch(c *call) *apiError {
 		c.body = append([]byte(nil), body...) // out of fasthttp's pooled buffer
 	}
 	return r.handle(c)
+}
+
+// consistent makes the request see every write acknowledged before it
+// (engine.Linearize), keys and customer statuses included, unless it asks
+// for ?consistency=stale: this node's state as it is, without asking the
+// leader (faster, and it works without a quorum).
+func (c *call) consistent() *apiError {
+	switch v := c.ctx.QueryArgs().Peek("consistency"); string(v) {
+	case "stale":
+		return nil
+	case "", "strong":
+	default:
+		return badData("consistency must be strong (the default) or stale, not " + strconv.Quote(string(v)))
+	}
+	if err := c.s.node.Linearize(proposeCtx); err != nil {
+		return errf(http.StatusServiceUnavailable, codeUnavailable, "no leader confirmed the read (no quorum?); retry, or read with ?consistency=stale")
+	}
+	return nil
 }
 
 // checkCustomerLive refuses the key of a Deleted customer.

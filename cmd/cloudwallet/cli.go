@@ -8,11 +8,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"text/tabwriter"
 	"time"
 
+	"github.com/cloudwallet/cloudwallet/engine"
 	"github.com/cloudwallet/cloudwallet/transport"
 )
 
@@ -41,23 +44,7 @@ func operatorFlags(fs *flag.FlagSet) func() (*operatorClient, error) {
 
 // do sends a request and prints the JSON answer; a non-2xx answer is an error.
 func (c *operatorClient) do(method, path string, body any) error {
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, c.server+path, rd)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	b, status, err := c.send(method, path, body)
 	if err != nil {
 		return err
 	}
@@ -66,10 +53,93 @@ func (c *operatorClient) do(method, path string, body any) error {
 		b = pretty.Bytes()
 	}
 	fmt.Println(string(b))
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s %s: HTTP %d", method, path, resp.StatusCode)
+	if status/100 != 2 {
+		return fmt.Errorf("%s %s: HTTP %d", method, path, status)
 	}
 	return nil
+}
+
+// send sends a request and returns the answer's body and status.
+func (c *operatorClient) send(method, path string, body any) ([]byte, int, error) {
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, c.server+path, rd)
+	if err != nil {
+		return nil, 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	return b, resp.StatusCode, err
+}
+
+func clusterCmd(args []string) error {
+	const usage = "usage: cloudwallet cluster status [--json] | remove NODE_ID   [--server URL] [--token T]"
+	if len(args) == 0 {
+		return errors.New(usage)
+	}
+	fs := flag.NewFlagSet("cluster "+args[0], flag.ContinueOnError)
+	client := operatorFlags(fs)
+	asJSON := fs.Bool("json", false, "print the status as JSON")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	c, err := client()
+	if err != nil {
+		return err
+	}
+	switch args[0] {
+	case "status":
+		if *asJSON {
+			return c.do("GET", "/cluster", nil)
+		}
+		b, status, err := c.send("GET", "/cluster", nil)
+		if err != nil {
+			return err
+		}
+		var st engine.ClusterStatus
+		if status != http.StatusOK || json.Unmarshal(b, &st) != nil {
+			return fmt.Errorf("GET /cluster: HTTP %d: %s", status, b)
+		}
+		printStatus(os.Stdout, st)
+		return nil
+	case "remove":
+		if fs.NArg() != 1 {
+			return errors.New(usage)
+		}
+		return c.do("DELETE", "/cluster/nodes/"+url.PathEscape(fs.Arg(0)), nil)
+	}
+	return fmt.Errorf("unknown cluster subcommand %q (status, remove)", args[0])
+}
+
+// printStatus writes the cluster status as a table per group.
+func printStatus(w io.Writer, st engine.ClusterStatus) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, g := range st.Groups {
+		leader := g.Leader
+		if leader == "" {
+			leader = "none (no quorum?)"
+		}
+		fmt.Fprintf(tw, "group %d (%d shards): leader %s, term %d\n", g.Group, g.Shards, leader, g.Term)
+		fmt.Fprintln(tw, "  NODE\tADDRESS\tSUFFRAGE\tSTATE\tTERM\tAPPLIED\tCOMMIT\tLAST")
+		for _, n := range g.Nodes {
+			if n.Error != "" {
+				fmt.Fprintf(tw, "  %s\t%s\t%s\tunreachable: %s\n", n.ID, n.Addr, n.Suffrage, n.Error)
+				continue
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\n", n.ID, n.Addr, n.Suffrage, n.State, n.Term, n.AppliedIndex, n.CommitIndex, n.LastIndex)
+		}
+	}
+	fmt.Fprintf(tw, "(as seen from %s)\n", st.Node)
+	tw.Flush()
 }
 
 func projectCmd(args []string) error {

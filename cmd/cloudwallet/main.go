@@ -1,6 +1,8 @@
 // Command cloudwallet is the Cloud Wallet API server and its command line.
 //
 //	cloudwallet serve        run a node (bootstraps a single-node cluster on an empty data dir)
+//	cloudwallet join         run a node that joins a running cluster (serve --join)
+//	cloudwallet cluster      status | remove NODE (operator)
 //	cloudwallet project      create|list projects (operator)
 //	cloudwallet keypair      create|list|delete key pairs (operator)
 //	cloudwallet customer-key mint a Customer Key offline
@@ -22,7 +24,10 @@ var (
 const usage = `usage: cloudwallet <command> [flags]
 
 commands:
-  serve          run a node (flags: --data-dir --http-addr --raft-addr --shards ...)
+  serve          run a node (flags: --data-dir --http-addr --peer-addr --shards ...)
+  join ADDR      run a node that joins the cluster at internal address ADDR
+                 (= serve --join ADDR; needs --cluster-secret[-file])
+  cluster        status [--json] | remove NODE_ID      (operator, talks to --server)
   project        create NAME | list                    (operator, talks to --server)
   keypair        create|list|delete --project ID ...   (operator, talks to --server)
   customer-key   --access-key --signature-key --customer [--ttl]  (offline)
@@ -41,6 +46,14 @@ func main() {
 	switch cmd, args := os.Args[1], os.Args[2:]; cmd {
 	case "serve":
 		err = serve(args)
+	case "join":
+		if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
+			err = fmt.Errorf("usage: cloudwallet join HOST:PORT [serve flags]")
+			break
+		}
+		err = serve(append([]string{"--join", args[0]}, args[1:]...))
+	case "cluster":
+		err = clusterCmd(args)
 	case "project":
 		err = projectCmd(args)
 	case "keypair":

@@ -30,7 +30,8 @@ import (
 )
 
 type serveFlags struct {
-	dataDir, httpAddr, raftAddr, logStore, operatorToken string
+	dataDir, httpAddr, peerAddr, logStore, operatorToken string
+	advertise, join, clusterSecret, clusterSecretFile    string
 	logFormat, logLevel, raftLogLevel                    string
 	shards, proposalQueue                                int
 	readyTimeout, shutdownDelay, shutdownTimeout         time.Duration
@@ -44,7 +45,12 @@ func parseServeFlags(args []string) (serveFlags, error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.StringVar(&f.dataDir, "data-dir", envOr("CLOUDWALLET_DATA_DIR", "./data"), "data directory (env CLOUDWALLET_DATA_DIR)")
 	fs.StringVar(&f.httpAddr, "http-addr", envOr("CLOUDWALLET_HTTP_ADDR", "127.0.0.1:8080"), "HTTP API address (env CLOUDWALLET_HTTP_ADDR)")
-	fs.StringVar(&f.raftAddr, "raft-addr", envOr("CLOUDWALLET_RAFT_ADDR", "127.0.0.1:7000"), "Raft address (env CLOUDWALLET_RAFT_ADDR)")
+	fs.StringVar(&f.peerAddr, "peer-addr", envOr("CLOUDWALLET_PEER_ADDR", "127.0.0.1:7000"), "internal port: Raft and traffic between nodes (env CLOUDWALLET_PEER_ADDR)")
+	fs.StringVar(&f.peerAddr, "raft-addr", f.peerAddr, "old name of --peer-addr")
+	fs.StringVar(&f.advertise, "advertise", envOr("CLOUDWALLET_ADVERTISE", ""), "internal address other nodes dial, if not --peer-addr (env CLOUDWALLET_ADVERTISE)")
+	fs.StringVar(&f.join, "join", envOr("CLOUDWALLET_JOIN", ""), "internal address (--peer-addr) of any node of a running cluster to join (env CLOUDWALLET_JOIN)")
+	fs.StringVar(&f.clusterSecret, "cluster-secret", envOr("CLOUDWALLET_CLUSTER_SECRET", ""), "cluster secret, needed to join (env CLOUDWALLET_CLUSTER_SECRET); the first node writes it to DATA_DIR/cluster.secret")
+	fs.StringVar(&f.clusterSecretFile, "cluster-secret-file", envOr("CLOUDWALLET_CLUSTER_SECRET_FILE", ""), "read the cluster secret from this file (e.g. the first node's DATA_DIR/cluster.secret)")
 	fs.StringVar(&f.logStore, "log-store", envOr("CLOUDWALLET_LOG_STORE", "wal"), "Raft log store: wal or bolt (env CLOUDWALLET_LOG_STORE)")
 	fs.StringVar(&f.operatorToken, "operator-token", envOr("CLOUDWALLET_OPERATOR_TOKEN", ""), "operator token; default: DATA_DIR/operator.token, generated on first start (env CLOUDWALLET_OPERATOR_TOKEN)")
 	shards, _ := strconv.Atoi(envOr("CLOUDWALLET_SHARDS", strconv.Itoa(def.Shards)))
@@ -66,6 +72,19 @@ func parseServeFlags(args []string) (serveFlags, error) {
 	}
 	if _, err := parseLevel(f.logLevel); err != nil {
 		return f, err
+	}
+	if f.clusterSecretFile != "" {
+		if f.clusterSecret != "" {
+			return f, errors.New("give --cluster-secret or --cluster-secret-file, not both")
+		}
+		b, err := os.ReadFile(f.clusterSecretFile)
+		if err != nil {
+			return f, fmt.Errorf("--cluster-secret-file: %w", err)
+		}
+		f.clusterSecret = strings.TrimSpace(string(b))
+	}
+	if fs.NArg() > 0 {
+		return f, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	return f, nil
 }
@@ -105,8 +124,9 @@ func newRegistry() *prometheus.Registry {
 }
 
 // serve runs a node until SIGTERM or SIGINT, then shuts down in order: not
-// ready (/readyz 503) → stop accepting HTTP and finish requests in flight →
-// stop Raft → close the logs.
+// ready (/readyz 503) → hand leadership over → stop accepting HTTP and
+// finish requests in flight (writes are forwarded to the new leader) → stop
+// Raft → close the logs.
 func serve(args []string) error {
 	f, err := parseServeFlags(args)
 	if err != nil {
@@ -119,7 +139,7 @@ func serve(args []string) error {
 	}
 	// Never log secrets: the token's source, not the token.
 	log.Info("starting", "version", version, "commit", commit, "go", runtime.Version(),
-		"dataDir", f.dataDir, "httpAddr", f.httpAddr, "raftAddr", f.raftAddr, "shards", f.shards,
+		"dataDir", f.dataDir, "httpAddr", f.httpAddr, "peerAddr", f.peerAddr, "advertise", f.advertise, "join", f.join, "shards", f.shards,
 		"logStore", f.logStore, "proposalQueue", f.proposalQueue, "operatorToken", tokenSource,
 		"metricsAuth", f.metricsAuth, "logFormat", f.logFormat, "logLevel", f.logLevel,
 		"raftLogLevel", f.raftLogLevel, "shutdownDelay", f.shutdownDelay.String())
@@ -131,15 +151,28 @@ func serve(args []string) error {
 	}
 	reg := newRegistry()
 	cfg := engine.DefaultConfig()
-	cfg.DataDir, cfg.RaftAddr, cfg.Shards, cfg.LogStore = f.dataDir, f.raftAddr, f.shards, f.logStore
+	cfg.DataDir, cfg.PeerAddr, cfg.Shards, cfg.LogStore = f.dataDir, f.peerAddr, f.shards, f.logStore
+	cfg.Advertise, cfg.JoinAddr, cfg.ClusterSecret = f.advertise, f.join, f.clusterSecret
 	cfg.ProposalQueueMax, cfg.RaftLogLevel, cfg.Logger, cfg.Metrics = f.proposalQueue, f.raftLogLevel, log, reg
+	// The operator token: given, or in the data dir, or (bootstrapping) new,
+	// or (joining) the cluster's, learnt over the authenticated internal port.
+	tokenPath := filepath.Join(f.dataDir, "operator.token")
+	token := f.operatorToken
+	if token == "" && (f.join == "" || fileExists(tokenPath)) {
+		if err := os.MkdirAll(f.dataDir, 0o700); err != nil {
+			return err
+		}
+		if token, err = loadOrCreateToken(tokenPath, ""); err != nil {
+			return err
+		}
+	}
+	cfg.OperatorToken = token
 	node, err := engine.Open(cfg)
 	if err != nil {
 		return err
 	}
-	token := f.operatorToken
 	if token == "" {
-		if token, err = loadOrCreateToken(filepath.Join(f.dataDir, "operator.token")); err != nil {
+		if token, err = loadOrCreateToken(tokenPath, node.ClusterOperatorToken()); err != nil {
 			node.Close()
 			return err
 		}
@@ -162,7 +195,7 @@ func serve(args []string) error {
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	log.Info("listening", "httpAddr", ln.Addr().String(), "raftAddr", node.RaftAddr())
+	log.Info("listening", "httpAddr", ln.Addr().String(), "peerAddr", node.PeerAddr())
 
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
@@ -181,7 +214,7 @@ func serve(args []string) error {
 	err = node.WaitReady(ctx)
 	cancel()
 	var first *defaultProject
-	if err == nil {
+	if err == nil && f.join == "" {
 		first, err = firstRun(node, f.dataDir)
 	}
 	if err != nil {
@@ -198,6 +231,8 @@ func serve(args []string) error {
 	if first != nil {
 		fmt.Printf("cloudwallet is ready. The default project's keys are in %s\n", filepath.Join(f.dataDir, "default-project.json"))
 		fmt.Printf("Try:\n  curl -s http://%s/project -H 'Authorization: Bearer %s'\n", ln.Addr(), first.AccessKey)
+		fmt.Printf("Add nodes with:\n  cloudwallet serve --join %s --cluster-secret-file %s --data-dir ... --http-addr ... --peer-addr ...\n",
+			node.PeerAddr(), filepath.Join(f.dataDir, "cluster.secret"))
 	}
 
 	select {
@@ -223,6 +258,9 @@ func shutdown(log *slog.Logger, srv *transport.Server, node *engine.Node, delay,
 		log.Info("draining: /readyz answers 503", "delay", delay.String())
 		time.Sleep(delay)
 	}
+	if err := node.Handoff(); err != nil {
+		log.Warn("leadership transfer failed; the others will elect after a timeout", "err", err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	if err := srv.ShutdownWithContext(ctx); err != nil {
@@ -237,7 +275,14 @@ func shutdown(log *slog.Logger, srv *transport.Server, node *engine.Node, delay,
 	return nil
 }
 
-func loadOrCreateToken(path string) (string, error) {
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// loadOrCreateToken reads the operator token file, or writes one: given
+// (the cluster's, on a joining node) or new.
+func loadOrCreateToken(path, given string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err == nil {
 		t := strings.TrimSpace(string(b))
@@ -249,7 +294,10 @@ func loadOrCreateToken(path string) (string, error) {
 	if !errors.Is(err, os.ErrNotExist) {
 		return "", err
 	}
-	t := "op_" + engine.RandomToken(32)
+	t := given
+	if t == "" {
+		t = "op_" + engine.RandomToken(32)
+	}
 	return t, wal.WriteFileAtomic(path, []byte(t+"\n"), 0o600)
 }
 

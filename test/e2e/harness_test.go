@@ -78,7 +78,7 @@ func launch(t *testing.T, dir string, prev *server, extra ...string) *server {
 		s.httpAddr, s.raftAddr = freeAddr(t), freeAddr(t)
 	}
 	s.url = "http://" + s.httpAddr
-	s.cmd = exec.Command(binary, "serve", "--data-dir", dir, "--http-addr", s.httpAddr, "--raft-addr", s.raftAddr, "--shards", "3")
+	s.cmd = exec.Command(binary, "serve", "--data-dir", dir, "--http-addr", s.httpAddr, "--peer-addr", s.raftAddr, "--shards", "3")
 	s.cmd.Args = append(s.cmd.Args, extra...)
 	s.cmd.Stdout = s.stdout
 	logf, err := os.OpenFile(filepath.Join(dir+".log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)

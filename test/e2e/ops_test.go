@@ -337,7 +337,7 @@ func checkLog(t *testing.T, s *server) {
 	if err := json.Unmarshal([]byte(log[:strings.IndexByte(log, '\n')]), &start); err != nil {
 		t.Fatalf("first log line is not JSON: %v\n%s", err, log)
 	}
-	for _, k := range []string{"version", "commit", "dataDir", "httpAddr", "raftAddr", "shards", "logStore"} {
+	for _, k := range []string{"version", "commit", "dataDir", "httpAddr", "peerAddr", "shards", "logStore"} {
 		if _, ok := start[k]; !ok || start["msg"] != "starting" {
 			t.Errorf("start line lacks %s: %v", k, start)
 		}

@@ -1,0 +1,453 @@
+package engine
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/cloudwallet/cloudwallet/transport/peer"
+	"github.com/cloudwallet/cloudwallet/wal"
+)
+
+// Cluster membership and the calls between nodes.
+//
+// A node started on an empty data dir without JoinAddr bootstraps a
+// one-node cluster and generates the cluster secret. A node with JoinAddr
+// asks any member to add it: the leader adds it as a non-voter (it receives
+// the log but does not count for quorum), the node waits until it has
+// applied the log up to the leader's commit index at that moment, then
+// asks to be promoted to voter. Both steps are idempotent, so a restarted
+// node simply asks again.
+
+// cluster call operations
+const (
+	opReadIndex = "readIndex" // leader: a linearizable read index
+	opInfo      = "info"      // any node: the cluster's fixed shape
+	opJoin      = "join"      // leader: add NodeID at Addr as a non-voter
+	opPromote   = "promote"   // leader: make NodeID a voter
+	opRemove    = "remove"    // leader: take NodeID out
+	opStatus    = "status"    // any node: its own view
+)
+
+type callRequest struct {
+	Op      string `json:"op"`
+	NodeID  string `json:"nodeId,omitempty"`
+	Addr    string `json:"addr,omitempty"`
+	Proxied bool   `json:"proxied,omitempty"` // already passed on once by a follower
+}
+
+type callAnswer struct {
+	Err    string      `json:"err,omitempty"`
+	Index  uint64      `json:"index,omitempty"`
+	Shards int         `json:"shards,omitempty"`
+	Token  string      `json:"operatorToken,omitempty"` // info: the operator token`
+	Status *NodeStatus `json:"status,omitempty"`
+}
+
+const (
+	callTimeout     = 5 * time.Second
+	membershipWait  = 30 * time.Second // how long a membership change may take
+	callIdleMax     = 4                // idle call connections kept per peer
+	callIdleTimeout = 10 * time.Minute // a call connection idle this long is closed
+)
+
+// callClient makes calls over KindCall connections, reusing idle ones.
+type callClient struct {
+	mux  *peer.Mux
+	mu   sync.Mutex
+	idle map[string][]net.Conn
+}
+
+type callConn struct {
+	net.Conn
+	r *bufio.Reader
+	w *bufio.Writer
+}
+
+func (c *callClient) do(addr string, req callRequest, ans *callAnswer, timeout time.Duration) error {
+	conn, err := c.take(addr, timeout)
+	if err != nil {
+		return err
+	}
+	conn.SetDeadline(time.Now().Add(timeout))
+	b, _ := json.Marshal(req)
+	var frame []byte
+	if err = peer.WriteFrame(conn.w, b); err == nil {
+		frame, err = peer.ReadFrame(conn.r, nil)
+	}
+	if err == nil {
+		*ans = callAnswer{}
+		err = json.Unmarshal(frame, ans)
+	}
+	if err != nil {
+		conn.Close()
+		return fmt.Errorf("engine: %s call to %s: %w", req.Op, addr, err)
+	}
+	conn.SetDeadline(time.Time{})
+	c.put(addr, conn)
+	if ans.Err != "" {
+		return errors.New(ans.Err)
+	}
+	return nil
+}
+
+func (c *callClient) take(addr string, timeout time.Duration) (*callConn, error) {
+	c.mu.Lock()
+	if list := c.idle[addr]; len(list) > 0 {
+		conn := list[len(list)-1]
+		c.idle[addr] = list[:len(list)-1]
+		c.mu.Unlock()
+		return conn.(*callConn), nil
+	}
+	c.mu.Unlock()
+	conn, err := c.mux.Dial(addr, peer.KindCall, 0, timeout)
+	if err != nil {
+		return nil, err
+	}
+	return &callConn{Conn: conn, r: bufio.NewReader(conn), w: bufio.NewWriter(conn)}, nil
+}
+
+func (c *callClient) put(addr string, conn *callConn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.idle == nil {
+		c.idle = map[string][]net.Conn{}
+	}
+	if len(c.idle[addr]) >= callIdleMax {
+		conn.Close()
+		return
+	}
+	c.idle[addr] = append(c.idle[addr], conn)
+}
+
+func (c *callClient) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, list := range c.idle {
+		for _, conn := range list {
+			conn.Close()
+		}
+	}
+	c.idle = nil
+}
+
+// serveCalls answers the calls of one connection, one at a time.
+func (n *Node) serveCalls(conn net.Conn, _ uint16) {
+	r, w := bufio.NewReader(conn), bufio.NewWriter(conn)
+	var buf []byte
+	for {
+		conn.SetReadDeadline(time.Now().Add(callIdleTimeout))
+		frame, err := peer.ReadFrame(r, buf)
+		if err != nil {
+			return
+		}
+		buf = frame
+		var req callRequest
+		var ans callAnswer
+		if err := json.Unmarshal(frame, &req); err != nil {
+			ans.Err = "bad call: " + err.Error()
+		} else {
+			ans = n.answer(req)
+		}
+		b, _ := json.Marshal(ans)
+		conn.SetWriteDeadline(time.Now().Add(callTimeout))
+		if peer.WriteFrame(w, b) != nil {
+			return
+		}
+	}
+}
+
+func (n *Node) answer(req callRequest) callAnswer {
+	fail := func(err error) callAnswer { return callAnswer{Err: err.Error()} }
+	switch req.Op {
+	case opReadIndex:
+		if n.raft.State() != raft.Leader {
+			return fail(raft.ErrNotLeader)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ReadTimeout)
+		defer cancel()
+		index, err := n.localReads.do(ctx)
+		if err != nil {
+			return fail(err)
+		}
+		return callAnswer{Index: index}
+	case opInfo:
+		return callAnswer{Shards: n.cfg.Shards, Token: n.cfg.OperatorToken}
+	case opStatus:
+		s := n.localStatus()
+		return callAnswer{Status: &s}
+	case opJoin, opPromote, opRemove:
+		if n.raft.State() != raft.Leader {
+			if req.Proxied {
+				return fail(raft.ErrNotLeader)
+			}
+			addr, _ := n.raft.LeaderWithID()
+			if addr == "" {
+				return fail(errors.New("no leader: the cluster has no quorum"))
+			}
+			req.Proxied = true
+			var ans callAnswer
+			if err := n.calls.do(string(addr), req, &ans, membershipWait+callTimeout); err != nil {
+				return fail(err)
+			}
+			return ans
+		}
+		return n.changeMembership(req)
+	}
+	return fail(fmt.Errorf("unknown call %q", req.Op))
+}
+
+// changeMembership runs a join, promote or remove on the leader.
+func (n *Node) changeMembership(req callRequest) callAnswer {
+	if req.NodeID == "" || (req.Op != opRemove && req.Addr == "") {
+		return callAnswer{Err: "a membership change needs nodeId and addr"}
+	}
+	id, addr := raft.ServerID(req.NodeID), raft.ServerAddress(req.Addr)
+	var f raft.IndexFuture
+	switch req.Op {
+	case opJoin:
+		f = n.raft.AddNonvoter(id, addr, 0, membershipWait)
+	case opPromote:
+		f = n.raft.AddVoter(id, addr, 0, membershipWait)
+	case opRemove:
+		cf := n.raft.GetConfiguration()
+		if err := cf.Error(); err != nil {
+			return callAnswer{Err: err.Error()}
+		}
+		known := false
+		for _, s := range cf.Configuration().Servers {
+			known = known || s.ID == id
+		}
+		if !known {
+			return callAnswer{Err: "no node " + req.NodeID + " in the cluster"}
+		}
+		f = n.raft.RemoveServer(id, 0, membershipWait)
+	}
+	if err := f.Error(); err != nil {
+		return callAnswer{Err: err.Error()}
+	}
+	n.log.Info("membership changed", "op", req.Op, "node", req.NodeID, "addr", req.Addr)
+	return callAnswer{Index: n.raft.CommitIndex()}
+}
+
+// joinLoop asks the cluster at cfg.JoinAddr to add this node, waits until
+// it has caught up, and asks to be promoted, retrying until it is done or
+// the node closes.
+func (n *Node) joinLoop() {
+	defer n.proposer.Done()
+	me := callRequest{NodeID: n.id, Addr: n.mux.Addr()}
+	ask := func(op string) (callAnswer, bool) {
+		for wait := 200 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+			me.Op = op
+			var ans callAnswer
+			err := n.calls.do(n.cfg.JoinAddr, me, &ans, membershipWait+2*callTimeout)
+			if err == nil {
+				return ans, true
+			}
+			n.log.Warn("cluster join: retrying", "step", op, "via", n.cfg.JoinAddr, "err", err)
+			select {
+			case <-n.closing:
+				return ans, false
+			case <-time.After(wait):
+			}
+		}
+	}
+	ans, ok := ask(opJoin)
+	if !ok {
+		return
+	}
+	n.log.Info("cluster join: added as non-voter; catching up", "commitIndex", ans.Index)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		select {
+		case <-n.closing:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	err := n.applied.wait(ctx, ans.Index)
+	cancel()
+	if err != nil {
+		return
+	}
+	if _, ok := ask(opPromote); ok {
+		n.log.Info("cluster join: promoted to voter")
+		n.joined.Store(true)
+	}
+}
+
+// askInfo learns S (and the operator token) from a member before this
+// node's data dir is made.
+func askInfo(calls *callClient, addr string, closing <-chan struct{}) (callAnswer, error) {
+	var last error
+	for attempt := 0; attempt < 30; attempt++ {
+		var ans callAnswer
+		if last = calls.do(addr, callRequest{Op: opInfo}, &ans, callTimeout); last == nil {
+			return ans, nil
+		}
+		if errors.Is(last, peer.ErrBadSecret) {
+			break
+		}
+		select {
+		case <-closing:
+			return callAnswer{}, ErrUnavailable
+		case <-time.After(time.Second):
+		}
+	}
+	return callAnswer{}, fmt.Errorf("engine: cannot reach the cluster at %s: %w", addr, last)
+}
+
+// ClusterOperatorToken is the operator token learnt when this node first
+// joined ("" if it bootstrapped or already had a data dir).
+func (n *Node) ClusterOperatorToken() string { return n.joinToken }
+
+// NodeStatus is one node's own view of its group.
+type NodeStatus struct {
+	ID           string `json:"id"`
+	Addr         string `json:"addr"`
+	Suffrage     string `json:"suffrage"`
+	Reachable    bool   `json:"reachable"`
+	Error        string `json:"error,omitempty"`
+	State        string `json:"state,omitempty"`
+	Term         uint64 `json:"term,omitempty"`
+	Leader       string `json:"leader,omitempty"`
+	CommitIndex  uint64 `json:"commitIndex,omitempty"`
+	AppliedIndex uint64 `json:"appliedIndex,omitempty"`
+	LastIndex    uint64 `json:"lastIndex,omitempty"`
+}
+
+// GroupStatus is a shard group and its replicas.
+type GroupStatus struct {
+	Group  int          `json:"group"`
+	Shards int          `json:"shards"`
+	Leader string       `json:"leader"`
+	Term   uint64       `json:"term"`
+	Nodes  []NodeStatus `json:"nodes"`
+}
+
+// ClusterStatus is what `cloudwallet cluster status` shows.
+type ClusterStatus struct {
+	Node   string        `json:"node"` // the node that answered
+	Groups []GroupStatus `json:"groups"`
+}
+
+func (n *Node) localStatus() NodeStatus {
+	_, leader := n.raft.LeaderWithID()
+	return NodeStatus{
+		ID: n.id, Addr: n.mux.Addr(), Reachable: true,
+		State: n.raft.State().String(), Term: n.raft.CurrentTerm(), Leader: string(leader),
+		CommitIndex: n.raft.CommitIndex(), AppliedIndex: n.applied.get(), LastIndex: n.raft.LastIndex(),
+	}
+}
+
+// Status asks every node in the configuration for its view.
+func (n *Node) Status() (ClusterStatus, error) {
+	cf := n.raft.GetConfiguration()
+	if err := cf.Error(); err != nil {
+		return ClusterStatus{}, err
+	}
+	servers := cf.Configuration().Servers
+	nodes := make([]NodeStatus, len(servers))
+	var wg sync.WaitGroup
+	for i, s := range servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var st NodeStatus
+			if string(s.ID) == n.id {
+				st = n.localStatus()
+			} else {
+				var ans callAnswer
+				if err := n.calls.do(string(s.Address), callRequest{Op: opStatus}, &ans, 2*time.Second); err != nil {
+					st.Error = err.Error()
+				} else {
+					st = *ans.Status
+				}
+			}
+			st.ID, st.Addr, st.Suffrage = string(s.ID), string(s.Address), s.Suffrage.String()
+			nodes[i] = st
+		}()
+	}
+	wg.Wait()
+	g := GroupStatus{Group: 0, Shards: n.cfg.Shards}
+	for _, st := range nodes {
+		if st.State == raft.Leader.String() && st.Term >= g.Term {
+			g.Leader, g.Term = st.ID, st.Term
+		}
+	}
+	g.Nodes = nodes
+	return ClusterStatus{Node: n.id, Groups: []GroupStatus{g}}, nil
+}
+
+// RemoveNode takes a node out of the cluster (through the leader).
+func (n *Node) RemoveNode(id string) error {
+	ans := n.answer(callRequest{Op: opRemove, NodeID: id})
+	if ans.Err != "" {
+		return errors.New(ans.Err)
+	}
+	return nil
+}
+
+// Handoff transfers leadership to another voter if this node leads, so a
+// planned stop does not wait out an election timeout.
+func (n *Node) Handoff() error {
+	if n.raft.State() != raft.Leader {
+		return nil
+	}
+	cf := n.raft.GetConfiguration()
+	if err := cf.Error(); err != nil {
+		return err
+	}
+	voters := 0
+	for _, s := range cf.Configuration().Servers {
+		if s.Suffrage == raft.Voter {
+			voters++
+		}
+	}
+	if voters < 2 {
+		return nil
+	}
+	err := n.raft.LeadershipTransfer().Error()
+	if err == nil {
+		n.log.Info("leadership handed over before stopping")
+	}
+	return err
+}
+
+// loadSecret returns the cluster secret: the one in the data dir, else the
+// configured one (saved), else a new one if this node bootstraps.
+func loadSecret(dir, configured string, joining bool) (string, error) {
+	path := filepath.Join(dir, "cluster.secret")
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		stored := strings.TrimSpace(string(b))
+		if configured != "" && configured != stored {
+			return "", fmt.Errorf("engine: %s holds a different cluster secret than the one given: this data dir belongs to another cluster", path)
+		}
+		return stored, nil
+	case !errors.Is(err, os.ErrNotExist):
+		return "", err
+	}
+	secret := configured
+	if secret == "" {
+		if joining {
+			return "", errors.New("engine: joining a cluster needs its secret (--cluster-secret or --cluster-secret-file; the first node keeps it in DATA_DIR/cluster.secret)")
+		}
+		secret = RandomToken(32)
+	}
+	if len(secret) < peer.SecretBytesMin {
+		return "", fmt.Errorf("engine: the cluster secret must be at least %d characters", peer.SecretBytesMin)
+	}
+	return secret, wal.WriteFileAtomic(path, []byte(secret+"\n"), 0o600)
+}

@@ -1,0 +1,295 @@
+package engine
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/cloudwallet/cloudwallet/internal/bin"
+	"github.com/cloudwallet/cloudwallet/raftfsm"
+	"github.com/cloudwallet/cloudwallet/shard"
+	"github.com/cloudwallet/cloudwallet/transport/peer"
+)
+
+// Forwarding: a node that does not lead sends its proposals to the leader
+// over one KindForward connection, a batch (an encoded entry of tagged
+// commands) per frame, several frames in flight. The leader feeds them to
+// its proposer, which packs them with its own into log entries, and answers
+// each batch with one status per command once its entries are settled. The
+// results themselves are not sent back: the forwarding node applies the
+// same log and learns them from its own state machine (pending.settle).
+//
+// Request frame: batch id u64, then the entry. Answer frame: batch id u64,
+// count, then per command a status byte and the entry's log index.
+
+type forwardStatus byte
+
+const (
+	fwdApplied     forwardStatus = iota // committed and applied at index
+	fwdUnavailable                      // never appended: safe to retry
+	fwdOverloaded                       // the leader's queue was full: never appended
+	fwdUnknown                          // appended at index (0: unknown), not confirmed
+)
+
+// remoteBatch is, on the leader, one frame of forwarded commands.
+type remoteBatch struct {
+	id       uint64
+	statuses []forwardStatus
+	indexes  []uint64
+	mu       sync.Mutex
+	left     int
+	answer   func(b []byte)
+}
+
+func (rb *remoteBatch) settle(slot int, st forwardStatus, index uint64) {
+	rb.mu.Lock()
+	rb.statuses[slot], rb.indexes[slot] = st, index
+	rb.left--
+	last := rb.left == 0
+	rb.mu.Unlock()
+	if !last {
+		return
+	}
+	b := binary.BigEndian.AppendUint64(nil, rb.id)
+	b = bin.AppendUvarint(b, uint64(len(rb.statuses)))
+	for i, st := range rb.statuses {
+		b = append(b, byte(st))
+		b = bin.AppendUvarint(b, rb.indexes[i])
+	}
+	rb.answer(b)
+}
+
+// finish ends a proposal that will not be (or was not) confirmed by its
+// entry's future: a local one through pending, a forwarded one by status.
+func (n *Node) finish(p *proposal, err error, index uint64) {
+	if p.remote == nil {
+		if err == ErrOutcomeUnknown && index > 0 {
+			n.markLost(p.tag.Seq, index)
+			return
+		}
+		n.pend.complete(p.tag.Seq, shard.Result{}, err)
+		return
+	}
+	st := fwdUnknown
+	switch err {
+	case ErrUnavailable:
+		st = fwdUnavailable
+	case ErrOverloaded:
+		st = fwdOverloaded
+	}
+	p.remote.settle(p.slot, st, index)
+}
+
+// serveForward runs on the leader for one forwarding node's connection.
+func (n *Node) serveForward(conn net.Conn, _ uint16) {
+	r, w := bufio.NewReader(conn), bufio.NewWriter(conn)
+	var wmu sync.Mutex
+	answer := func(b []byte) {
+		wmu.Lock()
+		defer wmu.Unlock()
+		conn.SetWriteDeadline(time.Now().Add(callTimeout))
+		if peer.WriteFrame(w, b) != nil {
+			conn.Close() // the forwarding node sees the break and stops waiting
+		}
+	}
+	for {
+		frame, err := peer.ReadFrame(r, nil) // commands point into it: not reused
+		if err != nil {
+			return
+		}
+		if len(frame) < 8 {
+			n.log.Warn("forwarded batch too short; closing", "remote", conn.RemoteAddr().String())
+			return
+		}
+		e, err := raftfsm.DecodeEntry(frame[8:])
+		if err == nil && len(e.Commands) > 0 && e.Tags == nil {
+			err = fmt.Errorf("untagged commands")
+		}
+		if err != nil {
+			n.log.Warn("forwarded batch does not decode; closing", "remote", conn.RemoteAddr().String(), "err", err)
+			return
+		}
+		rb := &remoteBatch{
+			id: binary.BigEndian.Uint64(frame), answer: answer, left: len(e.Commands),
+			statuses: make([]forwardStatus, len(e.Commands)), indexes: make([]uint64, len(e.Commands)),
+		}
+		if len(e.Commands) == 0 {
+			answer(bin.AppendUvarint(binary.BigEndian.AppendUint64(nil, rb.id), 0))
+			continue
+		}
+		leading := n.raft.State() == raft.Leader
+		for i := range e.Commands {
+			p := &proposal{cmd: &e.Commands[i], tag: e.Tags[i], remote: rb, slot: i}
+			if !leading || p.tag == (raftfsm.Tag{}) {
+				rb.settle(i, fwdUnavailable, 0)
+				continue
+			}
+			select {
+			case n.proposals <- p:
+			default:
+				rb.settle(i, fwdOverloaded, 0)
+			}
+		}
+	}
+}
+
+// forwarder keeps the connection to the leader on a forwarding node.
+type forwarder struct {
+	n    *Node
+	mu   sync.Mutex
+	conn *fwdConn
+}
+
+type fwdConn struct {
+	addr    string
+	conn    net.Conn
+	w       *bufio.Writer
+	mu      sync.Mutex // w, next, waiting, dead
+	next    uint64
+	waiting map[uint64]*fwdWait
+	dead    bool
+}
+
+type fwdWait struct {
+	batch []*proposal
+	done  chan struct{}
+}
+
+// get returns a live connection to addr, dialing if needed.
+func (f *forwarder) get(addr string) (*fwdConn, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if c := f.conn; c != nil {
+		c.mu.Lock()
+		live := !c.dead && c.addr == addr
+		c.mu.Unlock()
+		if live {
+			return c, nil
+		}
+		c.conn.Close()
+	}
+	conn, err := f.n.mux.Dial(addr, peer.KindForward, 0, callTimeout)
+	if err != nil {
+		return nil, err
+	}
+	c := &fwdConn{addr: addr, conn: conn, w: bufio.NewWriterSize(conn, 64<<10), waiting: map[uint64]*fwdWait{}}
+	f.conn = c
+	go f.n.readAnswers(c)
+	return c, nil
+}
+
+func (f *forwarder) close() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.conn != nil {
+		f.conn.conn.Close()
+	}
+}
+
+// send writes one batch; the answer arrives on the connection's reader.
+func (c *fwdConn) send(entry []byte, batch []*proposal) (*fwdWait, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.dead {
+		return nil, ErrUnavailable
+	}
+	c.next++
+	wt := &fwdWait{batch: batch, done: make(chan struct{})}
+	c.waiting[c.next] = wt
+	frame := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(entry)), c.next)
+	c.conn.SetWriteDeadline(time.Now().Add(callTimeout))
+	if err := peer.WriteFrame(c.w, append(frame, entry...)); err != nil {
+		delete(c.waiting, c.next)
+		c.dead = true
+		c.conn.Close()
+		return nil, err
+	}
+	return wt, nil
+}
+
+// readAnswers applies the leader's answers until the connection breaks;
+// then every batch still waiting is released (its proposals stay pending:
+// their entries may yet commit, and settle or the timeout ends them).
+func (n *Node) readAnswers(c *fwdConn) {
+	r := bufio.NewReader(c.conn)
+	var buf []byte
+	defer func() {
+		c.mu.Lock()
+		c.dead = true
+		for id, wt := range c.waiting {
+			delete(c.waiting, id)
+			close(wt.done)
+		}
+		c.mu.Unlock()
+		c.conn.Close()
+	}()
+	for {
+		frame, err := peer.ReadFrame(r, buf)
+		if err != nil || len(frame) < 8 {
+			return
+		}
+		buf = frame
+		id := binary.BigEndian.Uint64(frame)
+		c.mu.Lock()
+		wt := c.waiting[id]
+		delete(c.waiting, id)
+		c.mu.Unlock()
+		if wt == nil {
+			return // an answer to nothing: the stream is confused
+		}
+		rd := bin.NewReader(frame[8:])
+		if count := rd.Count(raftfsm.CommandsPerEntryMax, 2); count == len(wt.batch) {
+			for _, p := range wt.batch {
+				st, index := forwardStatus(rd.Byte()), rd.Uvarint()
+				if rd.Err() != nil {
+					break
+				}
+				switch st {
+				case fwdUnavailable:
+					n.pend.complete(p.tag.Seq, shard.Result{}, ErrUnavailable)
+				case fwdOverloaded:
+					n.pend.complete(p.tag.Seq, shard.Result{}, ErrOverloaded)
+				case fwdUnknown:
+					if index > 0 {
+						n.markLost(p.tag.Seq, index)
+					}
+				}
+			}
+		}
+		close(wt.done)
+	}
+}
+
+// forwardBatch sends this node's proposals to the leader and holds an
+// in-flight slot until the leader has answered (or the link broke).
+func (n *Node) forwardBatch(batch []*proposal, entry []byte) {
+	defer func() { <-n.inflight }()
+	addr, _ := n.raft.LeaderWithID()
+	failAll := func(err error) {
+		for _, p := range batch {
+			n.pend.complete(p.tag.Seq, shard.Result{}, err)
+		}
+	}
+	if addr == "" {
+		failAll(ErrUnavailable)
+		return
+	}
+	c, err := n.fwd.get(string(addr))
+	if err != nil {
+		failAll(ErrUnavailable) // nothing was sent
+		return
+	}
+	wt, err := c.send(entry, batch)
+	if err != nil {
+		return // maybe partly sent: the proposals wait for settle or time out
+	}
+	select {
+	case <-wt.done:
+	case <-n.closing:
+	}
+}

@@ -1,0 +1,182 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/cloudwallet/cloudwallet/raftfsm"
+)
+
+// Linearizable reads (the ReadIndex method of the Raft thesis, §6.4).
+//
+// The leader answers "what must a read wait for?" with its commit index,
+// taken after the read arrived and confirmed by one VerifyLeader round (a
+// heartbeat to a majority) that proves nobody else led meanwhile. All reads
+// waiting when a round starts share it. The reader, leader or follower,
+// then waits until its own state machine has applied that index.
+//
+// A new leader's commit index may lag what earlier leaders committed until
+// it has committed an entry of its own term, so a leader serves read
+// indexes only after its term's marker (an empty command entry, proposed
+// when it takes office) has been applied.
+
+var errNotReadReady = errors.New("engine: the leader has not yet committed an entry of its term")
+
+// rounds runs fn once for every group of callers waiting when it starts.
+type rounds struct {
+	fn      func() (uint64, error)
+	mu      sync.Mutex
+	waiting []chan roundResult
+	running bool
+}
+
+type roundResult struct {
+	index uint64
+	err   error
+}
+
+func (r *rounds) do(ctx context.Context) (uint64, error) {
+	ch := make(chan roundResult, 1)
+	r.mu.Lock()
+	r.waiting = append(r.waiting, ch)
+	if !r.running {
+		r.running = true
+		go r.loop()
+	}
+	r.mu.Unlock()
+	select {
+	case res := <-ch:
+		return res.index, res.err
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+func (r *rounds) loop() {
+	for {
+		r.mu.Lock()
+		batch := r.waiting
+		r.waiting = nil
+		if len(batch) == 0 {
+			r.running = false
+			r.mu.Unlock()
+			return
+		}
+		r.mu.Unlock()
+		index, err := r.fn() // starts after every caller in batch arrived
+		for _, ch := range batch {
+			ch <- roundResult{index, err}
+		}
+	}
+}
+
+// leaderReadIndex is the round a leader runs for its own and its
+// followers' reads.
+func (n *Node) leaderReadIndex() (uint64, error) {
+	term := n.raft.CurrentTerm()
+	if n.raft.State() != raft.Leader {
+		return 0, raft.ErrNotLeader
+	}
+	if n.readyTerm.Load() != term {
+		n.ensureMarked()
+		return 0, errNotReadReady
+	}
+	index := n.raft.CommitIndex()
+	if err := n.raft.VerifyLeader().Error(); err != nil {
+		return 0, err
+	}
+	if n.raft.CurrentTerm() != term {
+		return 0, raft.ErrLeadershipLost
+	}
+	return index, nil
+}
+
+// ReadIndex returns the log index a linearizable read must wait for: every
+// write acknowledged before the call is at or below it.
+func (n *Node) ReadIndex(ctx context.Context) (uint64, error) {
+	for {
+		var index uint64
+		var err error
+		if n.raft.State() == raft.Leader {
+			index, err = n.localReads.do(ctx)
+		} else {
+			index, err = n.remoteReads.do(ctx)
+		}
+		if err == nil {
+			return index, nil
+		}
+		// A leader that just took office, or a moment without one, passes
+		// quickly: wait a little and ask again, within ctx.
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		case <-n.closing:
+			return 0, ErrUnavailable
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// Linearize waits until this node's state reflects every write
+// acknowledged (by any node) before the call. Reads that follow it are
+// linearizable. It fails with ErrUnavailable when no leader answers within
+// ctx (at most ReadTimeout).
+func (n *Node) Linearize(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.ReadTimeout)
+	defer cancel()
+	index, err := n.ReadIndex(ctx)
+	if err != nil {
+		return err
+	}
+	if err := n.applied.wait(ctx, index); err != nil {
+		return fmt.Errorf("%w: applying up to index %d: %v", ErrUnavailable, index, err)
+	}
+	return nil
+}
+
+// askLeaderReadIndex is the round a follower runs: one call to the leader
+// for all its reads waiting.
+func (n *Node) askLeaderReadIndex() (uint64, error) {
+	addr, _ := n.raft.LeaderWithID()
+	if addr == "" {
+		return 0, errors.New("no leader known")
+	}
+	var ans callAnswer
+	if err := n.calls.do(string(addr), callRequest{Op: opReadIndex}, &ans, n.cfg.ReadTimeout); err != nil {
+		return 0, err
+	}
+	return ans.Index, nil
+}
+
+// ensureMarked runs markTerm unless it is already running.
+func (n *Node) ensureMarked() {
+	if n.marking.CompareAndSwap(false, true) {
+		go func() {
+			defer n.marking.Store(false)
+			n.markTerm()
+		}()
+	}
+}
+
+// markTerm proposes the empty entry that makes a new leader ready to serve
+// read indexes, and records its term once it is applied.
+func (n *Node) markTerm() {
+	term := n.raft.CurrentTerm()
+	if n.raft.State() != raft.Leader || n.readyTerm.Load() == term {
+		return
+	}
+	var b raftfsm.EntryBuilder
+	f := n.raft.Apply(b.Entry(time.Now().UnixMilli()), n.cfg.ApplyTimeout)
+	if err := f.Error(); err != nil {
+		n.log.Warn("leader could not commit its term marker", "term", term, "err", err)
+		return
+	}
+	if n.raft.CurrentTerm() == term {
+		n.readyTerm.Store(term)
+	}
+}

@@ -1,0 +1,147 @@
+package engine
+
+import (
+	"context"
+	"sync"
+
+	"github.com/cloudwallet/cloudwallet/raftfsm"
+	"github.com/cloudwallet/cloudwallet/shard"
+)
+
+// pending holds this node's own proposals until their fate is known.
+//
+// Every command is tagged in the log with this node's origin and a
+// sequence number, so a proposal learns its result from this node's own
+// state machine, whichever node led when it was committed (settle). A
+// proposal whose entry was appended at index i but whose leader lost office
+// before confirming it is marked lost at i: if this node applies index i
+// without meeting the command, the command can never commit (it was in
+// that one entry only), and the client is told so definitely.
+type pending struct {
+	mu   sync.Mutex
+	next uint64
+	byID map[uint64]*proposal
+	lost map[uint64]uint64 // seq → index of the entry that may or may not commit
+}
+
+func newPending() *pending {
+	return &pending{byID: map[uint64]*proposal{}, lost: map[uint64]uint64{}}
+}
+
+// add registers p and gives it its sequence number.
+func (q *pending) add(p *proposal) {
+	q.mu.Lock()
+	q.next++
+	p.tag.Seq = q.next
+	q.byID[q.next] = p
+	q.mu.Unlock()
+}
+
+// complete ends a proposal once; later calls for the same seq do nothing.
+func (q *pending) complete(seq uint64, r shard.Result, err error) bool {
+	q.mu.Lock()
+	p := q.byID[seq]
+	delete(q.byID, seq)
+	delete(q.lost, seq)
+	q.mu.Unlock()
+	if p == nil {
+		return false
+	}
+	p.res, p.err = r, err
+	close(p.done)
+	return true
+}
+
+// lostAt marks a proposal whose entry sits at index but was not confirmed.
+// applied is the index applied so far: if the log has already passed the
+// entry (and settled everything in it), the proposal ends now.
+func (q *pending) lostAt(seq, index, applied, restoredAt uint64) {
+	if index <= applied {
+		q.complete(seq, shard.Result{}, lostOutcome(index, restoredAt))
+		return
+	}
+	q.mu.Lock()
+	if _, ok := q.byID[seq]; ok {
+		q.lost[seq] = index
+	}
+	q.mu.Unlock()
+}
+
+// settle delivers this batch's results to their proposals, then ends the
+// lost ones the log has passed without them: definitely not applied, unless
+// their entry lies inside a restored snapshot (at or below restoredAt),
+// where nobody can tell.
+func (q *pending) settle(origin, index uint64, tags []raftfsm.Tag, res []shard.Result, restoredAt uint64) {
+	for i, t := range tags {
+		if t.Origin == origin {
+			q.complete(t.Seq, res[i], nil)
+		}
+	}
+	q.mu.Lock()
+	if len(q.lost) == 0 {
+		q.mu.Unlock()
+		return
+	}
+	ended := map[uint64]uint64{}
+	for seq, at := range q.lost {
+		if at <= index {
+			ended[seq] = at
+		}
+	}
+	q.mu.Unlock()
+	for seq, at := range ended {
+		q.complete(seq, shard.Result{}, lostOutcome(at, restoredAt))
+	}
+}
+
+func lostOutcome(at, restoredAt uint64) error {
+	if at <= restoredAt {
+		return ErrOutcomeUnknown
+	}
+	return ErrUnavailable
+}
+
+// appliedIndex is the last log index this node's state machine applied,
+// with a way to wait for it to pass a point.
+type appliedIndex struct {
+	mu    sync.Mutex
+	index uint64
+	moved chan struct{} // closed when index moves; nil while nobody waits
+}
+
+func (a *appliedIndex) set(i uint64) {
+	a.mu.Lock()
+	a.index = max(a.index, i)
+	if a.moved != nil {
+		close(a.moved)
+		a.moved = nil
+	}
+	a.mu.Unlock()
+}
+
+func (a *appliedIndex) get() uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.index
+}
+
+// wait returns once index ≥ i.
+func (a *appliedIndex) wait(ctx context.Context, i uint64) error {
+	for {
+		a.mu.Lock()
+		if a.index >= i {
+			a.mu.Unlock()
+			return nil
+		}
+		if a.moved == nil {
+			a.moved = make(chan struct{})
+		}
+		moved := a.moved
+		a.mu.Unlock()
+		select {
+		case <-moved:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}

@@ -89,7 +89,8 @@ func clusterCmd(args []string) error {
 	fs := flag.NewFlagSet("cluster "+args[0], flag.ContinueOnError)
 	client := operatorFlags(fs)
 	asJSON := fs.Bool("json", false, "print the status as JSON")
-	if err := fs.Parse(args[1:]); err != nil {
+	pos, err := parseInterspersed(fs, args[1:])
+	if err != nil {
 		return err
 	}
 	c, err := client()
@@ -112,12 +113,27 @@ func clusterCmd(args []string) error {
 		printStatus(os.Stdout, st)
 		return nil
 	case "remove":
-		if fs.NArg() != 1 {
+		if len(pos) != 1 {
 			return errors.New(usage)
 		}
-		return c.do("DELETE", "/cluster/nodes/"+url.PathEscape(fs.Arg(0)), nil)
+		return c.do("DELETE", "/cluster/nodes/"+url.PathEscape(pos[0]), nil)
 	}
 	return fmt.Errorf("unknown cluster subcommand %q (status, remove)", args[0])
+}
+
+// parseInterspersed parses flags that may come before or after the
+// positional arguments, which it returns.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos, args = append(pos, fs.Arg(0)), fs.Args()[1:]
+	}
 }
 
 // printStatus writes the cluster status as a table per group.

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
@@ -11,6 +13,10 @@ import (
 func cli(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	out, err := exec.Command(binary, args...).Output()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		err = fmt.Errorf("%w: %s", err, exit.Stderr)
+	}
 	return string(out), err
 }
 

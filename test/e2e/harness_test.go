@@ -57,6 +57,7 @@ type server struct {
 	accessKey, sigKey  string
 	projectID          string
 	readiness          []int // /readyz statuses seen while starting
+	joined             bool  // a cluster node that joined: no default-project.json
 }
 
 // startServer starts the binary on dir (reusing its addresses on restart)
@@ -71,12 +72,22 @@ func startServer(t *testing.T, dir string, prev *server, extra ...string) *serve
 // launch starts the binary on dir and returns at once.
 func launch(t *testing.T, dir string, prev *server, extra ...string) *server {
 	t.Helper()
-	s := &server{t: t, dir: dir, stdout: &syncBuffer{}}
+	s := &server{t: t, dir: dir}
 	if prev != nil {
 		s.httpAddr, s.raftAddr = prev.httpAddr, prev.raftAddr
 	} else {
 		s.httpAddr, s.raftAddr = freeAddr(t), freeAddr(t)
 	}
+	s.start(extra...)
+	return s
+}
+
+// start runs the binary for s's dir and addresses, with extra flags.
+func (s *server) start(extra ...string) {
+	t := s.t
+	t.Helper()
+	dir := s.dir
+	s.stdout = &syncBuffer{}
 	s.url = "http://" + s.httpAddr
 	s.cmd = exec.Command(binary, "serve", "--data-dir", dir, "--http-addr", s.httpAddr, "--peer-addr", s.raftAddr, "--shards", "3")
 	s.cmd.Args = append(s.cmd.Args, extra...)
@@ -89,12 +100,12 @@ func launch(t *testing.T, dir string, prev *server, extra ...string) *server {
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	cmd := s.cmd
 	t.Cleanup(func() {
-		s.cmd.Process.Kill()
-		s.cmd.Wait()
+		cmd.Process.Kill()
+		cmd.Wait()
 		logf.Close()
 	})
-	return s
 }
 
 // waitReady polls /readyz until 200, remembering every answer on the way,
@@ -122,6 +133,9 @@ func (s *server) waitReady() {
 		t.Fatal(err)
 	}
 	s.operator = strings.TrimSpace(string(tok))
+	if s.joined {
+		return // the keys are the first node's
+	}
 	var d struct{ ProjectID, AccessKey, SignatureKey string }
 	b, err := os.ReadFile(filepath.Join(s.dir, "default-project.json"))
 	if err != nil || json.Unmarshal(b, &d) != nil {
@@ -157,6 +171,18 @@ func (s *server) log() string {
 func (s *server) kill() {
 	s.cmd.Process.Signal(syscall.SIGKILL)
 	s.cmd.Wait()
+}
+
+// freeAddrOn is a free port on a given loopback IP (127.0.0.0/8 is all
+// loopback on Linux, so nodes can have addresses of their own).
+func freeAddrOn(t *testing.T, ip string) string {
+	t.Helper()
+	l, err := net.Listen("tcp", ip+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
 
 // resp is a decoded answer.

@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"math/rand/v2"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -258,4 +261,207 @@ func TestClusterJoinWriteAndReadOnEveryNode(t *testing.T) {
 		t.Fatalf("node 3 after rejoining: alice has %d, want 301", b)
 	}
 	c.sameOnEveryNode("/transactions?page=0")
+}
+
+// clusterLoad sends transfers through every node. A client whose answer is
+// not definite (the node died, 503, 202) retries the same referenceId on
+// the next node until it is: the retry must give the one true outcome.
+type clusterLoad struct {
+	c        *cluster
+	ws       []string
+	funding  int64
+	mu       sync.Mutex
+	acked    map[string]ack // referenceId → the transaction's id and status
+	unclear  int            // first answers that were not definite
+	problems []string
+	stop     chan struct{}
+	wg       sync.WaitGroup
+}
+
+func startClusterLoad(t *testing.T, c *cluster, clients int) *clusterLoad {
+	t.Helper()
+	n := c.nodes[0]
+	a := n.asset("USD")
+	l := &clusterLoad{c: c, funding: 10_000, acked: map[string]ack{}, stop: make(chan struct{})}
+	for i := 0; i < 12; i++ {
+		id := fmt.Sprintf("c%d", i)
+		n.customer(id)
+		w := n.wallet(id, a)
+		n.expect(n.ak("POST", "/transactions", tx("fund-"+id, op("Issue", "", w, l.funding))), 201, "")
+		l.ws = append(l.ws, w)
+	}
+	for g := 0; g < clients; g++ {
+		l.wg.Add(1)
+		go l.client(g)
+	}
+	return l
+}
+
+func (l *clusterLoad) client(g int) {
+	defer l.wg.Done()
+	r := rand.New(rand.NewPCG(uint64(g), 7))
+	for k := 0; ; k++ {
+		select {
+		case <-l.stop:
+			return
+		default:
+		}
+		ref := fmt.Sprintf("g%d-%d", g, k)
+		i, j := r.IntN(len(l.ws)), r.IntN(len(l.ws)-1)
+		if j >= i {
+			j++
+		}
+		body := tx(ref, op("Transfer", l.ws[i], l.ws[j], 1+r.IntN(3000)))
+		deadline := time.Now().Add(45 * time.Second)
+		for attempt := 0; ; attempt++ {
+			s := l.c.nodes[(g+attempt)%len(l.c.nodes)]
+			res, err := postQuiet(s, body)
+			definite := err == nil && (res.status == 201 || res.status == 422 || res.status == 409)
+			if !definite {
+				if attempt == 0 {
+					l.mu.Lock()
+					l.unclear++
+					l.mu.Unlock()
+				}
+				if time.Now().After(deadline) {
+					l.problem("%s: no definite answer after %d tries: %v %d %s", ref, attempt+1, err, res.status, res.raw)
+					return
+				}
+				time.Sleep(20 * time.Millisecond)
+				continue
+			}
+			got := res.body
+			if res.status == 409 {
+				if attempt == 0 {
+					l.problem("%s: a new referenceId answered 409: %s", ref, res.raw)
+					return
+				}
+				got, _ = res.body["transaction"].(map[string]any)
+			}
+			id, _ := got["id"].(string)
+			status, _ := got["status"].(string)
+			if id == "" || status == "" {
+				l.problem("%s: answer without a transaction: %d %s", ref, res.status, res.raw)
+				return
+			}
+			l.mu.Lock()
+			l.acked[ref] = ack{id, status}
+			l.mu.Unlock()
+			break
+		}
+	}
+}
+
+func (l *clusterLoad) problem(format string, args ...any) {
+	l.mu.Lock()
+	l.problems = append(l.problems, fmt.Sprintf(format, args...))
+	l.mu.Unlock()
+}
+
+func (l *clusterLoad) wait(t *testing.T) {
+	t.Helper()
+	close(l.stop)
+	l.wg.Wait()
+	if len(l.problems) > 0 {
+		t.Fatalf("%d clients failed; first: %s", len(l.problems), l.problems[0])
+	}
+	if len(l.acked) < 100 {
+		t.Fatalf("only %d transactions answered: the test proved nothing", len(l.acked))
+	}
+}
+
+// transactions lists every transaction a node holds: referenceId → ack.
+func transactions(t *testing.T, s *server) (map[string]ack, string) {
+	t.Helper()
+	all := map[string]ack{}
+	var raw strings.Builder
+	for page := 0; ; page++ {
+		r := s.expect(s.ak("GET", fmt.Sprintf("/transactions?page=%d&pageSize=1000", page), nil), 200, "")
+		raw.Write(r.raw)
+		items, _ := r.body["items"].([]any)
+		if len(items) == 0 {
+			return all, raw.String()
+		}
+		for _, v := range items {
+			m := v.(map[string]any)
+			ref := m["referenceId"].(string)
+			if _, dup := all[ref]; dup {
+				t.Fatalf("%s holds referenceId %s twice", s.url, ref)
+			}
+			all[ref] = ack{m["id"].(string), m["status"].(string)}
+		}
+	}
+}
+
+// verify checks every node after the load: it holds exactly the answered
+// transactions (and the funding), the same ones as the others, money is
+// conserved, no balance is negative, and the wallets are identical.
+func (l *clusterLoad) verify(t *testing.T) {
+	t.Helper()
+	var first string
+	for i, s := range l.c.nodes {
+		held, raw := transactions(t, s)
+		if i == 0 {
+			first = raw
+		} else if raw != first {
+			t.Fatalf("node %d's transactions differ from node 1's", i+1)
+		}
+		for ref, want := range l.acked {
+			if got, ok := held[ref]; !ok || got != want {
+				t.Fatalf("node %d: answered %s %+v, holds %+v (present: %v)", i+1, ref, want, got, ok)
+			}
+		}
+		if extra := len(held) - len(l.acked) - len(l.ws); extra != 0 {
+			t.Fatalf("node %d holds %d transactions nobody was answered for", i+1, extra)
+		}
+		var total int64
+		for _, w := range l.ws {
+			b := s.balance(w)
+			if b < 0 {
+				t.Fatalf("node %d: wallet %s has %d", i+1, w, b)
+			}
+			total += b
+		}
+		if want := int64(len(l.ws)) * l.funding; total != want {
+			t.Fatalf("node %d: money not conserved: %d, want %d", i+1, total, want)
+		}
+	}
+	for _, w := range l.ws {
+		l.c.sameOnEveryNode("/wallets/" + w)
+	}
+}
+
+// kill -9 of the leader under concurrent transfers: the survivors elect a
+// new leader and go on, the old leader comes back with the same command
+// line, and every answered transaction is on every node exactly once.
+func TestClusterLeaderKill9UnderLoad(t *testing.T) {
+	c := startCluster(t, 3, false)
+	l := startClusterLoad(t, c, 12)
+	time.Sleep(1500 * time.Millisecond)
+	lead := c.leader(c.nodes[0])
+	before := len(l.snapshot())
+	c.nodes[lead].kill()
+	survivor := c.nodes[(lead+1)%3]
+	newLead := c.leader(survivor)
+	if newLead == lead {
+		t.Fatalf("the killed node %d still leads", lead+1)
+	}
+	time.Sleep(2 * time.Second)
+	during := len(l.snapshot()) - before
+	c.restart(lead)
+	time.Sleep(1500 * time.Millisecond)
+	l.wait(t)
+	c.waitConverged(survivor)
+	t.Logf("%d transactions answered (%d while the old leader was down); %d first answers were not definite and were retried",
+		len(l.acked), during, l.unclear)
+	if during < 10 {
+		t.Fatalf("only %d transactions while the old leader was down: the survivors did not go on", during)
+	}
+	l.verify(t)
+}
+
+func (l *clusterLoad) snapshot() map[string]ack {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return maps.Clone(l.acked)
 }

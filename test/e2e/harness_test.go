@@ -88,7 +88,9 @@ func (s *server) start(extra ...string) {
 	t.Helper()
 	dir := s.dir
 	s.stdout = &syncBuffer{}
-	s.url = "http://" + s.httpAddr
+	if s.url == "" { // set once: load goroutines read it across restarts
+		s.url = "http://" + s.httpAddr
+	}
 	s.cmd = exec.Command(binary, "serve", "--data-dir", dir, "--http-addr", s.httpAddr, "--peer-addr", s.raftAddr, "--shards", "3")
 	s.cmd.Args = append(s.cmd.Args, extra...)
 	s.cmd.Stdout = s.stdout
@@ -132,9 +134,13 @@ func (s *server) waitReady() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.operator = strings.TrimSpace(string(tok))
-	if s.joined {
-		return // the keys are the first node's
+	// Set once: on a restart the keys are the same, and load goroutines
+	// read them meanwhile. A joined node uses the first node's keys.
+	if s.operator == "" {
+		s.operator = strings.TrimSpace(string(tok))
+	}
+	if s.accessKey != "" || s.joined {
+		return
 	}
 	var d struct{ ProjectID, AccessKey, SignatureKey string }
 	b, err := os.ReadFile(filepath.Join(s.dir, "default-project.json"))

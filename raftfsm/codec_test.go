@@ -5,6 +5,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/cloudwallet/cloudwallet/internal/bin"
 	"github.com/cloudwallet/cloudwallet/shard"
 )
 
@@ -101,4 +102,72 @@ func FuzzDecodeEntry(f *testing.F) {
 			m.Apply(shard.Context{Seq: uint64(i + 2)}, c)
 		}
 	})
+}
+
+func TestTagsRoundTrip(t *testing.T) {
+	cmds := oneOfEach()
+	var b EntryBuilder
+	want := make([]Tag, len(cmds))
+	for i, c := range cmds {
+		if i%3 != 2 { // every third untagged; two origins interleaved
+			want[i] = Tag{Origin: uint64(1 + i%2), Seq: uint64(1000 + i)}
+		}
+		b.Add(want[i], c)
+	}
+	e, err := DecodeEntry(b.Entry(42))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(want, e.Tags); d != "" {
+		t.Fatalf("tags changed (-want +got):\n%s", d)
+	}
+	for i := range cmds {
+		if d := cmp.Diff(*cmds[i], e.Commands[i]); d != "" {
+			t.Errorf("command %d changed:\n%s", i, d)
+		}
+	}
+	b.Reset()
+	if e, err := DecodeEntry(b.Entry(7)); err != nil || len(e.Commands) != 0 || e.TimeMs != 7 {
+		t.Fatalf("an empty entry (a leader's term marker): %+v %v", e, err)
+	}
+}
+
+// Logs written before tags (version 1) still decode, without tags.
+func TestVersion1EntriesStillDecode(t *testing.T) {
+	cmds := oneOfEach()
+	v1 := []byte{entryVersionPlain}
+	v1 = bin.AppendVarint(v1, 99)
+	v1 = bin.AppendUvarint(v1, uint64(len(cmds)))
+	for _, c := range cmds {
+		v1 = AppendCommand(v1, c)
+	}
+	e, err := DecodeEntry(v1)
+	if err != nil || e.TimeMs != 99 || len(e.Commands) != len(cmds) || e.Tags != nil {
+		t.Fatalf("version 1 entry: %v, %d commands, tags %v", err, len(e.Commands), e.Tags)
+	}
+}
+
+func TestTaggedEntriesRefuseBadOrigins(t *testing.T) {
+	var b EntryBuilder
+	b.Add(Tag{Origin: 5, Seq: 1}, oneOfEach()[0])
+	good := b.Entry(1)
+	if _, err := DecodeEntry(good); err != nil {
+		t.Fatal(err)
+	}
+	// header: version, time (1 byte), origin count, origin 5 (1 byte), n, then slot
+	zeroOrigin := append([]byte(nil), good...)
+	zeroOrigin[3] = 0
+	slotOutOfRange := append([]byte(nil), good...)
+	slotOutOfRange[5] = 2
+	for name, data := range map[string][]byte{"zero origin": zeroOrigin, "slot beyond the origins": slotOutOfRange} {
+		if _, err := DecodeEntry(data); err == nil {
+			t.Errorf("%s: decoded", name)
+		}
+	}
+	for i := 0; i < originsMax; i++ {
+		b.Add(Tag{Origin: uint64(100 + i), Seq: 1}, oneOfEach()[0])
+	}
+	if !b.Full(Tag{Origin: 999, Seq: 1}) || b.Full(Tag{Origin: 5, Seq: 2}) || b.Full(Tag{}) {
+		t.Fatal("Full: a new origin beyond the limit must not fit; a known one or none must")
+	}
 }

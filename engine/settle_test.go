@@ -1,0 +1,144 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cloudwallet/cloudwallet/raftfsm"
+	"github.com/cloudwallet/cloudwallet/shard"
+)
+
+func newProposal(q *pending, origin uint64) *proposal {
+	p := &proposal{tag: raftfsm.Tag{Origin: origin}, done: make(chan struct{})}
+	q.add(p)
+	return p
+}
+
+func ended(p *proposal) bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// A proposal learns its result from the log by its tag, whoever proposed
+// the entry; another node's tags and a second completion change nothing.
+func TestPendingDeliversByTag(t *testing.T) {
+	q := newPending()
+	mine, other := newProposal(q, 7), newProposal(q, 7)
+	tags := []raftfsm.Tag{{Origin: 8, Seq: other.tag.Seq}, {Origin: 7, Seq: mine.tag.Seq}}
+	res := []shard.Result{{Code: shard.InsufficientFunds}, {Code: shard.OK, Created: true}}
+	q.settle(7, 10, tags, res, 0)
+	if !ended(mine) || mine.err != nil || !mine.res.Created {
+		t.Fatalf("mine: ended %v, %+v %v", ended(mine), mine.res, mine.err)
+	}
+	if ended(other) {
+		t.Fatal("another node's tag with the same seq ended our proposal")
+	}
+	if q.complete(mine.tag.Seq, shard.Result{}, ErrUnavailable) || mine.err != nil {
+		t.Fatal("a second completion overrode the first")
+	}
+}
+
+// An entry whose leader lost office may still commit: the proposal ends
+// when the log passes it, with its result if the entry held it, as
+// "definitely not applied" if not, and as "unknown" if the log passed it
+// inside a snapshot.
+func TestPendingResolvesLostEntries(t *testing.T) {
+	q := newPending()
+	committed, dropped, inSnapshot := newProposal(q, 1), newProposal(q, 1), newProposal(q, 1)
+	q.lostAt(committed.tag.Seq, 20, 10, 0)
+	q.lostAt(dropped.tag.Seq, 21, 10, 0)
+	q.lostAt(inSnapshot.tag.Seq, 40, 10, 0)
+	q.settle(1, 19, nil, nil, 0)
+	if ended(committed) || ended(dropped) {
+		t.Fatal("ended before the log reached their entries")
+	}
+	q.settle(1, 21, []raftfsm.Tag{{Origin: 1, Seq: committed.tag.Seq}}, []shard.Result{{Code: shard.OK}}, 0)
+	if !ended(committed) || committed.err != nil {
+		t.Fatalf("committed after all: %v", committed.err)
+	}
+	if !ended(dropped) || !errors.Is(dropped.err, ErrUnavailable) {
+		t.Fatalf("dropped: %v", dropped.err)
+	}
+	q.settle(1, 50, nil, nil, 45) // a snapshot up to 45 was restored
+	if !errors.Is(inSnapshot.err, ErrOutcomeUnknown) {
+		t.Fatalf("inside a snapshot: %v", inSnapshot.err)
+	}
+	// marked after the log already passed it: ends at once
+	late := newProposal(q, 1)
+	q.lostAt(late.tag.Seq, 44, 50, 45)
+	q.lostAt(newProposal(q, 1).tag.Seq, 49, 50, 0)
+	if !errors.Is(late.err, ErrOutcomeUnknown) {
+		t.Fatalf("late, inside the snapshot: %v", late.err)
+	}
+	if len(q.byID) != 0 || len(q.lost) != 0 {
+		t.Fatalf("left behind: %d pending, %d lost", len(q.byID), len(q.lost))
+	}
+}
+
+func TestAppliedIndexWait(t *testing.T) {
+	var a appliedIndex
+	done := make(chan error, 1)
+	go func() { done <- a.wait(context.Background(), 5) }()
+	a.set(4)
+	select {
+	case <-done:
+		t.Fatal("returned before index 5")
+	case <-time.After(20 * time.Millisecond):
+	}
+	a.set(6)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := a.wait(ctx, 100); err == nil {
+		t.Fatal("a cancelled wait returned nil")
+	}
+}
+
+// Callers share rounds, and the round that answers a caller starts after
+// the caller arrived (what makes the read index safe).
+func TestRoundsStartAfterTheirCallers(t *testing.T) {
+	var started atomic.Uint64
+	release := make(chan struct{})
+	r := &rounds{fn: func() (uint64, error) {
+		n := started.Add(1)
+		if n == 1 {
+			<-release // hold the first round while others arrive
+		}
+		return n, nil
+	}}
+	first := make(chan uint64)
+	go func() { i, _ := r.do(context.Background()); first <- i }()
+	for started.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	var wg sync.WaitGroup
+	results := make([]uint64, 20)
+	for i := range results {
+		wg.Add(1)
+		go func() { defer wg.Done(); results[i], _ = r.do(context.Background()) }()
+	}
+	time.Sleep(20 * time.Millisecond) // let them queue behind the running round
+	close(release)
+	wg.Wait()
+	if <-first != 1 {
+		t.Fatal("the first caller was not answered by the first round")
+	}
+	for i, got := range results {
+		if got < 2 {
+			t.Fatalf("caller %d, arriving during round 1, was answered by round %d", i, got)
+		}
+	}
+	if n := started.Load(); n > 3 {
+		t.Fatalf("%d rounds for 21 callers: they did not share", n)
+	}
+}

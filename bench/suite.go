@@ -98,7 +98,7 @@ func RunSuite(cfg SuiteConfig, version string) (*SuiteResult, error) {
 		}
 		say("run %d/%d: cloudwallet server on %s", run, cfg.Runs, dir)
 		addr, stop, err = startProcess(cfg.Binary, dir, "serve", "--data-dir", dir, "--http-addr", "{http}",
-			"--raft-addr", "{raft}", "--log-level", "warn")
+			"--peer-addr", "{raft}", "--log-level", "warn")
 		if err != nil {
 			os.RemoveAll(dir)
 			return nil, err

@@ -26,10 +26,23 @@
 // command's result returns once its entry is committed and applied, so
 // nothing is acknowledged before it is durable.
 //
+// # A cluster
+//
+// Raft runs over the internal port (package transport/peer). A node that
+// does not lead sends its batches to the leader (forward.go); every
+// command is tagged in the log with its node and a sequence number, so
+// each node completes its own proposals from its own state machine
+// (settle.go), whoever led. Membership (cluster.go): a bootstrapped node
+// holds the cluster secret; a joining node is added as a non-voter and
+// promoted once it has caught up; SIGTERM hands leadership over first.
+//
 // # Reads
 //
 // A read runs on the worker of the partition it needs (or on all of them,
-// for cross-shard lists), after every write acknowledged before it.
+// for cross-shard lists). Linearize (readindex.go) first makes the node's
+// state include every write acknowledged anywhere before the read: the
+// leader's commit index, confirmed by one VerifyLeader round shared by all
+// reads waiting, then a wait until this node has applied that far.
 //
 // # Operating
 //

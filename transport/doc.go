@@ -1,5 +1,6 @@
 // Package transport is cloudwallet's outside world: the REST API of
-// ../shared/API.md served with fasthttp.
+// ../shared/API.md served with fasthttp. Its subpackage peer is the
+// internal port between nodes.
 //
 // A request goes: router (a table of route templates, routes.go) →
 // authentication (operator token, Access Key or Customer Key as HS256 JWTs,
@@ -9,9 +10,14 @@
 // results. Every operating error is an apiError, and shard codes and engine
 // errors map to HTTP in one place (errors.go).
 //
+// Every API request is linearizable unless it asks ?consistency=stale:
+// before authentication the engine makes the node's state current
+// (engine.Node.Linearize), so keys, customers and data are never stale.
+//
 // The operations endpoints (ops.go) need no key: /livez, /readyz (the
 // node's checks plus the server's own: starting, serving, shutting down),
-// /metrics, /openapi.json and /docs (from package api). Every request is
+// /metrics, /openapi.json and /docs (from package api). /cluster and
+// DELETE /cluster/nodes/{id} take the operator token. Every request is
 // counted by route template, method and status code. Connections close
 // lingering (linger.go) so an early error answer is not lost to a reset.
 package transport

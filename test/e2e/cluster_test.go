@@ -531,7 +531,7 @@ type history struct {
 	mu      sync.Mutex
 	ops     []porcupine.Operation
 	writes  []writeRecord
-	invalid []string
+	reads   []writeRecord // node, call and status of every read
 }
 
 type writeRecord struct {
@@ -582,11 +582,16 @@ func TestClusterPartitionedLeaderIsLinearizable(t *testing.T) {
 					if in.read {
 						res, err := s.callNoFatal("GET", "/wallets/"+ws[in.wallet], s.accessKey, nil)
 						ret := h.now()
-						if err == nil && res.status == 200 {
-							h.mu.Lock()
-							h.ops = append(h.ops, porcupine.Operation{ClientId: id, Input: in, Call: call, Output: res.num("balance"), Return: ret})
-							h.mu.Unlock()
+						rd := writeRecord{node: node, call: call, ret: ret}
+						if err == nil {
+							rd.status = res.status
 						}
+						h.mu.Lock()
+						h.reads = append(h.reads, rd)
+						if rd.status == 200 {
+							h.ops = append(h.ops, porcupine.Operation{ClientId: id, Input: in, Call: call, Output: res.num("balance"), Return: ret})
+						}
+						h.mu.Unlock()
 						continue
 					}
 					in.amount = 1 + r.Int64N(9)
@@ -638,6 +643,19 @@ func TestClusterPartitionedLeaderIsLinearizable(t *testing.T) {
 	}
 	if majorityAcks == 0 {
 		t.Fatal("the majority acknowledged no write during the partition")
+	}
+	// Nor does it serve a (linearizable) read: it cannot confirm it leads.
+	minorityReads := 0
+	for _, r := range h.reads {
+		if r.node == lead && r.call > cut && r.call < healed {
+			minorityReads++
+			if r.status == 200 {
+				t.Errorf("the isolated old leader served a read sent %v after the cut", time.Duration(r.call-cut))
+			}
+		}
+	}
+	if minorityReads == 0 {
+		t.Fatal("no read reached the isolated node during the partition: the test proved nothing there")
 	}
 	// Writes with a definite answer go into the history as they were; the
 	// others are settled by a retry through a majority node: found (409)

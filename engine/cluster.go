@@ -62,10 +62,14 @@ const (
 )
 
 // callClient makes calls over KindCall connections, reusing idle ones.
+// close cuts the calls in flight too, so a node stops at once even while
+// a join call waits on a slow leader.
 type callClient struct {
-	mux  *peer.Mux
-	mu   sync.Mutex
-	idle map[string][]net.Conn
+	mux    *peer.Mux
+	mu     sync.Mutex
+	idle   map[string][]net.Conn
+	busy   map[net.Conn]struct{}
+	closed bool
 }
 
 type callConn struct {
@@ -90,11 +94,11 @@ func (c *callClient) do(addr string, req callRequest, ans *callAnswer, timeout t
 		err = json.Unmarshal(frame, ans)
 	}
 	if err != nil {
-		conn.Close()
+		c.put(addr, conn, false)
 		return fmt.Errorf("engine: %s call to %s: %w", req.Op, addr, err)
 	}
 	conn.SetDeadline(time.Time{})
-	c.put(addr, conn)
+	c.put(addr, conn, true)
 	if ans.Err != "" {
 		return errors.New(ans.Err)
 	}
@@ -103,27 +107,42 @@ func (c *callClient) do(addr string, req callRequest, ans *callAnswer, timeout t
 
 func (c *callClient) take(addr string, timeout time.Duration) (*callConn, error) {
 	c.mu.Lock()
-	if list := c.idle[addr]; len(list) > 0 {
-		conn := list[len(list)-1]
-		c.idle[addr] = list[:len(list)-1]
+	if c.closed {
 		c.mu.Unlock()
-		return conn.(*callConn), nil
+		return nil, ErrUnavailable
+	}
+	if list := c.idle[addr]; len(list) > 0 {
+		conn := list[len(list)-1].(*callConn)
+		c.idle[addr] = list[:len(list)-1]
+		c.busy[conn] = struct{}{}
+		c.mu.Unlock()
+		return conn, nil
 	}
 	c.mu.Unlock()
-	conn, err := c.mux.Dial(addr, peer.KindCall, 0, timeout)
+	raw, err := c.mux.Dial(addr, peer.KindCall, 0, timeout)
 	if err != nil {
 		return nil, err
 	}
-	return &callConn{Conn: conn, r: bufio.NewReader(conn), w: bufio.NewWriter(conn)}, nil
-}
-
-func (c *callClient) put(addr string, conn *callConn) {
+	conn := &callConn{Conn: raw, r: bufio.NewReader(raw), w: bufio.NewWriter(raw)}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.idle == nil {
-		c.idle = map[string][]net.Conn{}
+	if c.closed {
+		raw.Close()
+		return nil, ErrUnavailable
 	}
-	if len(c.idle[addr]) >= callIdleMax {
+	if c.busy == nil {
+		c.busy, c.idle = map[net.Conn]struct{}{}, map[string][]net.Conn{}
+	}
+	c.busy[conn] = struct{}{}
+	return conn, nil
+}
+
+// put returns a connection after a call; broken ones are closed.
+func (c *callClient) put(addr string, conn *callConn, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.busy, conn)
+	if !ok || c.closed || len(c.idle[addr]) >= callIdleMax {
 		conn.Close()
 		return
 	}
@@ -133,12 +152,15 @@ func (c *callClient) put(addr string, conn *callConn) {
 func (c *callClient) close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.closed = true
 	for _, list := range c.idle {
 		for _, conn := range list {
 			conn.Close()
 		}
 	}
-	c.idle = nil
+	for conn := range c.busy {
+		conn.Close()
+	}
 }
 
 // serveCalls answers the calls of one connection, one at a time.

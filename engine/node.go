@@ -345,12 +345,12 @@ func (n *Node) Close() error {
 	var err error
 	n.closeOnce.Do(func() {
 		close(n.closing)
+		n.calls.close() // cuts a join call in flight: joinLoop ends at once
 		n.proposer.Wait()
 		n.raft.DeregisterObserver(n.observer)
 		err = n.raft.Shutdown().Error()
 		n.transport.Close()
 		n.fwd.close()
-		n.calls.close()
 		n.mux.Close()
 		n.closeStores()
 		n.group.close()

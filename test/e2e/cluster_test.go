@@ -310,11 +310,7 @@ func (l *clusterLoad) client(g int) {
 		default:
 		}
 		ref := fmt.Sprintf("g%d-%d", g, k)
-		i, j := r.IntN(len(l.ws)), r.IntN(len(l.ws)-1)
-		if j >= i {
-			j++
-		}
-		body := tx(ref, op("Transfer", l.ws[i], l.ws[j], 1+r.IntN(3000)))
+		body := randomTransfer(r, ref, l.ws)
 		deadline := time.Now().Add(45 * time.Second)
 		for attempt := 0; ; attempt++ {
 			s := l.c.nodes[(g+attempt)%len(l.c.nodes)]
@@ -527,11 +523,11 @@ var walletModel = porcupine.Model{
 
 // history records operations for porcupine, and every write's fate.
 type history struct {
-	start   time.Time
-	mu      sync.Mutex
-	ops     []porcupine.Operation
-	writes  []writeRecord
-	reads   []writeRecord // node, call and status of every read
+	start  time.Time
+	mu     sync.Mutex
+	ops    []porcupine.Operation
+	writes []writeRecord
+	reads  []writeRecord // node, call and status of every read
 }
 
 type writeRecord struct {

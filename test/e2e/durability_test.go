@@ -103,11 +103,7 @@ func startLoad(t *testing.T, s *server) *load {
 				default:
 				}
 				ref := fmt.Sprintf("g%d-%d", g, k)
-				i, j := r.IntN(wallets), r.IntN(wallets-1)
-				if j >= i {
-					j++
-				}
-				res, err := postQuiet(s, tx(ref, op("Transfer", l.ws[i], l.ws[j], 1+r.IntN(3000))))
+				res, err := postQuiet(s, randomTransfer(r, ref, l.ws))
 				if err != nil {
 					return // the server is gone
 				}
@@ -154,6 +150,15 @@ func (l *load) verify(t *testing.T, s *server) {
 	if want := int64(len(l.ws)) * l.funding; total != want {
 		t.Fatalf("money not conserved: %d, want %d", total, want)
 	}
+}
+
+// randomTransfer moves 1..3000 between two different random wallets.
+func randomTransfer(r *rand.Rand, ref string, ws []string) map[string]any {
+	i, j := r.IntN(len(ws)), r.IntN(len(ws)-1)
+	if j >= i {
+		j++
+	}
+	return tx(ref, op("Transfer", ws[i], ws[j], 1+r.IntN(3000)))
 }
 
 // postQuiet posts a transaction and returns transport errors (the server

@@ -619,7 +619,9 @@ func TestClusterPartitionedLeaderIsLinearizable(t *testing.T) {
 	if newLead == lead {
 		t.Fatalf("the majority kept the isolated node %d as leader", lead+1)
 	}
-	time.Sleep(3 * time.Second)
+	// longer than a read may wait for a leader (5 s), so every reader on
+	// the isolated node sends reads after the cut
+	time.Sleep(6 * time.Second)
 	healed := h.now()
 	c.heal()
 	time.Sleep(2 * time.Second)

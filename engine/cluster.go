@@ -304,7 +304,6 @@ func (n *Node) joinLoop() {
 	}
 	if _, ok := ask(opPromote); ok {
 		n.log.Info("cluster join: promoted to voter")
-		n.joined.Store(true)
 	}
 }
 

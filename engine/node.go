@@ -72,7 +72,6 @@ type Node struct {
 	readyTerm   atomic.Uint64 // the term whose marker entry is applied
 	marking     atomic.Bool
 	caughtUp    atomic.Bool // the log as it stood at start has been applied
-	joined      atomic.Bool // joinLoop finished: this node is a voter
 	joinToken   string      // the operator token the cluster gave on first join
 	systemRR    atomic.Uint32
 }

@@ -534,9 +534,9 @@ func (n *Node) proposeLoop() {
 	}
 }
 
-// await ends a leader's batch when its entry's future resolves. Local
-// proposals usually have their result already (Settle runs first); the
-// future covers them too, whichever comes first wins.
+// await ends a leader's batch when its entry's future resolves: forwarded
+// proposals get their status; local ones end here only if the entry failed
+// (on success Settle has already given them their results).
 func (n *Node) await(f raft.ApplyFuture, batch []*proposal) {
 	defer func() { <-n.inflight }()
 	if err := f.Error(); err != nil {
@@ -555,11 +555,11 @@ func (n *Node) await(f raft.ApplyFuture, batch []*proposal) {
 	if !ok || len(res) != len(batch) {
 		panic(fmt.Sprintf("engine: entry of %d commands answered %T of %d results", len(batch), f.Response(), len(res)))
 	}
-	for i, p := range batch {
+	// Local proposals already have their results: Raft answers a future
+	// only after the FSM applied its entry, and Settle delivered them then.
+	for _, p := range batch {
 		if p.remote != nil {
 			p.remote.settle(p.slot, fwdApplied, f.Index())
-		} else {
-			n.pend.complete(p.tag.Seq, res[i], nil)
 		}
 	}
 }

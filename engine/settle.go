@@ -72,25 +72,31 @@ func (q *pending) lostAt(seq, index, applied, restoredAt uint64) {
 // their entry lies inside a restored snapshot (at or below restoredAt),
 // where nobody can tell.
 func (q *pending) settle(origin, index uint64, tags []raftfsm.Tag, res []shard.Result, restoredAt uint64) {
+	type ending struct {
+		p   *proposal
+		res shard.Result
+		err error
+	}
+	var ends []ending
+	q.mu.Lock() // once per batch, not per command: this runs on the FSM goroutine
 	for i, t := range tags {
-		if t.Origin == origin {
-			q.complete(t.Seq, res[i], nil)
+		if p := q.byID[t.Seq]; p != nil && t.Origin == origin {
+			delete(q.byID, t.Seq)
+			delete(q.lost, t.Seq)
+			ends = append(ends, ending{p, res[i], nil})
 		}
 	}
-	q.mu.Lock()
-	if len(q.lost) == 0 {
-		q.mu.Unlock()
-		return
-	}
-	ended := map[uint64]uint64{}
 	for seq, at := range q.lost {
 		if at <= index {
-			ended[seq] = at
+			ends = append(ends, ending{q.byID[seq], shard.Result{}, lostOutcome(at, restoredAt)})
+			delete(q.byID, seq)
+			delete(q.lost, seq)
 		}
 	}
 	q.mu.Unlock()
-	for seq, at := range ended {
-		q.complete(seq, shard.Result{}, lostOutcome(at, restoredAt))
+	for _, e := range ends {
+		e.p.res, e.p.err = e.res, e.err
+		close(e.p.done)
 	}
 }
 

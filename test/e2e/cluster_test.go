@@ -264,6 +264,19 @@ func TestClusterJoinWriteAndReadOnEveryNode(t *testing.T) {
 		t.Fatalf("node 3 after rejoining: alice has %d, want 301", b)
 	}
 	c.sameOnEveryNode("/transactions?page=0")
+
+	// SIGTERM on the leader hands leadership over before it stops: the
+	// others have a leader at once, without waiting out an election.
+	lead := c.leader(n1)
+	other := c.nodes[(lead+1)%3]
+	c.nodes[lead].stop()
+	if !strings.Contains(c.nodes[lead].log(), "leadership handed over before stopping") {
+		t.Fatalf("the stopping leader did not hand over:\n%s", c.nodes[lead].log())
+	}
+	if r := c.leader(other); r == lead {
+		t.Fatalf("node %d still reported as leader after it stopped", lead+1)
+	}
+	other.expect(other.ak("POST", "/transactions", tx("after-handoff", op("Issue", "", wa, 1))), 201, "")
 }
 
 // clusterLoad sends transfers through every node. A client whose answer is
@@ -526,11 +539,12 @@ type history struct {
 	start  time.Time
 	mu     sync.Mutex
 	ops    []porcupine.Operation
-	writes []writeRecord
-	reads  []writeRecord // node, call and status of every read
+	writes []callRecord
+	reads  []callRecord // node, call and status of every read
 }
 
-type writeRecord struct {
+// callRecord is one client call: a write (with ref and in) or a read.
+type callRecord struct {
 	node      int
 	ref       string
 	in        walletInput
@@ -578,7 +592,7 @@ func TestClusterPartitionedLeaderIsLinearizable(t *testing.T) {
 					if in.read {
 						res, err := s.callNoFatal("GET", "/wallets/"+ws[in.wallet], s.accessKey, nil)
 						ret := h.now()
-						rd := writeRecord{node: node, call: call, ret: ret}
+						rd := callRecord{node: node, call: call, ret: ret}
 						if err == nil {
 							rd.status = res.status
 						}
@@ -593,7 +607,7 @@ func TestClusterPartitionedLeaderIsLinearizable(t *testing.T) {
 					in.amount = 1 + r.Int64N(9)
 					ref := fmt.Sprintf("c%d-%d", id, seq)
 					res, err := postQuiet(s, tx(ref, op("Issue", "", ws[in.wallet], in.amount)))
-					w := writeRecord{node: node, ref: ref, in: in, call: call, ret: h.now()}
+					w := callRecord{node: node, ref: ref, in: in, call: call, ret: h.now()}
 					if err == nil {
 						w.status = res.status
 					}
@@ -695,7 +709,7 @@ func TestClusterPartitionedLeaderIsLinearizable(t *testing.T) {
 
 // resolve retries a write through s until the answer is definite, and
 // reports whether it had been applied before (409).
-func (c *cluster) resolve(t *testing.T, s *server, w writeRecord, wallet string) bool {
+func (c *cluster) resolve(t *testing.T, s *server, w callRecord, wallet string) bool {
 	t.Helper()
 	body := tx(w.ref, op("Issue", "", wallet, w.in.amount))
 	var last resp

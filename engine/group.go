@@ -14,7 +14,7 @@ const workerQueueMax = 256
 // group runs a shard.Machine on one goroutine per partition.
 type group struct {
 	machine atomic.Pointer[shard.Machine] // replaced whole by restore
-	shards  int
+	layout  shard.Layout
 	workers []chan task
 
 	// submitMu orders tasks that go to several workers (apply batches,
@@ -41,7 +41,7 @@ type slot struct {
 }
 
 func newGroup(m *shard.Machine) *group {
-	g := &group{shards: m.ShardCount(), workers: make([]chan task, 1+m.ShardCount())}
+	g := &group{layout: m.Layout, workers: make([]chan task, 1+m.ShardCount())}
 	g.machine.Store(m)
 	for i := range g.workers {
 		g.workers[i] = make(chan task, workerQueueMax)
@@ -91,7 +91,7 @@ func (g *group) apply(ctxs []shard.Context, cmds []*shard.Command, res []shard.R
 	for i, c := range cmds {
 		s := &slots[i]
 		start := len(parts)
-		parts = c.Partitions(parts, g.shards)
+		parts = c.Partitions(parts, g.layout)
 		s.ctx, s.cmd, s.parts, s.res = ctxs[i], c, parts[start:len(parts):len(parts)], &res[i]
 		if n := len(s.parts); n > 1 {
 			s.pending.Store(int32(n))
@@ -146,8 +146,8 @@ func (g *group) readAll(fn func(m *shard.Machine)) {
 
 // restore swaps in a new machine once every worker is idle.
 func (g *group) restore(m *shard.Machine) {
-	if m.ShardCount() != g.shards {
-		panic("engine: snapshot has a different shard count than this group")
+	if m.Layout != g.layout {
+		panic("engine: snapshot has a different shard layout than this group")
 	}
 	g.readAll(func(*shard.Machine) { g.machine.Store(m) })
 }

@@ -149,9 +149,19 @@ func AppendCommand(b []byte, c *shard.Command) []byte {
 	case shard.CmdSetWalletStatus:
 		b = appendWallet(b, c.Wallet)
 		b = append(b, byte(c.Status))
-	case shard.CmdTransaction:
+	case shard.CmdTransaction, shard.CmdTxBegin:
 		b = bin.AppendString(b, c.ReferenceID)
 		b = shard.AppendOps(b, c.Ops)
+	case shard.CmdTxPrepare, shard.CmdTxCommit, shard.CmdTxAbort:
+		b = bin.AppendString(b, c.ReferenceID)
+		b = appendTxID(b, c.Tx)
+		b = bin.AppendVarint(b, c.At)
+		b = shard.AppendOps(b, c.Ops)
+	case shard.CmdTxDecide:
+		b = bin.AppendString(b, c.ReferenceID)
+		b = appendTxID(b, c.Tx)
+		b = append(b, byte(c.TxStatus), byte(c.ErrCode))
+		b = bin.AppendVarint(b, int64(c.ErrOpIndex))
 	default:
 		panic("raftfsm: encoding unknown command kind " + c.Kind.String())
 	}
@@ -169,6 +179,15 @@ func appendOptional(b []byte, has bool, s string) []byte {
 func appendWallet(b []byte, w shard.WalletID) []byte {
 	b = bin.AppendUvarint(b, uint64(w.Shard))
 	return bin.AppendUvarint(b, uint64(w.Index))
+}
+
+func appendTxID(b []byte, t shard.TxID) []byte {
+	b = bin.AppendUvarint(b, uint64(t.Shard))
+	return bin.AppendUvarint(b, uint64(t.Index))
+}
+
+func readTxID(r *bin.Reader) shard.TxID {
+	return shard.TxID{Shard: uint16(r.UvarintMax(shard.ShardsMax - 1)), Index: uint32(r.UvarintMax(shard.IndexMax))}
 }
 
 func readWallet(r *bin.Reader) shard.WalletID {
@@ -289,10 +308,31 @@ func readCommand(r *bin.Reader, c *shard.Command) error {
 		if c.Status < shard.WalletOpen || c.Status > shard.WalletClosed {
 			r.Fail()
 		}
-	case shard.CmdTransaction:
+	case shard.CmdTransaction, shard.CmdTxBegin:
 		c.ReferenceID = r.String(shard.ReferenceIDLenMax)
 		c.Ops = shard.ReadOps(r)
 		if r.Err() == nil && (c.ReferenceID == "" || len(c.Ops) == 0) {
+			r.Fail()
+		}
+	case shard.CmdTxPrepare, shard.CmdTxCommit, shard.CmdTxAbort:
+		c.ReferenceID, c.Tx, c.At = r.String(shard.ReferenceIDLenMax), readTxID(r), r.Varint()
+		c.Ops = shard.ReadOps(r)
+		if r.Err() == nil && (c.ReferenceID == "" || len(c.Ops) == 0) {
+			r.Fail()
+		}
+	case shard.CmdTxDecide:
+		c.ReferenceID, c.Tx = r.String(shard.ReferenceIDLenMax), readTxID(r)
+		c.TxStatus, c.ErrCode, c.ErrOpIndex = shard.TxStatus(r.Byte()), shard.Code(r.Byte()), int32(r.Varint())
+		switch {
+		case r.Err() != nil:
+		case c.ReferenceID == "":
+			r.Fail()
+		case c.TxStatus == shard.TxCompleted && (c.ErrCode != shard.OK || c.ErrOpIndex != 0):
+			r.Fail()
+		case c.TxStatus == shard.TxFailed && (!shard.IsCheckFailure(c.ErrCode) ||
+			c.ErrOpIndex < 0 || c.ErrOpIndex >= shard.OperationsPerTxMax):
+			r.Fail()
+		case c.TxStatus != shard.TxCompleted && c.TxStatus != shard.TxFailed:
 			r.Fail()
 		}
 	}

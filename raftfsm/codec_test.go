@@ -35,6 +35,12 @@ func oneOfEach() []*shard.Command {
 			{Type: shard.OpTransfer, Source: w, Destination: shard.WalletID{Shard: 1, Index: 2}, Amount: 1<<63 - 1},
 			{Type: shard.OpRedeem, Source: w, Amount: 1},
 		}},
+		{Kind: shard.CmdTxBegin, Project: 4, ReferenceID: "ref-2", Ops: []shard.Op{{Type: shard.OpIssue, Destination: w, Amount: 5}}},
+		{Kind: shard.CmdTxPrepare, Project: 4, ReferenceID: "ref-2", Tx: shard.TxID{Shard: 3, Index: 7}, Ops: []shard.Op{{Type: shard.OpRedeem, Source: w, Amount: 2}}},
+		{Kind: shard.CmdTxDecide, Project: 4, ReferenceID: "ref-2", Tx: shard.TxID{Shard: 3, Index: 7}, TxStatus: shard.TxFailed, ErrCode: shard.InsufficientFunds, ErrOpIndex: 3},
+		{Kind: shard.CmdTxDecide, Project: 4, ReferenceID: "ref-3", Tx: shard.TxID{Shard: 1}, TxStatus: shard.TxCompleted},
+		{Kind: shard.CmdTxCommit, Project: 4, ReferenceID: "ref-2", Tx: shard.TxID{Shard: 3, Index: 7}, At: 1_700_000_000_000, Ops: []shard.Op{{Type: shard.OpIssue, Destination: w, Amount: 5}}},
+		{Kind: shard.CmdTxAbort, Project: 4, ReferenceID: "ref-2", Tx: shard.TxID{Shard: 3, Index: 7}, Ops: []shard.Op{{Type: shard.OpIssue, Destination: w, Amount: 5}}},
 	}
 }
 
@@ -58,15 +64,19 @@ func TestEntryRoundTrip(t *testing.T) {
 func TestDecodeEntryRefusesBadInput(t *testing.T) {
 	good := AppendEntry(nil, 1, oneOfEach())
 	bad := map[string][]byte{
-		"empty":         nil,
-		"wrong version": append([]byte{9}, good[1:]...),
-		"truncated":     good[:len(good)-1],
-		"trailing":      append(append([]byte(nil), good...), 0),
-		"huge count":    {entryVersion, 2, 0xff, 0xff, 0xff, 0xff, 0x0f},
-		"bad customer":  AppendEntry(nil, 1, []*shard.Command{{Kind: shard.CmdUpsertCustomer, Customer: "no spaces"}}),
-		"zero amount":   AppendEntry(nil, 1, []*shard.Command{{Kind: shard.CmdTransaction, ReferenceID: "r", Ops: []shard.Op{{Type: shard.OpIssue, Amount: 0}}}}),
-		"no ops":        AppendEntry(nil, 1, []*shard.Command{{Kind: shard.CmdTransaction, ReferenceID: "r"}}),
-		"bad kind":      {entryVersion, 2, 1, 200, 0},
+		"empty":                              nil,
+		"wrong version":                      append([]byte{9}, good[1:]...),
+		"truncated":                          good[:len(good)-1],
+		"trailing":                           append(append([]byte(nil), good...), 0),
+		"huge count":                         {entryVersion, 2, 0xff, 0xff, 0xff, 0xff, 0x0f},
+		"bad customer":                       AppendEntry(nil, 1, []*shard.Command{{Kind: shard.CmdUpsertCustomer, Customer: "no spaces"}}),
+		"zero amount":                        AppendEntry(nil, 1, []*shard.Command{{Kind: shard.CmdTransaction, ReferenceID: "r", Ops: []shard.Op{{Type: shard.OpIssue, Amount: 0}}}}),
+		"no ops":                             AppendEntry(nil, 1, []*shard.Command{{Kind: shard.CmdTransaction, ReferenceID: "r"}}),
+		"bad kind":                           {entryVersion, 2, 1, 200, 0},
+		"decide waiting":                     AppendEntry(nil, 1, []*shard.Command{{Kind: shard.CmdTxDecide, ReferenceID: "r", TxStatus: shard.TxWaiting}}),
+		"decide failed without a check code": AppendEntry(nil, 1, []*shard.Command{{Kind: shard.CmdTxDecide, ReferenceID: "r", TxStatus: shard.TxFailed, ErrCode: shard.AssetIsUsed}}),
+		"decide completed with a code":       AppendEntry(nil, 1, []*shard.Command{{Kind: shard.CmdTxDecide, ReferenceID: "r", TxStatus: shard.TxCompleted, ErrCode: shard.InsufficientFunds}}),
+		"prepare without ops":                AppendEntry(nil, 1, []*shard.Command{{Kind: shard.CmdTxPrepare, ReferenceID: "r"}}),
 	}
 	for name, b := range bad {
 		if _, err := DecodeEntry(b); err == nil {

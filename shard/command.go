@@ -22,6 +22,12 @@ const (
 	CmdSetWalletDescription
 	CmdSetWalletStatus
 	CmdTransaction
+	// Transactions across shard groups (twophase.go).
+	CmdTxBegin   // the referenceId's group records the transaction as Waiting
+	CmdTxPrepare // a participant checks its wallets and holds the debits
+	CmdTxDecide  // the referenceId's group records the outcome: the commit point
+	CmdTxCommit  // a participant posts its entries and releases its holds
+	CmdTxAbort   // a participant releases its holds
 	kindEnd
 )
 
@@ -37,6 +43,8 @@ var kindNames = [kindEnd]string{
 	CmdCreateWallet: "create_wallet", CmdCreateSystemWallet: "create_system_wallet",
 	CmdSetWalletName: "set_wallet_name", CmdSetWalletDescription: "set_wallet_description",
 	CmdSetWalletStatus: "set_wallet_status", CmdTransaction: "transaction",
+	CmdTxBegin: "tx_begin", CmdTxPrepare: "tx_prepare", CmdTxDecide: "tx_decide",
+	CmdTxCommit: "tx_commit", CmdTxAbort: "tx_abort",
 }
 
 func (k Kind) String() string {
@@ -69,6 +77,13 @@ type Command struct {
 	Wallets              []WalletID // ResumeCustomer
 	ReferenceID          string
 	Ops                  []Op
+
+	// Transactions across shard groups.
+	Tx         TxID     // the record made by TxBegin
+	At         int64    // TxCommit: the record's createdAt, stamped on the entries
+	TxStatus   TxStatus // TxDecide: Completed or Failed
+	ErrCode    Code     // TxDecide, Failed: the failing check
+	ErrOpIndex int32    // TxDecide, Failed: the failing operation
 }
 
 // MetaPartition is the partition number of the meta state; shard i is
@@ -76,43 +91,70 @@ type Command struct {
 const MetaPartition = 0
 
 // Partitions appends to dst, in ascending order and without repeats, the
-// partitions the command reads or writes. Apply touches no others.
-func (c *Command) Partitions(dst []int, shards int) []int {
+// partitions of a group with layout l that the command reads or writes.
+// Apply touches no others. A command about a shard the group does not hold
+// gets the meta partition, where Apply refuses it without touching anything.
+func (c *Command) Partitions(dst []int, l Layout) []int {
+	start := len(dst)
 	switch c.Kind {
 	case CmdCreateProject, CmdRenameProject, CmdCreateKeyPair, CmdDeleteKeyPair,
 		CmdCreateAsset, CmdRenameAsset, CmdDeleteAsset:
 		return append(dst, MetaPartition)
 	case CmdUpsertCustomer, CmdSuspendCustomer, CmdResumeCustomer, CmdDeleteCustomer:
-		return append(dst, 1+int(CustomerShard(c.Project, c.Customer, shards)))
+		if p, ok := l.Partition(CustomerShard(c.Project, c.Customer, l.Total)); ok {
+			return append(dst, p)
+		}
 	case CmdCreateWallet:
-		return append(dst, MetaPartition, 1+int(CustomerShard(c.Project, c.Customer, shards)))
-	case CmdCreateSystemWallet:
-		if int(c.Shard) >= shards {
-			return append(dst, MetaPartition) // refused by Apply
-		}
-		return append(dst, MetaPartition, 1+int(c.Shard))
-	case CmdSetWalletName, CmdSetWalletDescription, CmdSetWalletStatus:
-		if int(c.Wallet.Shard) >= shards {
-			return append(dst, MetaPartition) // no such wallet: Apply touches nothing
-		}
-		return append(dst, 1+int(c.Wallet.Shard))
-	case CmdTransaction:
-		start := len(dst)
-		dst = append(dst, 1+int(ReferenceShard(c.Project, c.ReferenceID, shards)))
-		for i := range c.Ops {
-			op := &c.Ops[i]
-			// A wallet on a shard that does not exist is not found
-			// without touching anything.
-			if op.Type != OpIssue && int(op.Source.Shard) < shards {
-				dst = insertSorted(dst, start, 1+int(op.Source.Shard))
-			}
-			if op.Type != OpRedeem && int(op.Destination.Shard) < shards {
-				dst = insertSorted(dst, start, 1+int(op.Destination.Shard))
-			}
+		dst = append(dst, MetaPartition)
+		if p, ok := l.Partition(CustomerShard(c.Project, c.Customer, l.Total)); ok {
+			dst = append(dst, p)
 		}
 		return dst
+	case CmdCreateSystemWallet:
+		dst = append(dst, MetaPartition)
+		if p, ok := l.Partition(c.Shard); ok {
+			dst = append(dst, p)
+		}
+		return dst
+	case CmdSetWalletName, CmdSetWalletDescription, CmdSetWalletStatus:
+		if p, ok := l.Partition(c.Wallet.Shard); ok {
+			return append(dst, p)
+		}
+	case CmdTxBegin, CmdTxDecide:
+		if p, ok := l.Partition(ReferenceShard(c.Project, c.ReferenceID, l.Total)); ok {
+			return append(dst, p)
+		}
+	case CmdTransaction, CmdTxPrepare, CmdTxCommit, CmdTxAbort:
+		if c.Kind == CmdTransaction {
+			p, ok := l.Partition(ReferenceShard(c.Project, c.ReferenceID, l.Total))
+			if !ok {
+				break
+			}
+			dst = append(dst, p)
+		}
+		for i := range c.Ops {
+			op := &c.Ops[i]
+			// A wallet on a shard this group does not hold is not
+			// found (or, in a prepare, another group's business)
+			// without touching anything.
+			if op.Type != OpIssue {
+				if p, ok := l.Partition(op.Source.Shard); ok {
+					dst = insertSorted(dst, start, p)
+				}
+			}
+			if op.Type != OpRedeem {
+				if p, ok := l.Partition(op.Destination.Shard); ok {
+					dst = insertSorted(dst, start, p)
+				}
+			}
+		}
+	default:
+		panic("shard: Partitions of unknown command kind " + c.Kind.String())
 	}
-	panic("shard: Partitions of unknown command kind " + c.Kind.String())
+	if len(dst) == start {
+		dst = append(dst, MetaPartition)
+	}
+	return dst
 }
 
 // insertSorted inserts p into the sorted set dst[start:] if absent.

@@ -2,64 +2,153 @@ package shard
 
 import "fmt"
 
-// CheckInvariants verifies what must hold in any reachable state and
-// returns the first violation:
-//   - no balance is negative;
+// CheckInvariants verifies what must hold in any reachable state of a
+// one-group cluster; CheckGroups for several groups.
+func (m *Machine) CheckInvariants() error { return CheckGroups([]*Machine{m}) }
+
+// CheckGroups verifies what must hold in any reachable state of a cluster
+// whose groups have the machines ms, and returns the first violation:
+//   - no balance is negative, and no wallet's holds exceed its balance or
+//     its headroom below AmountMax;
+//   - each shard's holds are the sum of its prepared transactions' holds;
 //   - each wallet's entries replay to its balance (every entry's balance is
 //     the previous one plus its signed amount, the last one is the balance);
-//   - per asset, the sum of balances equals issued minus redeemed;
-//   - every Completed transaction's entries exist, and none of a Failed one.
+//   - per asset, the sum of balances equals issued minus redeemed, once the
+//     parts of Completed transactions not yet committed are counted;
+//   - every Completed transaction's entries exist (all of them once no
+//     group still has it prepared), and none of a Failed or Waiting one.
 //
 // It reads every partition: call it while the engine holds them all.
-func (m *Machine) CheckInvariants() error {
+func CheckGroups(ms []*Machine) error {
 	entriesOf := map[TxID]int{}
-	for _, s := range m.Shards {
-		for i := range s.wallets {
-			w := &s.wallets[i]
-			id := WalletID{s.id, uint32(i)}
-			if w.Balance < 0 {
-				return fmt.Errorf("wallet %s: negative balance %d", id, w.Balance)
-			}
-			var bal int64
-			for j := range w.Entries {
-				e := &w.Entries[j]
-				switch e.Type {
-				case EntryIssue, EntryTransferIn:
-					bal += e.Amount
-				default:
-					bal -= e.Amount
-				}
-				if e.Balance != bal || e.Amount < 1 {
-					return fmt.Errorf("wallet %s entry %d: balance %d, replay gives %d", id, j, e.Balance, bal)
-				}
-				entriesOf[e.Tx()]++
-			}
-			if bal != w.Balance {
-				return fmt.Errorf("wallet %s: balance %d, entries replay to %d", id, w.Balance, bal)
+	txs := map[TxID]*Tx{}
+	inFlight := map[TxID]bool{}
+	for _, m := range ms {
+		for _, s := range m.Shards {
+			for _, t := range s.txs {
+				txs[t.ID] = t
 			}
 		}
 	}
-	balances, issued := m.Totals()
+	balances, issued := map[AssetID]int64{}, map[AssetID]int64{}
+	for _, m := range ms {
+		b, is := m.Totals()
+		for a, v := range b {
+			balances[a] += v
+		}
+		for a, v := range is {
+			issued[a] += v
+		}
+		for _, s := range m.Shards {
+			if err := s.checkHolds(); err != nil {
+				return err
+			}
+			for _, p := range s.prepared {
+				inFlight[p.tx] = true
+				if t := txs[p.tx]; t != nil && t.Status == TxCompleted {
+					s.addUncommitted(p, balances, issued)
+				}
+			}
+			if err := s.checkEntries(entriesOf); err != nil {
+				return err
+			}
+		}
+	}
 	for a, b := range balances {
 		if issued[a] != b {
 			return fmt.Errorf("asset %s: balances sum to %d, issued minus redeemed is %d", a, b, issued[a])
 		}
 	}
-	for _, s := range m.Shards {
-		for _, t := range s.txs {
-			want := 0
-			if t.Status == TxCompleted {
-				for _, op := range t.Ops {
-					if op.Type == OpTransfer {
-						want += 2
-					} else {
-						want++
-					}
+	for _, t := range txs {
+		want := 0
+		if t.Status == TxCompleted {
+			for _, op := range t.Ops {
+				if op.Type == OpTransfer {
+					want += 2
+				} else {
+					want++
 				}
 			}
-			if got := entriesOf[t.ID]; got != want {
-				return fmt.Errorf("transaction %s (%s): %d entries, want %d", t.ID, t.Status, got, want)
+		}
+		got := entriesOf[t.ID]
+		if got != want && !(inFlight[t.ID] && got < want) {
+			return fmt.Errorf("transaction %s (%s): %d entries, want %d", t.ID, t.Status, got, want)
+		}
+	}
+	return nil
+}
+
+// checkHolds: holds are the sum of the prepared parts, and fit the balance.
+func (s *Shard) checkHolds() error {
+	sum := map[uint32]hold{}
+	for _, p := range s.prepared {
+		for _, h := range p.holds {
+			cur := sum[h.index]
+			cur.debit += h.debit
+			cur.credit += h.credit
+			sum[h.index] = cur
+		}
+	}
+	if len(sum) != len(s.holds) {
+		return fmt.Errorf("shard %d: %d wallets hold, prepared transactions say %d", s.id, len(s.holds), len(sum))
+	}
+	for i, h := range s.holds {
+		id := WalletID{s.id, i}
+		if sum[i] != h {
+			return fmt.Errorf("wallet %s: holds %+v, prepared transactions say %+v", id, h, sum[i])
+		}
+		if w := &s.wallets[i]; w.Balance < h.debit || w.Balance > AmountMax-h.credit {
+			return fmt.Errorf("wallet %s: balance %d does not cover holds %+v", id, w.Balance, h)
+		}
+	}
+	return nil
+}
+
+// addUncommitted counts what a decided but not yet committed part will
+// post: its wallets' balances move, and issues and redeems count.
+func (s *Shard) addUncommitted(p *preparedTx, balances, issued map[AssetID]int64) {
+	for _, op := range p.ops {
+		if op.Type != OpIssue && op.Source.Shard == s.id {
+			a := s.wallets[op.Source.Index].Asset
+			balances[a] -= op.Amount
+			if op.Type == OpRedeem {
+				issued[a] -= op.Amount
 			}
+		}
+		if op.Type != OpRedeem && op.Destination.Shard == s.id {
+			a := s.wallets[op.Destination.Index].Asset
+			balances[a] += op.Amount
+			if op.Type == OpIssue {
+				issued[a] += op.Amount
+			}
+		}
+	}
+}
+
+// checkEntries replays every wallet's entries and counts them by transaction.
+func (s *Shard) checkEntries(entriesOf map[TxID]int) error {
+	for i := range s.wallets {
+		w := &s.wallets[i]
+		id := WalletID{s.id, uint32(i)}
+		if w.Balance < 0 {
+			return fmt.Errorf("wallet %s: negative balance %d", id, w.Balance)
+		}
+		var bal int64
+		for j := range w.Entries {
+			e := &w.Entries[j]
+			switch e.Type {
+			case EntryIssue, EntryTransferIn:
+				bal += e.Amount
+			default:
+				bal -= e.Amount
+			}
+			if e.Balance != bal || e.Amount < 1 {
+				return fmt.Errorf("wallet %s entry %d: balance %d, replay gives %d", id, j, e.Balance, bal)
+			}
+			entriesOf[e.Tx()]++
+		}
+		if bal != w.Balance {
+			return fmt.Errorf("wallet %s: balance %d, entries replay to %d", id, w.Balance, bal)
 		}
 	}
 	return nil

@@ -6,24 +6,66 @@ import "fmt"
 // and S shards. It is not safe for concurrent use, except that Apply calls for
 // commands with disjoint Partitions may run concurrently (the engine does).
 type Machine struct {
+	Layout
 	Meta   *Meta
-	Shards []*Shard
+	Shards []*Shard // Shards[i] has id Base+i
 }
 
-// NewMachine returns an empty machine with the given number of shards.
-func NewMachine(shards int) *Machine {
-	if shards < 1 || shards > ShardsMax {
-		panic(fmt.Sprintf("shard: %d shards is outside 1..%d", shards, ShardsMax))
+// Layout places a shard group's shards among the cluster's: the group holds
+// shard ids Base .. Base+Count-1 of Total. Customers and referenceIds hash
+// over Total, so the layout is fixed when the cluster is created.
+type Layout struct {
+	Base  uint16
+	Count int
+	Total int
+}
+
+// Single is the layout of a cluster with one shard group of S shards.
+func Single(shards int) Layout { return Layout{Count: shards, Total: shards} }
+
+// Partition is the partition of a shard id in this group, and whether the
+// group holds it.
+func (l Layout) Partition(id uint16) (int, bool) {
+	if id < l.Base || int(id-l.Base) >= l.Count {
+		return 0, false
 	}
-	m := &Machine{Meta: newMeta(), Shards: make([]*Shard, shards)}
+	return 1 + int(id-l.Base), true
+}
+
+// Valid reports whether the layout fits the id space.
+func (l Layout) Valid() bool {
+	return l.Count >= 1 && l.Total <= ShardsMax && int(l.Base)+l.Count <= l.Total
+}
+
+// NewMachine returns an empty machine with the given number of shards: the
+// only group of its cluster.
+func NewMachine(shards int) *Machine { return NewGroupMachine(Single(shards)) }
+
+// NewGroupMachine returns an empty machine for one group of a cluster.
+func NewGroupMachine(l Layout) *Machine {
+	if !l.Valid() {
+		panic(fmt.Sprintf("shard: layout %+v is outside 1..%d shards", l, ShardsMax))
+	}
+	m := &Machine{Layout: l, Meta: newMeta(), Shards: make([]*Shard, l.Count)}
 	for i := range m.Shards {
-		m.Shards[i] = newShard(uint16(i))
+		m.Shards[i] = newShard(l.Base + uint16(i))
 	}
 	return m
 }
 
 // ShardCount is S.
 func (m *Machine) ShardCount() int { return len(m.Shards) }
+
+// shard returns the shard with this id, or nil if this group does not hold it.
+func (m *Machine) shard(id uint16) *Shard {
+	if p, ok := m.Partition(id); ok {
+		return m.Shards[p-1]
+	}
+	return nil
+}
+
+// Shard is the exported form of shard, for readers.
+func (m *Machine) Shard(id uint16) *Shard { return m.shard(id) }
 
 // Apply runs one command. It returns an operating error as a Result code and
 // panics only on a broken invariant (a bug, or a command the decoder should
@@ -44,35 +86,51 @@ func (m *Machine) Apply(ctx Context, c *Command) Result {
 		return m.Meta.renameAsset(c)
 	case CmdDeleteAsset:
 		return m.Meta.deleteAsset(c)
-	case CmdUpsertCustomer:
-		return m.customerShard(c).upsertCustomer(ctx, c)
-	case CmdSuspendCustomer:
-		return m.customerShard(c).suspendCustomer(ctx, c)
-	case CmdResumeCustomer:
-		return m.customerShard(c).resumeCustomer(ctx, c)
-	case CmdDeleteCustomer:
-		return m.customerShard(c).deleteCustomer(ctx, c)
-	case CmdCreateWallet:
-		return m.createWallet(ctx, c, m.customerShard(c))
+	case CmdUpsertCustomer, CmdSuspendCustomer, CmdResumeCustomer, CmdDeleteCustomer, CmdCreateWallet:
+		s := m.shard(CustomerShard(c.Project, c.Customer, m.Total))
+		if s == nil {
+			return notHere
+		}
+		switch c.Kind {
+		case CmdUpsertCustomer:
+			return s.upsertCustomer(ctx, c)
+		case CmdSuspendCustomer:
+			return s.suspendCustomer(ctx, c)
+		case CmdResumeCustomer:
+			return s.resumeCustomer(ctx, c)
+		case CmdDeleteCustomer:
+			return s.deleteCustomer(ctx, c)
+		}
+		return m.createWallet(ctx, c, s)
 	case CmdCreateSystemWallet:
-		if int(c.Shard) >= len(m.Shards) {
+		s := m.shard(c.Shard)
+		if s == nil {
 			return Result{Code: ValidationError, Value: "no such shard"}
 		}
-		return m.createWallet(ctx, c, m.Shards[c.Shard])
+		return m.createWallet(ctx, c, s)
 	case CmdSetWalletName, CmdSetWalletDescription, CmdSetWalletStatus:
-		if int(c.Wallet.Shard) >= len(m.Shards) {
+		s := m.shard(c.Wallet.Shard)
+		if s == nil {
 			return Result{Code: WalletNotFound}
 		}
-		return m.Shards[c.Wallet.Shard].updateWallet(ctx, c)
+		return s.updateWallet(ctx, c)
 	case CmdTransaction:
 		return m.transaction(ctx, c)
+	case CmdTxBegin:
+		return m.txBegin(ctx, c)
+	case CmdTxDecide:
+		return m.txDecide(c)
+	case CmdTxPrepare:
+		return m.txPrepare(ctx, c)
+	case CmdTxCommit, CmdTxAbort:
+		return m.txFinish(c)
 	}
 	panic("shard: Apply of unknown command kind " + c.Kind.String())
 }
 
-func (m *Machine) customerShard(c *Command) *Shard {
-	return m.Shards[CustomerShard(c.Project, c.Customer, len(m.Shards))]
-}
+// notHere answers a command routed to a group that does not hold its shard:
+// a routing bug, refused without touching anything.
+var notHere = Result{Code: ValidationError, Value: "the command's shard is not in this shard group"}
 
 // createWallet touches the meta partition (the asset must exist; it becomes
 // used) and the shard that will hold the wallet.

@@ -271,6 +271,22 @@ func FuzzReadMachine(f *testing.F) {
 	w := h.wallet(p, "c", a)
 	h.tx(p, "r1", issue(w, 5))
 	f.Add(snapshotBytes(f, h.m))
+	// A group with a transaction across groups prepared, one finished,
+	// and one record still Waiting.
+	c := newGroups(f, 2, 1)
+	for i := range c.ms {
+		c.apply(i, 1, Command{Kind: CmdCreateProject, Name: "p"})
+		c.apply(i, 1, Command{Kind: CmdCreateAsset, Code: "A", Fractions: 1})
+		c.apply(i, 1, Command{Kind: CmdCreateSystemWallet, Shard: uint16(i)})
+	}
+	w0, w1 := WalletID{Shard: 0}, WalletID{Shard: 1}
+	c.coordinator(0, "done", 2, []Op{issue(w0, 9), transfer(w0, w1, 4)}).run()
+	half := c.coordinator(0, "half", 3, []Op{transfer(w0, w1, 2)})
+	for half.step <= len(half.parts) {
+		half.next()
+	}
+	f.Add(snapshotBytes(f, c.ms[0]))
+	f.Add(snapshotBytes(f, c.ms[1]))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := ReadMachine(data)
 		if err != nil {

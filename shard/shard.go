@@ -17,6 +17,17 @@ type Shard struct {
 	projectCustomers map[ProjectID][]uint32
 	projectTxs       map[ProjectID][]uint32
 	systemWallets    map[ProjectID][]uint32
+
+	// Transactions across shard groups (twophase.go): the records still
+	// Waiting for their decision, the prepared parts by project-scoped
+	// referenceId, and what they hold per wallet index (usually empty);
+	// and the transactions finished here, forever (finishedList is the
+	// append-only form snapshots copy cheaply).
+	waiting      map[uint32]*Tx
+	prepared     map[string]*preparedTx
+	holds        map[uint32]hold
+	finished     map[TxID]struct{}
+	finishedList []TxID
 }
 
 func newShard(id uint16) *Shard {
@@ -27,6 +38,10 @@ func newShard(id uint16) *Shard {
 		projectCustomers: map[ProjectID][]uint32{},
 		projectTxs:       map[ProjectID][]uint32{},
 		systemWallets:    map[ProjectID][]uint32{},
+		waiting:          map[uint32]*Tx{},
+		prepared:         map[string]*preparedTx{},
+		holds:            map[uint32]hold{},
+		finished:         map[TxID]struct{}{},
 	}
 }
 
@@ -181,7 +196,7 @@ func (s *Shard) updateWallet(ctx Context, c *Command) Result {
 	case CmdSetWalletDescription:
 		w.Text = newText(w.Text.name(), c.Description)
 	case CmdSetWalletStatus:
-		if code := s.checkStatusChange(w, c.Status); code != OK {
+		if code := s.checkStatusChange(c.Wallet.Index, c.Status); code != OK {
 			return Result{Code: code, Value: "wallet cannot go from " + w.Status.String() + " to " + c.Status.String()}
 		}
 		if w.Status == c.Status {
@@ -194,15 +209,16 @@ func (s *Shard) updateWallet(ctx Context, c *Command) Result {
 }
 
 // checkStatusChange applies the wallet status rules of API.md §4.3.
-func (s *Shard) checkStatusChange(w *Wallet, to WalletStatus) Code {
+func (s *Shard) checkStatusChange(index uint32, to WalletStatus) Code {
+	w := &s.wallets[index]
 	if w.Status == to {
 		return OK
 	}
 	switch {
 	case w.Status == WalletClosed:
 		return ChangeWalletStatusError // nothing leaves Closed
-	case to == WalletClosed && w.Balance != 0:
-		return ChangeWalletStatusError
+	case to == WalletClosed && (w.Balance != 0 || s.holds[index] != hold{}):
+		return ChangeWalletStatusError // money left, or a transaction across groups pending
 	case to == WalletOpen && !w.System() && s.customers[w.Customer-1].Status != CustomerActive:
 		return ChangeWalletStatusError // resume the customer instead
 	}

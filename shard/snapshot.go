@@ -1,8 +1,11 @@
 package shard
 
 import (
+	"cmp"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 
 	"github.com/cloudwallet/cloudwallet/internal/bin"
 )
@@ -17,6 +20,7 @@ import (
 // memory copy, brief enough to run between two applies; encoding, the slow
 // part, runs on the copy.
 type Frozen struct {
+	layout   Layout
 	projects []Project
 	assets   []Asset
 	keyPairs []KeyPair
@@ -27,11 +31,18 @@ type frozenShard struct {
 	customers []Customer
 	wallets   []Wallet
 	txs       []*Tx
+	// The records Waiting when frozen: a decision replaces its record in
+	// the shared array, so the writer reads these instead (and never the
+	// array slot the worker may be writing).
+	waiting  map[uint32]*Tx
+	prepared []*preparedTx // immutable once made
+	finished []TxID
 }
 
 // Freeze copies the machine's state. The caller must hold every partition.
 func (m *Machine) Freeze() *Frozen {
 	f := &Frozen{
+		layout:   m.Layout,
 		projects: append([]Project(nil), m.Meta.projects...),
 		assets:   append([]Asset(nil), m.Meta.assets...),
 		keyPairs: append([]KeyPair(nil), m.Meta.keyPairs...),
@@ -42,12 +53,24 @@ func (m *Machine) Freeze() *Frozen {
 			customers: append([]Customer(nil), s.customers...),
 			wallets:   append([]Wallet(nil), s.wallets...),
 			txs:       s.txs[:len(s.txs):len(s.txs)],
+			waiting:   maps.Clone(s.waiting),
+			prepared:  slices.SortedFunc(maps.Values(s.prepared), byTx),
+			finished:  s.finishedList[:len(s.finishedList):len(s.finishedList)],
 		}
 	}
 	return f
 }
 
-const snapshotMagic = "cloudwallet-snapshot-v1\n"
+func byTx(a, b *preparedTx) int {
+	return cmp.Or(cmp.Compare(a.tx.Shard, b.tx.Shard), cmp.Compare(a.tx.Index, b.tx.Index))
+}
+
+// Snapshot formats: v2 adds the layout and the transactions across groups
+// in flight; v1 (one group, nothing in flight) still reads.
+const (
+	snapshotMagicV1 = "cloudwallet-snapshot-v1\n"
+	snapshotMagic   = "cloudwallet-snapshot-v2\n"
+)
 
 // Bounds the decoder checks, so a damaged snapshot fails instead of
 // allocating without limit.
@@ -83,7 +106,9 @@ func (f *Frozen) WriteTo(w io.Writer) (int64, error) {
 	cw := &countingWriter{w: w}
 	sw := &snapshotWriter{w: cw, buf: make([]byte, 0, 2*snapshotFlushBytes)}
 	b := append(sw.buf, snapshotMagic...)
-	b = bin.AppendUvarint(b, uint64(len(f.shards)))
+	b = bin.AppendUvarint(b, uint64(f.layout.Base))
+	b = bin.AppendUvarint(b, uint64(f.layout.Count))
+	b = bin.AppendUvarint(b, uint64(f.layout.Total))
 	b = bin.AppendUvarint(b, uint64(len(f.projects)))
 	for i := range f.projects {
 		p := &f.projects[i]
@@ -151,13 +176,51 @@ func (f *Frozen) WriteTo(w io.Writer) (int64, error) {
 			}
 		}
 		sw.buf = bin.AppendUvarint(sw.buf, uint64(len(s.txs)))
-		for _, t := range s.txs {
+		for i := range s.txs {
+			t, waiting := s.waiting[uint32(i)]
+			if !waiting {
+				t = s.txs[i]
+			}
 			sw.buf = appendTx(sw.buf, t)
+			sw.flushIfFull()
+		}
+		sw.buf = bin.AppendUvarint(sw.buf, uint64(len(s.prepared)))
+		for _, p := range s.prepared {
+			sw.buf = appendPrepared(sw.buf, p)
+			sw.flushIfFull()
+		}
+		sw.buf = bin.AppendUvarint(sw.buf, uint64(len(s.finished)))
+		for _, t := range s.finished {
+			sw.buf = appendTxID(sw.buf, t)
 			sw.flushIfFull()
 		}
 	}
 	sw.flush()
 	return cw.n, sw.err
+}
+
+func appendTxID(b []byte, t TxID) []byte {
+	b = bin.AppendUvarint(b, uint64(t.Shard))
+	return bin.AppendUvarint(b, uint64(t.Index))
+}
+
+func readTxID(r *bin.Reader) TxID {
+	return TxID{Shard: uint16(r.UvarintMax(ShardsMax - 1)), Index: uint32(r.UvarintMax(IndexMax))}
+}
+
+func appendPrepared(b []byte, p *preparedTx) []byte {
+	b = appendTxID(b, p.tx)
+	b = bin.AppendUvarint(b, uint64(p.project))
+	b = bin.AppendString(b, p.ref)
+	b = bin.AppendUvarint(b, p.seq)
+	b = AppendOps(b, p.ops)
+	b = bin.AppendUvarint(b, uint64(len(p.holds)))
+	for _, h := range p.holds {
+		b = bin.AppendUvarint(b, uint64(h.index))
+		b = bin.AppendVarint(b, h.debit)
+		b = bin.AppendVarint(b, h.credit)
+	}
+	return b
 }
 
 func appendEntry(b []byte, e *Entry) []byte {
@@ -233,15 +296,24 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 
 // ReadMachine decodes a snapshot written by Frozen.WriteTo.
 func ReadMachine(data []byte) (*Machine, error) {
-	if len(data) < len(snapshotMagic) || string(data[:len(snapshotMagic)]) != snapshotMagic {
+	if len(data) < len(snapshotMagic) {
+		return nil, fmt.Errorf("shard: not a cloudwallet snapshot")
+	}
+	v2 := string(data[:len(snapshotMagic)]) == snapshotMagic
+	if !v2 && string(data[:len(snapshotMagicV1)]) != snapshotMagicV1 {
 		return nil, fmt.Errorf("shard: not a cloudwallet snapshot")
 	}
 	r := bin.NewReader(data[len(snapshotMagic):])
-	nShards := int(r.UvarintMax(ShardsMax))
-	if r.Err() != nil || nShards < 1 {
+	var l Layout
+	if v2 {
+		l = Layout{Base: uint16(r.UvarintMax(ShardsMax - 1)), Count: int(r.UvarintMax(ShardsMax)), Total: int(r.UvarintMax(ShardsMax))}
+	} else {
+		l = Single(int(r.UvarintMax(ShardsMax)))
+	}
+	if r.Err() != nil || !l.Valid() {
 		return nil, fmt.Errorf("shard: snapshot header: %w", bin.ErrCorrupt)
 	}
-	m := NewMachine(nShards)
+	m := NewGroupMachine(l)
 	meta := m.Meta
 	meta.projects = make([]Project, r.Count(snapshotCountMax, 2))
 	for i := range meta.projects {
@@ -271,6 +343,9 @@ func ReadMachine(data []byte) (*Machine, error) {
 	}
 	for _, s := range m.Shards {
 		readShard(r, s)
+		if v2 {
+			readPrepared(r, m, s)
+		}
 	}
 	if r.Err() != nil || r.Len() != 0 {
 		return nil, fmt.Errorf("shard: snapshot body: %w", bin.ErrCorrupt)
@@ -328,7 +403,47 @@ func readShard(r *bin.Reader, s *Shard) {
 			return
 		}
 		s.txs[i] = t
+		if t.Status == TxWaiting {
+			s.waiting[uint32(i)] = t
+		}
 		s.refIndex.put(t.Project, t.ReferenceID, uint32(i))
 		s.projectTxs[t.Project] = append(s.projectTxs[t.Project], uint32(i))
+	}
+}
+
+// readPrepared reads a shard's prepared and finished transactions across
+// groups, and rebuilds the holds they keep.
+func readPrepared(r *bin.Reader, m *Machine, s *Shard) {
+	n := r.Count(snapshotCountMax, 8)
+	for range n {
+		p := &preparedTx{}
+		p.tx = readTxID(r)
+		p.project, p.ref = ProjectID(r.UvarintMax(IndexMax)), r.String(ReferenceIDLenMax)
+		p.seq, p.ops = r.Uvarint(), ReadOps(r)
+		p.holds = make([]walletHold, r.Count(OperationsPerTxMax*2, 3))
+		for i := range p.holds {
+			h := &p.holds[i]
+			h.index = uint32(r.UvarintMax(uint64(len(s.wallets))))
+			h.debit, h.credit = r.Varint(), r.Varint()
+			if r.Err() == nil && (int(h.index) >= len(s.wallets) || h.debit < 0 || h.credit < 0) {
+				r.Fail()
+			}
+		}
+		if r.Err() != nil {
+			return
+		}
+		for _, h := range p.holds {
+			if cur := s.holds[h.index]; h.debit > AmountMax-cur.debit || h.credit > AmountMax-cur.credit {
+				r.Fail() // holds beyond any balance: damaged
+				return
+			}
+			s.addHold(h.index, h.hold, 1)
+		}
+		s.prepared[projectKey(p.project, p.ref)] = p
+	}
+	s.finishedList = make([]TxID, r.Count(snapshotCountMax, 2))
+	for i := range s.finishedList {
+		s.finishedList[i] = readTxID(r)
+		s.finished[s.finishedList[i]] = struct{}{}
 	}
 }

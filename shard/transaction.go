@@ -11,7 +11,10 @@ package shard
 // no balance. Only when every operation passes are the balances changed and
 // the entries written.
 func (m *Machine) transaction(ctx Context, c *Command) Result {
-	rs := m.Shards[ReferenceShard(c.Project, c.ReferenceID, len(m.Shards))]
+	rs := m.shard(ReferenceShard(c.Project, c.ReferenceID, m.Total))
+	if rs == nil {
+		return notHere
+	}
 	if ti, ok := rs.txIndex(c.Project, c.ReferenceID); ok {
 		return Result{Code: DuplicateReferenceID, Value: rs.txs[ti]}
 	}
@@ -76,13 +79,13 @@ func (m *Machine) checkOps(c *Command, ws *walletSet) (int, Code) {
 		// Debit before checking the credit: when source and destination
 		// are one wallet, the credit lands on the debited balance.
 		if src != nil {
-			if src.balance < op.Amount {
+			if src.balance-src.debitHeld < op.Amount {
 				return i, InsufficientFunds
 			}
 			src.balance -= op.Amount
 		}
 		if dst != nil {
-			if dst.balance > AmountMax-op.Amount {
+			if dst.balance+dst.creditHeld > AmountMax-op.Amount {
 				return i, LimitExceeded
 			}
 			dst.balance += op.Amount
@@ -139,13 +142,16 @@ func growEntries(old []Entry) []Entry {
 	return grown
 }
 
-func (m *Machine) walletAt(id WalletID) *Wallet { return &m.Shards[id.Shard].wallets[id.Index] }
+func (m *Machine) walletAt(id WalletID) *Wallet { return &m.shard(id.Shard).wallets[id.Index] }
 
-// touched is a wallet named by a transaction with its running balance.
+// touched is a wallet named by a transaction with its running balance, and
+// the holds that prepared transactions across groups keep on it: debits
+// may not spend held money, credits may not use held headroom.
 type touched struct {
-	id      WalletID
-	w       *Wallet
-	balance int64
+	id                    WalletID
+	w                     *Wallet
+	balance               int64
+	debitHeld, creditHeld int64
 }
 
 // walletSet finds touched wallets: a linear scan for the usual handful, a
@@ -176,14 +182,16 @@ func (ws *walletSet) get(m *Machine, p ProjectID, id WalletID) *touched {
 			}
 		}
 	}
-	if int(id.Shard) >= len(m.Shards) {
+	s := m.shard(id.Shard)
+	if s == nil {
 		return nil
 	}
-	w := m.Shards[id.Shard].wallet(p, id.Index)
+	w := s.wallet(p, id.Index)
 	if w == nil {
 		return nil
 	}
-	ws.items = append(ws.items, touched{id: id, w: w, balance: w.Balance})
+	h := s.holds[id.Index] // what transactions across groups have reserved
+	ws.items = append(ws.items, touched{id: id, w: w, balance: w.Balance, debitHeld: h.debit, creditHeld: h.credit})
 	if ws.index != nil {
 		ws.index[id] = len(ws.items) - 1
 	}

@@ -119,11 +119,15 @@ type TxStatus uint8
 const (
 	TxCompleted TxStatus = iota + 1
 	TxFailed
+	TxWaiting // across shard groups: begun, outcome not yet decided
 )
 
 func (s TxStatus) String() string {
-	if s == TxCompleted {
+	switch s {
+	case TxCompleted:
 		return "Completed"
+	case TxWaiting:
+		return "Waiting"
 	}
 	return "Failed"
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cloudwallet/cloudwallet/internal/bin"
 	"github.com/cloudwallet/cloudwallet/raftfsm"
@@ -34,11 +35,18 @@ const (
 	fwdUnavailable                      // never appended: safe to retry
 	fwdOverloaded                       // the leader's queue was full: never appended
 	fwdUnknown                          // appended at index (0: unknown), not confirmed
+	fwdBroken                           // (metrics only) the link broke before the answer
+	fwdStatusCount
 )
+
+var fwdStatusNames = [fwdStatusCount]string{"applied", "unavailable", "overloaded", "unknown", "broken"}
+
+func (st forwardStatus) String() string { return fwdStatusNames[st] }
 
 // remoteBatch is, on the leader, one frame of forwarded commands.
 type remoteBatch struct {
 	id       uint64
+	served   *[fwdStatusCount]prometheus.Counter
 	statuses []forwardStatus
 	indexes  []uint64
 	mu       sync.Mutex
@@ -47,6 +55,7 @@ type remoteBatch struct {
 }
 
 func (rb *remoteBatch) settle(slot int, st forwardStatus, index uint64) {
+	rb.served[st].Inc()
 	rb.mu.Lock()
 	rb.statuses[slot], rb.indexes[slot] = st, index
 	rb.left--
@@ -115,7 +124,7 @@ func (n *Node) serveForward(conn net.Conn, _ uint16) {
 			return
 		}
 		rb := &remoteBatch{
-			id: binary.BigEndian.Uint64(frame), answer: answer, left: len(e.Commands),
+			id: binary.BigEndian.Uint64(frame), answer: answer, left: len(e.Commands), served: &n.metrics.forwardServed,
 			statuses: make([]forwardStatus, len(e.Commands)), indexes: make([]uint64, len(e.Commands)),
 		}
 		if len(e.Commands) == 0 {
@@ -223,6 +232,7 @@ func (n *Node) readAnswers(c *fwdConn) {
 		c.dead = true
 		for id, wt := range c.waiting {
 			delete(c.waiting, id)
+			n.metrics.forwarded[fwdBroken].Add(float64(len(wt.batch)))
 			close(wt.done)
 		}
 		c.mu.Unlock()
@@ -246,9 +256,10 @@ func (n *Node) readAnswers(c *fwdConn) {
 		if count := rd.Count(raftfsm.CommandsPerEntryMax, 2); count == len(wt.batch) {
 			for _, p := range wt.batch {
 				st, index := forwardStatus(rd.Byte()), rd.Uvarint()
-				if rd.Err() != nil {
+				if rd.Err() != nil || st >= fwdBroken {
 					break
 				}
+				n.metrics.forwarded[st].Inc()
 				switch st {
 				case fwdUnavailable:
 					n.pend.complete(p.tag.Seq, shard.Result{}, ErrUnavailable)

@@ -73,6 +73,12 @@ type metrics struct {
 	snapPersistSecs  prometheus.Histogram
 	snapBytes        prometheus.Gauge
 	snapFailures     prometheus.Counter
+	readIndexRounds  *prometheus.CounterVec             // by where (leader: served here; asked: of the leader) and result
+	readIndexReads   *prometheus.CounterVec             // reads those rounds answered, by where
+	forwarded        [fwdStatusCount]prometheus.Counter // this node's commands sent to the leader, by answer
+	forwardServed    [fwdStatusCount]prometheus.Counter // commands other nodes sent here, by answer
+
+	forwardVecs []*prometheus.CounterVec
 
 	// What the state holds, kept by Apply and Restore (no lock, no read
 	// through the workers at scrape time).
@@ -158,7 +164,55 @@ func newMetrics() *metrics {
 		Help:        "Snapshots that could not be written.",
 		ConstLabels: groupLabel,
 	})
+	m.readIndexRounds = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name:        "cloudwallet_read_index_rounds_total",
+		Help:        "Read-index rounds for linearizable reads: where=leader (leadership confirmed here by one VerifyLeader round), where=asked (this follower asked the leader); result ok or error.",
+		ConstLabels: groupLabel,
+	}, []string{"where", "result"})
+	m.readIndexReads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name:        "cloudwallet_read_index_reads_total",
+		Help:        "Reads answered by read-index rounds (reads per round = this / cloudwallet_read_index_rounds_total: how well rounds are shared).",
+		ConstLabels: groupLabel,
+	}, []string{"where"})
+	fwd := func(name, help string, into *[fwdStatusCount]prometheus.Counter) {
+		v := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: groupLabel}, []string{"status"})
+		for st := range fwdStatusCount {
+			into[st] = v.WithLabelValues(st.String())
+		}
+		m.forwardVecs = append(m.forwardVecs, v)
+	}
+	fwd("cloudwallet_forwarded_commands_total",
+		"Commands this node sent to the group leader, by the leader's answer: applied, unavailable, overloaded, unknown (appended, not confirmed), broken (the link broke before the answer).",
+		&m.forwarded)
+	fwd("cloudwallet_forward_served_commands_total",
+		"Commands other nodes forwarded to this node as leader, by the answer sent back.",
+		&m.forwardServed)
 	return m
+}
+
+// roundCounters counts one kind of read-index round.
+type roundCounters struct {
+	ok, failed, reads prometheus.Counter
+}
+
+func (m *metrics) readRounds(where string) roundCounters {
+	return roundCounters{
+		ok:     m.readIndexRounds.WithLabelValues(where, "ok"),
+		failed: m.readIndexRounds.WithLabelValues(where, "error"),
+		reads:  m.readIndexReads.WithLabelValues(where),
+	}
+}
+
+func (c roundCounters) count(reads int, err error) {
+	if c.reads == nil {
+		return // a bare rounds value in a unit test
+	}
+	if err != nil {
+		c.failed.Inc()
+	} else {
+		c.ok.Inc()
+	}
+	c.reads.Add(float64(reads))
 }
 
 // registerMetrics adds the engine's collectors, including those read from the node
@@ -172,7 +226,7 @@ func (n *Node) registerMetrics(reg prometheus.Registerer) error {
 	cs := []prometheus.Collector{
 		m.txTotal, m.txSeconds, m.txOperations, m.applySeconds, m.entriesPerApply, m.commandsPerEntry,
 		m.leaderChanges, m.logSyncSeconds, m.logBytes, m.snapFreezeSecs, m.snapPersistSecs,
-		m.snapBytes, m.snapFailures,
+		m.snapBytes, m.snapFailures, m.readIndexRounds, m.readIndexReads, m.forwardVecs[0], m.forwardVecs[1],
 		held("cloudwallet_customers", "Customers held (Deleted ones included).", &m.customers),
 		held("cloudwallet_wallets", "Wallets held.", &m.wallets),
 		held("cloudwallet_transactions", "Transaction records held (Completed and Failed).", &m.transactions),

@@ -131,8 +131,9 @@ func Open(cfg Config) (*Node, error) {
 	n.id, n.cfg.Shards = id.NodeID, id.Shards
 	n.origin = originOf(id.NodeID)
 	n.group = newGroup(shard.NewMachine(id.Shards))
-	n.localReads.fn, n.remoteReads.fn = n.leaderReadIndex, n.askLeaderReadIndex
 	n.metrics = newMetrics()
+	n.localReads.fn, n.remoteReads.fn = n.leaderReadIndex, n.askLeaderReadIndex
+	n.localReads.counted, n.remoteReads.counted = n.metrics.readRounds("leader"), n.metrics.readRounds("asked")
 	n.keys.reset(nil)
 	n.fsm = raftfsm.New(n, n.fsmObserver())
 	if err := n.startRaft(); err != nil {

@@ -30,6 +30,7 @@ var errNotReadReady = errors.New("engine: the leader has not yet committed an en
 // rounds runs fn once for every group of callers waiting when it starts.
 type rounds struct {
 	fn      func() (uint64, error)
+	counted roundCounters
 	mu      sync.Mutex
 	waiting []chan roundResult
 	running bool
@@ -69,6 +70,7 @@ func (r *rounds) loop() {
 		}
 		r.mu.Unlock()
 		index, err := r.fn() // starts after every caller in batch arrived
+		r.counted.count(len(batch), err)
 		for _, ch := range batch {
 			ch <- roundResult{index, err}
 		}

@@ -238,6 +238,30 @@ func TestClusterJoinWriteAndReadOnEveryNode(t *testing.T) {
 		t.Fatalf("cluster status: %v\n%s", err, out)
 	}
 
+	// Operators see the forwarding and the read-index rounds: the writes
+	// through the followers were forwarded and applied, the leader served
+	// them, and the followers' reads asked the leader in shared rounds.
+	sum := map[string]float64{}
+	for _, s := range c.nodes {
+		for k, v := range s.scrape() {
+			sum[k] += v
+		}
+	}
+	for _, k := range []string{
+		series("cloudwallet_forwarded_commands_total", "group", "0", "status", "applied"),
+		series("cloudwallet_forward_served_commands_total", "group", "0", "status", "applied"),
+		series("cloudwallet_read_index_rounds_total", "group", "0", "result", "ok", "where", "leader"),
+		series("cloudwallet_read_index_rounds_total", "group", "0", "result", "ok", "where", "asked"),
+	} {
+		if sum[k] < 1 {
+			t.Errorf("%s is %v over the three nodes", k, sum[k])
+		}
+	}
+	if asked, reads := sum[series("cloudwallet_read_index_rounds_total", "group", "0", "result", "ok", "where", "asked")],
+		sum[series("cloudwallet_read_index_reads_total", "group", "0", "where", "asked")]; reads < asked {
+		t.Errorf("%v reads for %v rounds asked of the leader", reads, asked)
+	}
+
 	// the wrong secret: the node gives up with a clear error
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

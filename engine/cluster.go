@@ -41,6 +41,7 @@ const (
 
 type callRequest struct {
 	Op      string `json:"op"`
+	Group   int    `json:"group,omitempty"` // the shard group a group call is about
 	NodeID  string `json:"nodeId,omitempty"`
 	Addr    string `json:"addr,omitempty"`
 	Proxied bool   `json:"proxied,omitempty"` // already passed on once by a follower
@@ -49,7 +50,8 @@ type callRequest struct {
 type callAnswer struct {
 	Err    string      `json:"err,omitempty"`
 	Index  uint64      `json:"index,omitempty"`
-	Shards int         `json:"shards,omitempty"`
+	Shards int         `json:"shards,omitempty"`        // info: S per group
+	Groups int         `json:"groups,omitempty"`        // info: G
 	Token  string      `json:"operatorToken,omitempty"` // info: the operator token`
 	Status *NodeStatus `json:"status,omitempty"`
 }
@@ -189,48 +191,57 @@ func (n *Node) serveCalls(conn net.Conn, _ uint16) {
 	}
 }
 
+// answer answers a call: about the node, or about one of its groups.
 func (n *Node) answer(req callRequest) callAnswer {
+	if req.Op == opInfo {
+		return callAnswer{Shards: n.shardsPerGroup, Groups: len(n.groups), Token: n.cfg.OperatorToken}
+	}
+	if req.Group < 0 || req.Group >= len(n.groups) {
+		return callAnswer{Err: fmt.Sprintf("no shard group %d", req.Group)}
+	}
+	return n.groups[req.Group].answer(req)
+}
+
+func (rp *replica) answer(req callRequest) callAnswer {
 	fail := func(err error) callAnswer { return callAnswer{Err: err.Error()} }
 	switch req.Op {
 	case opReadIndex:
-		if n.raft.State() != raft.Leader {
+		if rp.raft.State() != raft.Leader {
 			return fail(raft.ErrNotLeader)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ReadTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), rp.cfg.ReadTimeout)
 		defer cancel()
-		index, err := n.localReads.do(ctx)
+		index, err := rp.localReads.do(ctx)
 		if err != nil {
 			return fail(err)
 		}
 		return callAnswer{Index: index}
-	case opInfo:
-		return callAnswer{Shards: n.cfg.Shards, Token: n.cfg.OperatorToken}
 	case opStatus:
-		s := n.localStatus()
+		s := rp.localStatus()
 		return callAnswer{Status: &s}
 	case opJoin, opPromote, opRemove:
-		if n.raft.State() != raft.Leader {
+		if rp.raft.State() != raft.Leader {
 			if req.Proxied {
 				return fail(raft.ErrNotLeader)
 			}
-			addr, _ := n.raft.LeaderWithID()
+			addr, _ := rp.raft.LeaderWithID()
 			if addr == "" {
 				return fail(errors.New("no leader: the cluster has no quorum"))
 			}
 			req.Proxied = true
 			var ans callAnswer
-			if err := n.calls.do(string(addr), req, &ans, membershipWait+callTimeout); err != nil {
+			if err := rp.calls.do(string(addr), req, &ans, membershipWait+callTimeout); err != nil {
 				return fail(err)
 			}
 			return ans
 		}
-		return n.changeMembership(req)
+		return rp.changeMembership(req)
 	}
 	return fail(fmt.Errorf("unknown call %q", req.Op))
 }
 
 // changeMembership runs a join, promote or remove on the leader.
-func (n *Node) changeMembership(req callRequest) callAnswer {
+func (rp *replica) changeMembership(req callRequest) callAnswer {
 	if req.NodeID == "" || (req.Op != opRemove && req.Addr == "") {
 		return callAnswer{Err: "a membership change needs nodeId and addr"}
 	}
@@ -238,11 +249,11 @@ func (n *Node) changeMembership(req callRequest) callAnswer {
 	var f raft.IndexFuture
 	switch req.Op {
 	case opJoin:
-		f = n.raft.AddNonvoter(id, addr, 0, membershipWait)
+		f = rp.raft.AddNonvoter(id, addr, 0, membershipWait)
 	case opPromote:
-		f = n.raft.AddVoter(id, addr, 0, membershipWait)
+		f = rp.raft.AddVoter(id, addr, 0, membershipWait)
 	case opRemove:
-		cf := n.raft.GetConfiguration()
+		cf := rp.raft.GetConfiguration()
 		if err := cf.Error(); err != nil {
 			return callAnswer{Err: err.Error()}
 		}
@@ -253,32 +264,32 @@ func (n *Node) changeMembership(req callRequest) callAnswer {
 		if !known {
 			return callAnswer{Err: "no node " + req.NodeID + " in the cluster"}
 		}
-		f = n.raft.RemoveServer(id, 0, membershipWait)
+		f = rp.raft.RemoveServer(id, 0, membershipWait)
 	}
 	if err := f.Error(); err != nil {
 		return callAnswer{Err: err.Error()}
 	}
-	n.log.Info("membership changed", "op", req.Op, "node", req.NodeID, "addr", req.Addr)
-	return callAnswer{Index: n.raft.CommitIndex()}
+	rp.log.Info("membership changed", "op", req.Op, "node", req.NodeID, "addr", req.Addr)
+	return callAnswer{Index: rp.raft.CommitIndex()}
 }
 
 // joinLoop asks the cluster at cfg.JoinAddr to add this node, waits until
 // it has caught up, and asks to be promoted, retrying until it is done or
 // the node closes.
-func (n *Node) joinLoop() {
-	defer n.proposer.Done()
-	me := callRequest{NodeID: n.id, Addr: n.mux.Addr()}
+func (rp *replica) joinLoop() {
+	defer rp.proposer.Done()
+	me := callRequest{NodeID: rp.id, Addr: rp.mux.Addr(), Group: rp.group}
 	ask := func(op string) (callAnswer, bool) {
 		for wait := 200 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
 			me.Op = op
 			var ans callAnswer
-			err := n.calls.do(n.cfg.JoinAddr, me, &ans, membershipWait+2*callTimeout)
+			err := rp.calls.do(rp.cfg.JoinAddr, me, &ans, membershipWait+2*callTimeout)
 			if err == nil {
 				return ans, true
 			}
-			n.log.Warn("cluster join: retrying", "step", op, "via", n.cfg.JoinAddr, "err", err)
+			rp.log.Warn("cluster join: retrying", "step", op, "via", rp.cfg.JoinAddr, "err", err)
 			select {
-			case <-n.closing:
+			case <-rp.closing:
 				return ans, false
 			case <-time.After(wait):
 			}
@@ -288,27 +299,27 @@ func (n *Node) joinLoop() {
 	if !ok {
 		return
 	}
-	n.log.Info("cluster join: added as non-voter; catching up", "commitIndex", ans.Index)
+	rp.log.Info("cluster join: added as non-voter; catching up", "commitIndex", ans.Index)
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
 		select {
-		case <-n.closing:
+		case <-rp.closing:
 			cancel()
 		case <-ctx.Done():
 		}
 	}()
-	err := n.applied.wait(ctx, ans.Index)
+	err := rp.applied.wait(ctx, ans.Index)
 	cancel()
 	if err != nil {
 		return
 	}
 	if _, ok := ask(opPromote); ok {
-		n.log.Info("cluster join: promoted to voter")
+		rp.log.Info("cluster join: promoted to voter")
 	}
 }
 
-// askInfo learns S (and the operator token) from a member before this
-// node's data dir is made.
+// askInfo learns S and G (and the operator token) from a member before
+// this node's data dir is made.
 func askInfo(calls *callClient, addr string, closing <-chan struct{}) (callAnswer, error) {
 	var last error
 	for attempt := 0; attempt < 30; attempt++ {
@@ -362,20 +373,33 @@ type ClusterStatus struct {
 	Groups []GroupStatus `json:"groups"`
 }
 
-func (n *Node) localStatus() NodeStatus {
-	_, leader := n.raft.LeaderWithID()
+func (rp *replica) localStatus() NodeStatus {
+	_, leader := rp.raft.LeaderWithID()
 	return NodeStatus{
-		ID: n.id, Addr: n.mux.Addr(), Reachable: true,
-		State: n.raft.State().String(), Term: n.raft.CurrentTerm(), Leader: string(leader),
-		CommitIndex: n.raft.CommitIndex(), AppliedIndex: n.applied.get(), LastIndex: n.raft.LastIndex(),
+		ID: rp.id, Addr: rp.mux.Addr(), Reachable: true,
+		State: rp.raft.State().String(), Term: rp.raft.CurrentTerm(), Leader: string(leader),
+		CommitIndex: rp.raft.CommitIndex(), AppliedIndex: rp.applied.get(), LastIndex: rp.raft.LastIndex(),
 	}
 }
 
-// Status asks every node in the configuration for its view.
+// Status asks every node in each group's configuration for its view.
 func (n *Node) Status() (ClusterStatus, error) {
-	cf := n.raft.GetConfiguration()
+	st := ClusterStatus{Node: n.id}
+	for _, rp := range n.groups {
+		g, err := rp.status()
+		if err != nil {
+			return ClusterStatus{}, fmt.Errorf("group %d: %w", rp.group, err)
+		}
+		st.Groups = append(st.Groups, g)
+	}
+	return st, nil
+}
+
+// status asks every node in this group's configuration for its view.
+func (rp *replica) status() (GroupStatus, error) {
+	cf := rp.raft.GetConfiguration()
 	if err := cf.Error(); err != nil {
-		return ClusterStatus{}, err
+		return GroupStatus{}, err
 	}
 	servers := cf.Configuration().Servers
 	nodes := make([]NodeStatus, len(servers))
@@ -385,11 +409,11 @@ func (n *Node) Status() (ClusterStatus, error) {
 		go func() {
 			defer wg.Done()
 			var st NodeStatus
-			if string(s.ID) == n.id {
-				st = n.localStatus()
+			if string(s.ID) == rp.id {
+				st = rp.localStatus()
 			} else {
 				var ans callAnswer
-				if err := n.calls.do(string(s.Address), callRequest{Op: opStatus}, &ans, 2*time.Second); err != nil {
+				if err := rp.calls.do(string(s.Address), callRequest{Op: opStatus, Group: rp.group}, &ans, 2*time.Second); err != nil {
 					st.Error = err.Error()
 				} else {
 					st = *ans.Status
@@ -400,32 +424,42 @@ func (n *Node) Status() (ClusterStatus, error) {
 		}()
 	}
 	wg.Wait()
-	g := GroupStatus{Group: 0, Shards: n.cfg.Shards}
+	g := GroupStatus{Group: rp.group, Shards: rp.layout.Count}
 	for _, st := range nodes {
 		if st.State == raft.Leader.String() && st.Term >= g.Term {
 			g.Leader, g.Term = st.ID, st.Term
 		}
 	}
 	g.Nodes = nodes
-	return ClusterStatus{Node: n.id, Groups: []GroupStatus{g}}, nil
+	return g, nil
 }
 
-// RemoveNode takes a node out of the cluster (through the leader).
+// RemoveNode takes a node out of every group (through their leaders).
 func (n *Node) RemoveNode(id string) error {
-	ans := n.answer(callRequest{Op: opRemove, NodeID: id})
-	if ans.Err != "" {
-		return errors.New(ans.Err)
+	var errs []error
+	for _, rp := range n.groups {
+		if ans := rp.answer(callRequest{Op: opRemove, NodeID: id, Group: rp.group}); ans.Err != "" {
+			errs = append(errs, fmt.Errorf("group %d: %s", rp.group, ans.Err))
+		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
-// Handoff transfers leadership to another voter if this node leads, so a
-// planned stop does not wait out an election timeout.
+// Handoff transfers leadership of every group this node leads to another
+// voter, so a planned stop does not wait out an election timeout.
 func (n *Node) Handoff() error {
-	if n.raft.State() != raft.Leader {
+	var errs []error
+	for _, rp := range n.groups {
+		errs = append(errs, rp.handoff())
+	}
+	return errors.Join(errs...)
+}
+
+func (rp *replica) handoff() error {
+	if rp.raft.State() != raft.Leader {
 		return nil
 	}
-	cf := n.raft.GetConfiguration()
+	cf := rp.raft.GetConfiguration()
 	if err := cf.Error(); err != nil {
 		return err
 	}
@@ -438,9 +472,9 @@ func (n *Node) Handoff() error {
 	if voters < 2 {
 		return nil
 	}
-	err := n.raft.LeadershipTransfer().Error()
+	err := rp.raft.LeadershipTransfer().Error()
 	if err == nil {
-		n.log.Info("leadership handed over before stopping")
+		rp.log.Info("leadership handed over before stopping")
 	}
 	return err
 }

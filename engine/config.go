@@ -38,6 +38,10 @@ type Config struct {
 	// Shards is S, the number of shards of the group. It is fixed when the
 	// data dir is created; a later value is ignored (the stored one wins).
 	Shards int
+	// Groups is G, the number of shard groups, each its own Raft group
+	// with S shards; group 0 also holds projects, key pairs and assets.
+	// Fixed with Shards when the cluster is created.
+	Groups int
 	// LogStore is "wal" (tidwall/wal, the default) or "bolt" (raft-boltdb).
 	LogStore string
 
@@ -81,11 +85,16 @@ type Config struct {
 }
 
 // DefaultConfig returns a fresh single-node configuration.
+// GroupsMax bounds G: every node runs a Raft instance, a proposer and S+1
+// partition workers per group.
+const GroupsMax = 64
+
 func DefaultConfig() Config {
 	return Config{
 		DataDir:             "./data",
 		PeerAddr:            "127.0.0.1:7000",
 		Shards:              runtime.NumCPU(),
+		Groups:              1,
 		LogStore:            "wal",
 		HeartbeatTimeout:    500 * time.Millisecond,
 		ElectionTimeout:     500 * time.Millisecond,
@@ -113,6 +122,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("engine: PeerAddr is empty")
 	case c.Shards < 1 || c.Shards > shard.ShardsMax:
 		return fmt.Errorf("engine: Shards %d outside 1..%d", c.Shards, shard.ShardsMax)
+	case c.Groups < 1 || c.Groups > GroupsMax || c.Groups*c.Shards > shard.ShardsMax:
+		return fmt.Errorf("engine: %d groups of %d shards: groups must be 1..%d and shards in all at most %d", c.Groups, c.Shards, GroupsMax, shard.ShardsMax)
 	case c.LogStore != "wal" && c.LogStore != "bolt":
 		return fmt.Errorf("engine: LogStore %q is neither wal nor bolt", c.LogStore)
 	case c.CommandsPerEntryMax < 1 || c.CommandsPerEntryMax > raftfsm.CommandsPerEntryMax:

@@ -75,13 +75,13 @@ func (rb *remoteBatch) settle(slot int, st forwardStatus, index uint64) {
 
 // finish ends a proposal that will not be (or was not) confirmed by its
 // entry's future: a local one through pending, a forwarded one by status.
-func (n *Node) finish(p *proposal, err error, index uint64) {
+func (rp *replica) finish(p *proposal, err error, index uint64) {
 	if p.remote == nil {
 		if err == ErrOutcomeUnknown && index > 0 {
-			n.markLost(p.tag.Seq, index)
+			rp.markLost(p.tag.Seq, index)
 			return
 		}
-		n.pend.complete(p.tag.Seq, shard.Result{}, err)
+		rp.pend.complete(p.tag.Seq, shard.Result{}, err)
 		return
 	}
 	st := fwdUnknown
@@ -94,8 +94,17 @@ func (n *Node) finish(p *proposal, err error, index uint64) {
 	p.remote.settle(p.slot, st, index)
 }
 
+// serveForward hands a forwarding connection to its group.
+func (n *Node) serveForward(conn net.Conn, group uint16) {
+	if int(group) >= len(n.groups) {
+		conn.Close()
+		return
+	}
+	n.groups[group].serveForward(conn)
+}
+
 // serveForward runs on the leader for one forwarding node's connection.
-func (n *Node) serveForward(conn net.Conn, _ uint16) {
+func (rp *replica) serveForward(conn net.Conn) {
 	r, w := bufio.NewReader(conn), bufio.NewWriter(conn)
 	var wmu sync.Mutex
 	answer := func(b []byte) {
@@ -112,7 +121,7 @@ func (n *Node) serveForward(conn net.Conn, _ uint16) {
 			return
 		}
 		if len(frame) < 8 {
-			n.log.Warn("forwarded batch too short; closing", "remote", conn.RemoteAddr().String())
+			rp.log.Warn("forwarded batch too short; closing", "remote", conn.RemoteAddr().String())
 			return
 		}
 		e, err := raftfsm.DecodeEntry(frame[8:])
@@ -120,18 +129,18 @@ func (n *Node) serveForward(conn net.Conn, _ uint16) {
 			err = fmt.Errorf("untagged commands")
 		}
 		if err != nil {
-			n.log.Warn("forwarded batch does not decode; closing", "remote", conn.RemoteAddr().String(), "err", err)
+			rp.log.Warn("forwarded batch does not decode; closing", "remote", conn.RemoteAddr().String(), "err", err)
 			return
 		}
 		rb := &remoteBatch{
-			id: binary.BigEndian.Uint64(frame), answer: answer, left: len(e.Commands), served: &n.metrics.forwardServed,
+			id: binary.BigEndian.Uint64(frame), answer: answer, left: len(e.Commands), served: &rp.metrics.forwardServed,
 			statuses: make([]forwardStatus, len(e.Commands)), indexes: make([]uint64, len(e.Commands)),
 		}
 		if len(e.Commands) == 0 {
 			answer(bin.AppendUvarint(binary.BigEndian.AppendUint64(nil, rb.id), 0))
 			continue
 		}
-		leading := n.raft.State() == raft.Leader
+		leading := rp.raft.State() == raft.Leader
 		for i := range e.Commands {
 			p := &proposal{cmd: &e.Commands[i], tag: e.Tags[i], remote: rb, slot: i}
 			if !leading || p.tag == (raftfsm.Tag{}) {
@@ -139,7 +148,7 @@ func (n *Node) serveForward(conn net.Conn, _ uint16) {
 				continue
 			}
 			select {
-			case n.proposals <- p:
+			case rp.proposals <- p:
 			default:
 				rb.settle(i, fwdOverloaded, 0)
 			}
@@ -149,7 +158,7 @@ func (n *Node) serveForward(conn net.Conn, _ uint16) {
 
 // forwarder keeps the connection to the leader on a forwarding node.
 type forwarder struct {
-	n    *Node
+	rp   *replica
 	mu   sync.Mutex
 	conn *fwdConn
 }
@@ -182,13 +191,13 @@ func (f *forwarder) get(addr string) (*fwdConn, error) {
 		}
 		c.conn.Close()
 	}
-	conn, err := f.n.mux.Dial(addr, peer.KindForward, 0, callTimeout)
+	conn, err := f.rp.mux.Dial(addr, peer.KindForward, uint16(f.rp.group), callTimeout)
 	if err != nil {
 		return nil, err
 	}
 	c := &fwdConn{addr: addr, conn: conn, w: bufio.NewWriterSize(conn, 64<<10), waiting: map[uint64]*fwdWait{}}
 	f.conn = c
-	go f.n.readAnswers(c)
+	go f.rp.readAnswers(c)
 	return c, nil
 }
 
@@ -224,7 +233,7 @@ func (c *fwdConn) send(entry []byte, batch []*proposal) (*fwdWait, error) {
 // readAnswers applies the leader's answers until the connection breaks;
 // then every batch still waiting is released (its proposals stay pending:
 // their entries may yet commit, and settle or the timeout ends them).
-func (n *Node) readAnswers(c *fwdConn) {
+func (rp *replica) readAnswers(c *fwdConn) {
 	r := bufio.NewReader(c.conn)
 	var buf []byte
 	defer func() {
@@ -232,7 +241,7 @@ func (n *Node) readAnswers(c *fwdConn) {
 		c.dead = true
 		for id, wt := range c.waiting {
 			delete(c.waiting, id)
-			n.metrics.forwarded[fwdBroken].Add(float64(len(wt.batch)))
+			rp.metrics.forwarded[fwdBroken].Add(float64(len(wt.batch)))
 			close(wt.done)
 		}
 		c.mu.Unlock()
@@ -259,15 +268,15 @@ func (n *Node) readAnswers(c *fwdConn) {
 				if rd.Err() != nil || st >= fwdBroken {
 					break
 				}
-				n.metrics.forwarded[st].Inc()
+				rp.metrics.forwarded[st].Inc()
 				switch st {
 				case fwdUnavailable:
-					n.pend.complete(p.tag.Seq, shard.Result{}, ErrUnavailable)
+					rp.pend.complete(p.tag.Seq, shard.Result{}, ErrUnavailable)
 				case fwdOverloaded:
-					n.pend.complete(p.tag.Seq, shard.Result{}, ErrOverloaded)
+					rp.pend.complete(p.tag.Seq, shard.Result{}, ErrOverloaded)
 				case fwdUnknown:
 					if index > 0 {
-						n.markLost(p.tag.Seq, index)
+						rp.markLost(p.tag.Seq, index)
 					}
 				}
 			}
@@ -278,19 +287,19 @@ func (n *Node) readAnswers(c *fwdConn) {
 
 // forwardBatch sends this node's proposals to the leader and holds an
 // in-flight slot until the leader has answered (or the link broke).
-func (n *Node) forwardBatch(batch []*proposal, entry []byte) {
-	defer func() { <-n.inflight }()
-	addr, _ := n.raft.LeaderWithID()
+func (rp *replica) forwardBatch(batch []*proposal, entry []byte) {
+	defer func() { <-rp.inflight }()
+	addr, _ := rp.raft.LeaderWithID()
 	failAll := func(err error) {
 		for _, p := range batch {
-			n.pend.complete(p.tag.Seq, shard.Result{}, err)
+			rp.pend.complete(p.tag.Seq, shard.Result{}, err)
 		}
 	}
 	if addr == "" {
 		failAll(ErrUnavailable)
 		return
 	}
-	c, err := n.fwd.get(string(addr))
+	c, err := rp.fwd.get(string(addr))
 	if err != nil {
 		failAll(ErrUnavailable) // nothing was sent
 		return
@@ -301,6 +310,6 @@ func (n *Node) forwardBatch(batch []*proposal, entry []byte) {
 	}
 	select {
 	case <-wt.done:
-	case <-n.closing:
+	case <-rp.closing:
 	}
 }

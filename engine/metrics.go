@@ -85,11 +85,11 @@ type metrics struct {
 	customers, wallets, transactions atomic.Int64
 }
 
-// groupLabel names the shard group of the Raft metrics. One group today;
-// the cluster gives each its number.
-var groupLabel = prometheus.Labels{"group": "0"}
-
-func newMetrics() *metrics {
+// newMetrics makes the collectors of one group's replica. The per-group
+// ones carry the group's number as a label; the transaction ones count
+// for the node and are registered once (from the meta group's).
+func newMetrics(group int) *metrics {
+	groupLabel := prometheus.Labels{"group": strconv.Itoa(group)}
 	m := &metrics{}
 	m.txTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "cloudwallet_transactions_total",
@@ -215,22 +215,31 @@ func (c roundCounters) count(reads int, err error) {
 	c.reads.Add(float64(reads))
 }
 
-// registerMetrics adds the engine's collectors, including those read from the node
-// at scrape time, to reg.
+// registerMetrics adds the engine's collectors, including those read from
+// the node at scrape time, to reg.
 func (n *Node) registerMetrics(reg prometheus.Registerer) error {
-	m := n.metrics
-	held := func(name, help string, v *atomic.Int64) prometheus.Collector {
-		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help},
-			func() float64 { return float64(v.Load()) })
+	sum := func(name, help string, field func(m *metrics) *atomic.Int64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 {
+			var v int64
+			for _, rp := range n.groups {
+				v += field(rp.metrics).Load()
+			}
+			return float64(v)
+		})
 	}
+	m0 := n.groups[metaGroup].metrics
 	cs := []prometheus.Collector{
-		m.txTotal, m.txSeconds, m.txOperations, m.applySeconds, m.entriesPerApply, m.commandsPerEntry,
-		m.leaderChanges, m.logSyncSeconds, m.logBytes, m.snapFreezeSecs, m.snapPersistSecs,
-		m.snapBytes, m.snapFailures, m.readIndexRounds, m.readIndexReads, m.forwardVecs[0], m.forwardVecs[1],
-		held("cloudwallet_customers", "Customers held (Deleted ones included).", &m.customers),
-		held("cloudwallet_wallets", "Wallets held.", &m.wallets),
-		held("cloudwallet_transactions", "Transaction records held (Completed and Failed).", &m.transactions),
-		&nodeCollector{n: n},
+		m0.txTotal, m0.txSeconds, m0.txOperations,
+		sum("cloudwallet_customers", "Customers held (Deleted ones included).", func(m *metrics) *atomic.Int64 { return &m.customers }),
+		sum("cloudwallet_wallets", "Wallets held.", func(m *metrics) *atomic.Int64 { return &m.wallets }),
+		sum("cloudwallet_transactions", "Transaction records held (Completed and Failed).", func(m *metrics) *atomic.Int64 { return &m.transactions }),
+	}
+	for _, rp := range n.groups {
+		m := rp.metrics
+		cs = append(cs, m.applySeconds, m.entriesPerApply, m.commandsPerEntry,
+			m.leaderChanges, m.logSyncSeconds, m.logBytes, m.snapFreezeSecs, m.snapPersistSecs,
+			m.snapBytes, m.snapFailures, m.readIndexRounds, m.readIndexReads, m.forwardVecs[0], m.forwardVecs[1],
+			newReplicaCollector(rp))
 	}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
@@ -276,8 +285,8 @@ func (m *metrics) recount(mc *shard.Machine) {
 }
 
 // fsmObserver feeds the FSM's reports into the metrics.
-func (n *Node) fsmObserver() raftfsm.Observer {
-	m := n.metrics
+func (rp *replica) fsmObserver() raftfsm.Observer {
+	m := rp.metrics
 	return raftfsm.Observer{
 		Applied: func(entries, _ int, took time.Duration) {
 			m.applySeconds.Observe(took.Seconds())
@@ -288,12 +297,12 @@ func (n *Node) fsmObserver() raftfsm.Observer {
 		Persisted: func(bytes int64, took time.Duration, err error) {
 			if err != nil {
 				m.snapFailures.Inc()
-				n.log.Error("snapshot failed", "err", err)
+				rp.log.Error("snapshot failed", "err", err)
 				return
 			}
 			m.snapPersistSecs.Observe(took.Seconds())
 			m.snapBytes.Set(float64(bytes))
-			n.log.Info("snapshot written", "bytes", bytes, "took", took.String())
+			rp.log.Info("snapshot written", "bytes", bytes, "took", took.String())
 		},
 	}
 }
@@ -325,52 +334,61 @@ func (s meteredLogStore) IsMonotonic() bool {
 	return ok && mono.IsMonotonic()
 }
 
-// nodeCollector reads Raft's state and the queue depths at scrape time.
-type nodeCollector struct{ n *Node }
+// replicaCollector reads a group's Raft state and queue depths at scrape
+// time.
+type replicaCollector struct {
+	rp                                                                        *replica
+	descRaftLeader, descRaftTerm, descRaftCommit, descRaftApply, descRaftLast *prometheus.Desc
+	descProposals, descInFlight, descShardQueue                               *prometheus.Desc
+}
 
-var (
-	descRaftLeader = prometheus.NewDesc("cloudwallet_raft_leader", "1 if this node leads the group.", nil, groupLabel)
-	descRaftTerm   = prometheus.NewDesc("cloudwallet_raft_term", "Current Raft term.", nil, groupLabel)
-	descRaftCommit = prometheus.NewDesc("cloudwallet_raft_commit_index", "Highest log index known committed.", nil, groupLabel)
-	descRaftApply  = prometheus.NewDesc("cloudwallet_raft_applied_index", "Highest log index applied to the state.", nil, groupLabel)
-	descRaftLast   = prometheus.NewDesc("cloudwallet_raft_last_log_index", "Highest log index stored.", nil, groupLabel)
-	descProposals  = prometheus.NewDesc("cloudwallet_proposal_queue_depth", "Writes waiting to be packed into a log entry.", nil, groupLabel)
-	descInFlight   = prometheus.NewDesc("cloudwallet_proposal_entries_in_flight", "Log entries proposed and not yet applied.", nil, groupLabel)
-	descShardQueue = prometheus.NewDesc("cloudwallet_shard_queue_depth", "Tasks waiting in a partition worker's inbox (partition meta or the shard number).", []string{"partition"}, groupLabel)
-)
+func newReplicaCollector(rp *replica) *replicaCollector {
+	groupLabel := prometheus.Labels{"group": strconv.Itoa(rp.group)}
+	return &replicaCollector{
+		rp:             rp,
+		descRaftLeader: prometheus.NewDesc("cloudwallet_raft_leader", "1 if this node leads the group.", nil, groupLabel),
+		descRaftTerm:   prometheus.NewDesc("cloudwallet_raft_term", "Current Raft term.", nil, groupLabel),
+		descRaftCommit: prometheus.NewDesc("cloudwallet_raft_commit_index", "Highest log index known committed.", nil, groupLabel),
+		descRaftApply:  prometheus.NewDesc("cloudwallet_raft_applied_index", "Highest log index applied to the state.", nil, groupLabel),
+		descRaftLast:   prometheus.NewDesc("cloudwallet_raft_last_log_index", "Highest log index stored.", nil, groupLabel),
+		descProposals:  prometheus.NewDesc("cloudwallet_proposal_queue_depth", "Writes waiting to be packed into a log entry.", nil, groupLabel),
+		descInFlight:   prometheus.NewDesc("cloudwallet_proposal_entries_in_flight", "Log entries proposed and not yet applied.", nil, groupLabel),
+		descShardQueue: prometheus.NewDesc("cloudwallet_shard_queue_depth", "Tasks waiting in a partition worker's inbox (partition meta or the shard number).", []string{"partition"}, groupLabel),
+	}
+}
 
-func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRaftLeader, descRaftTerm, descRaftCommit, descRaftApply, descRaftLast, descProposals, descInFlight, descShardQueue} {
+func (c *replicaCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.descRaftLeader, c.descRaftTerm, c.descRaftCommit, c.descRaftApply, c.descRaftLast, c.descProposals, c.descInFlight, c.descShardQueue} {
 		ch <- d
 	}
 }
 
-func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
-	n := c.n
+func (c *replicaCollector) Collect(ch chan<- prometheus.Metric) {
+	rp := c.rp
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
-	stats := n.raft.Stats()
+	stats := rp.raft.Stats()
 	stat := func(k string) float64 {
 		v, _ := strconv.ParseUint(stats[k], 10, 64)
 		return float64(v)
 	}
 	leader := 0.0
-	if n.raft.State() == raft.Leader {
+	if rp.raft.State() == raft.Leader {
 		leader = 1
 	}
-	gauge(descRaftLeader, leader)
-	gauge(descRaftTerm, stat("term"))
-	gauge(descRaftCommit, stat("commit_index"))
-	gauge(descRaftApply, stat("applied_index"))
-	gauge(descRaftLast, stat("last_log_index"))
-	gauge(descProposals, float64(len(n.proposals)))
-	gauge(descInFlight, float64(len(n.inflight)))
-	for p, depth := range n.group.queueDepths() {
+	gauge(c.descRaftLeader, leader)
+	gauge(c.descRaftTerm, stat("term"))
+	gauge(c.descRaftCommit, stat("commit_index"))
+	gauge(c.descRaftApply, stat("applied_index"))
+	gauge(c.descRaftLast, stat("last_log_index"))
+	gauge(c.descProposals, float64(len(rp.proposals)))
+	gauge(c.descInFlight, float64(len(rp.inflight)))
+	for p, depth := range rp.parts.queueDepths() {
 		name := "meta"
 		if p != shard.MetaPartition {
-			name = strconv.Itoa(p - 1)
+			name = strconv.Itoa(int(rp.layout.Base) + p - 1)
 		}
-		gauge(descShardQueue, float64(depth), name)
+		gauge(c.descShardQueue, float64(depth), name)
 	}
 }

@@ -79,20 +79,20 @@ func (r *rounds) loop() {
 
 // leaderReadIndex is the round a leader runs for its own and its
 // followers' reads.
-func (n *Node) leaderReadIndex() (uint64, error) {
-	term := n.raft.CurrentTerm()
-	if n.raft.State() != raft.Leader {
+func (rp *replica) leaderReadIndex() (uint64, error) {
+	term := rp.raft.CurrentTerm()
+	if rp.raft.State() != raft.Leader {
 		return 0, raft.ErrNotLeader
 	}
-	if n.readyTerm.Load() != term {
-		n.ensureMarked()
+	if rp.readyTerm.Load() != term {
+		rp.ensureMarked()
 		return 0, errNotReadReady
 	}
-	index := n.raft.CommitIndex()
-	if err := n.raft.VerifyLeader().Error(); err != nil {
+	index := rp.raft.CommitIndex()
+	if err := rp.raft.VerifyLeader().Error(); err != nil {
 		return 0, err
 	}
-	if n.raft.CurrentTerm() != term {
+	if rp.raft.CurrentTerm() != term {
 		return 0, raft.ErrLeadershipLost
 	}
 	return index, nil
@@ -100,14 +100,14 @@ func (n *Node) leaderReadIndex() (uint64, error) {
 
 // ReadIndex returns the log index a linearizable read must wait for: every
 // write acknowledged before the call is at or below it.
-func (n *Node) ReadIndex(ctx context.Context) (uint64, error) {
+func (rp *replica) ReadIndex(ctx context.Context) (uint64, error) {
 	for {
 		var index uint64
 		var err error
-		if n.raft.State() == raft.Leader {
-			index, err = n.localReads.do(ctx)
+		if rp.raft.State() == raft.Leader {
+			index, err = rp.localReads.do(ctx)
 		} else {
-			index, err = n.remoteReads.do(ctx)
+			index, err = rp.remoteReads.do(ctx)
 		}
 		if err == nil {
 			return index, nil
@@ -117,28 +117,27 @@ func (n *Node) ReadIndex(ctx context.Context) (uint64, error) {
 		select {
 		case <-ctx.Done():
 			return 0, fmt.Errorf("%w: %v", ErrUnavailable, err)
-		case <-n.closing:
+		case <-rp.closing:
 			return 0, ErrUnavailable
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
 }
 
-// Linearize waits until this node's state reflects every write
-// acknowledged (by any node) before the call. Reads that follow it are
-// linearizable. It fails with ErrUnavailable when no leader answers within
-// ctx (at most ReadTimeout).
-func (n *Node) Linearize(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, n.cfg.ReadTimeout)
+// linearize waits until this replica's state reflects every write
+// acknowledged (by any node) in its group before the call. It fails with
+// ErrUnavailable when no leader answers within ctx (at most ReadTimeout).
+func (rp *replica) linearize(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, rp.cfg.ReadTimeout)
 	defer cancel()
-	index, ok := n.soloReadIndex()
+	index, ok := rp.soloReadIndex()
 	if !ok {
 		var err error
-		if index, err = n.ReadIndex(ctx); err != nil {
+		if index, err = rp.ReadIndex(ctx); err != nil {
 			return err
 		}
 	}
-	if err := n.applied.wait(ctx, index); err != nil {
+	if err := rp.applied.wait(ctx, index); err != nil {
 		return fmt.Errorf("%w: applying up to index %d: %v", ErrUnavailable, index, err)
 	}
 	return nil
@@ -149,58 +148,58 @@ func (n *Node) Linearize(ctx context.Context) error {
 // index (a non-voter may have acknowledged a write this node's state
 // machine has not yet applied). The latest configuration is read from
 // memory; one still being changed counts if it is, too, self alone.
-func (n *Node) soloReadIndex() (uint64, bool) {
-	term := n.raft.CurrentTerm()
-	if n.raft.State() != raft.Leader || n.readyTerm.Load() != term {
+func (rp *replica) soloReadIndex() (uint64, bool) {
+	term := rp.raft.CurrentTerm()
+	if rp.raft.State() != raft.Leader || rp.readyTerm.Load() != term {
 		return 0, false
 	}
-	servers := n.raft.GetConfiguration().Configuration().Servers
+	servers := rp.raft.GetConfiguration().Configuration().Servers
 	for _, s := range servers {
-		if s.Suffrage == raft.Voter && string(s.ID) != n.id {
+		if s.Suffrage == raft.Voter && string(s.ID) != rp.id {
 			return 0, false
 		}
 	}
-	return n.raft.CommitIndex(), true
+	return rp.raft.CommitIndex(), true
 }
 
 // askLeaderReadIndex is the round a follower runs: one call to the leader
 // for all its reads waiting.
-func (n *Node) askLeaderReadIndex() (uint64, error) {
-	addr, _ := n.raft.LeaderWithID()
+func (rp *replica) askLeaderReadIndex() (uint64, error) {
+	addr, _ := rp.raft.LeaderWithID()
 	if addr == "" {
 		return 0, errors.New("no leader known")
 	}
 	var ans callAnswer
-	if err := n.calls.do(string(addr), callRequest{Op: opReadIndex}, &ans, n.cfg.ReadTimeout); err != nil {
+	if err := rp.calls.do(string(addr), callRequest{Op: opReadIndex, Group: rp.group}, &ans, rp.cfg.ReadTimeout); err != nil {
 		return 0, err
 	}
 	return ans.Index, nil
 }
 
 // ensureMarked runs markTerm unless it is already running.
-func (n *Node) ensureMarked() {
-	if n.marking.CompareAndSwap(false, true) {
+func (rp *replica) ensureMarked() {
+	if rp.marking.CompareAndSwap(false, true) {
 		go func() {
-			defer n.marking.Store(false)
-			n.markTerm()
+			defer rp.marking.Store(false)
+			rp.markTerm()
 		}()
 	}
 }
 
 // markTerm proposes the empty entry that makes a new leader ready to serve
 // read indexes, and records its term once it is applied.
-func (n *Node) markTerm() {
-	term := n.raft.CurrentTerm()
-	if n.raft.State() != raft.Leader || n.readyTerm.Load() == term {
+func (rp *replica) markTerm() {
+	term := rp.raft.CurrentTerm()
+	if rp.raft.State() != raft.Leader || rp.readyTerm.Load() == term {
 		return
 	}
 	var b raftfsm.EntryBuilder
-	f := n.raft.Apply(b.Entry(time.Now().UnixMilli()), n.cfg.ApplyTimeout)
+	f := rp.raft.Apply(b.Entry(time.Now().UnixMilli()), rp.cfg.ApplyTimeout)
 	if err := f.Error(); err != nil {
-		n.log.Warn("leader could not commit its term marker", "term", term, "err", err)
+		rp.log.Warn("leader could not commit its term marker", "term", term, "err", err)
 		return
 	}
-	if n.raft.CurrentTerm() == term {
-		n.readyTerm.Store(term)
+	if rp.raft.CurrentTerm() == term {
+		rp.readyTerm.Store(term)
 	}
 }

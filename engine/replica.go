@@ -1,0 +1,502 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/cloudwallet/cloudwallet/raftfsm"
+	"github.com/cloudwallet/cloudwallet/shard"
+	"github.com/cloudwallet/cloudwallet/transport/peer"
+	"github.com/cloudwallet/cloudwallet/wal"
+)
+
+// Operating errors of the engine. The transport maps them to HTTP.
+var (
+	// ErrUnavailable: the command was not proposed (no leader, shutting
+	// down, queue full). Nothing happened; a retry is safe.
+	ErrUnavailable = errors.New("engine: unavailable")
+	// ErrOverloaded: the proposal queue is full. Nothing happened; retry
+	// after a pause.
+	ErrOverloaded = errors.New("engine: overloaded")
+	// ErrOutcomeUnknown: the command was proposed but its fate is not known
+	// in time (leadership lost, shutdown, timeout). It may yet apply; a retry
+	// with the same referenceId finds the one true outcome.
+	ErrOutcomeUnknown = errors.New("engine: outcome unknown")
+)
+
+// replica is this node's member of one shard group: Raft, the log stores,
+// the FSM and its partition workers, and the proposer.
+type replica struct {
+	n         *Node
+	group     int
+	layout    shard.Layout
+	cfg       Config // the node's, for this group's timings and bounds
+	id        string // the node's
+	origin    uint64 // the node's tag origin: a hash of id
+	parts     *group
+	fsm       *raftfsm.FSM
+	raft      *raft.Raft
+	mux       *peer.Mux
+	transport *raft.NetworkTransport
+	closers   []io.Closer
+	keys      *keyCache // the node's; only the meta group feeds it
+	calls     *callClient
+	log       *slog.Logger
+	metrics   *metrics
+	observer  *raft.Observer
+
+	proposals  chan *proposal
+	inflight   chan struct{}
+	closing    chan struct{}
+	proposer   sync.WaitGroup
+	lastMs     int64 // greatest time stamp proposed (proposer goroutine only)
+	pend       *pending
+	applied    appliedIndex
+	restored   bool          // a snapshot was just restored (FSM goroutine only)
+	restoredAt atomic.Uint64 // the index of the last snapshot restored
+	fwd        forwarder
+
+	localReads  rounds        // read indexes this node serves as leader
+	remoteReads rounds        // read indexes asked of the leader
+	readyTerm   atomic.Uint64 // the term whose marker entry is applied
+	marking     atomic.Bool
+	caughtUp    atomic.Bool // the log as it stood at start has been applied
+}
+
+// proposal is one command on its way into the log. A local one waits in
+// pending for its result; one forwarded by another node (remote) is
+// answered with a status in its batch.
+type proposal struct {
+	cmd    *shard.Command
+	tag    raftfsm.Tag
+	remote *remoteBatch
+	slot   int // index in remote
+	res    shard.Result
+	err    error
+	done   chan struct{}
+}
+
+// openReplica starts this node's replica of group g.
+func (n *Node) openReplica(g int, layout shard.Layout) (*replica, error) {
+	rp := &replica{
+		n: n, group: g, layout: layout, cfg: n.cfg, id: n.id, origin: n.origin,
+		mux: n.mux, keys: &n.keys, calls: &n.calls, log: n.log.With("group", g),
+		proposals: make(chan *proposal, n.cfg.ProposalQueueMax),
+		inflight:  make(chan struct{}, n.cfg.EntriesInFlightMax),
+		closing:   make(chan struct{}),
+		pend:      newPending(),
+	}
+	rp.fwd.rp = rp
+	rp.parts = newGroup(shard.NewGroupMachine(layout))
+	rp.metrics = newMetrics(g)
+	rp.localReads.fn, rp.remoteReads.fn = rp.leaderReadIndex, rp.askLeaderReadIndex
+	rp.localReads.counted, rp.remoteReads.counted = rp.metrics.readRounds("leader"), rp.metrics.readRounds("asked")
+	rp.fsm = raftfsm.New(rp, rp.fsmObserver())
+	if err := rp.startRaft(); err != nil {
+		rp.closeStores()
+		rp.parts.close()
+		return nil, err
+	}
+	rp.watchLeader()
+	rp.proposer.Add(1)
+	go rp.proposeLoop()
+	return rp, nil
+}
+
+// watchLeader counts and logs leader changes.
+func (rp *replica) watchLeader() {
+	ch := make(chan raft.Observation, 16)
+	rp.observer = raft.NewObserver(ch, false, func(o *raft.Observation) bool {
+		_, ok := o.Data.(raft.LeaderObservation)
+		return ok
+	})
+	rp.raft.RegisterObserver(rp.observer)
+	rp.proposer.Add(1)
+	go func() {
+		defer rp.proposer.Done()
+		for {
+			select {
+			case o := <-ch:
+				lo := o.Data.(raft.LeaderObservation)
+				rp.metrics.leaderChanges.Inc()
+				rp.log.Info("leader changed", "leader", string(lo.LeaderID), "leaderAddr", string(lo.LeaderAddr))
+				if string(lo.LeaderID) == rp.id {
+					rp.ensureMarked()
+				}
+			case <-rp.closing:
+				return
+			}
+		}
+	}()
+}
+
+// dataDir is where this group's Raft stores live: the data dir itself for
+// group 0 (where they were before there were groups), group-G beside it.
+func (rp *replica) dataDir() (string, error) {
+	if rp.group == 0 {
+		return rp.cfg.DataDir, nil
+	}
+	dir := filepath.Join(rp.cfg.DataDir, fmt.Sprintf("group-%d", rp.group))
+	return dir, os.MkdirAll(dir, 0o700)
+}
+
+func (rp *replica) startRaft() error {
+	dir, err := rp.dataDir()
+	if err != nil {
+		return err
+	}
+	logger := newRaftLogger(rp.log, rp.cfg.RaftLogLevel)
+	stable, err := wal.NewBoltStore(filepath.Join(dir, "raft-stable.db"))
+	if err != nil {
+		return fmt.Errorf("engine: stable store: %w", err)
+	}
+	rp.closers = append(rp.closers, stable)
+	var logs raft.LogStore
+	if rp.cfg.LogStore == "bolt" {
+		b, err := wal.NewBoltStore(filepath.Join(dir, "raft-log.db"))
+		if err != nil {
+			return fmt.Errorf("engine: bolt log store: %w", err)
+		}
+		rp.closers, logs = append(rp.closers, b), b
+	} else {
+		w, err := wal.Open(filepath.Join(dir, "raft-log"), wal.Options{
+			OnRepair: func(seg string, off, dropped int64) {
+				rp.log.Warn("log tail repaired", "segment", seg, "offsetBytes", off, "droppedBytes", dropped)
+			},
+		})
+		if err != nil {
+			return err
+		}
+		rp.closers, logs = append(rp.closers, w), w
+	}
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(filepath.Join(dir, "snapshots"), rp.cfg.SnapshotsRetained, logger)
+	if err != nil {
+		return err
+	}
+	rp.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream: rp.mux.Stream(uint16(rp.group)), MaxPool: 3, Timeout: 10 * time.Second, Logger: logger,
+	})
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(rp.id)
+	rc.Logger = logger
+	rc.HeartbeatTimeout = rp.cfg.HeartbeatTimeout
+	rc.ElectionTimeout = rp.cfg.ElectionTimeout
+	rc.LeaderLeaseTimeout = rp.cfg.LeaderLeaseTimeout
+	rc.SnapshotThreshold = rp.cfg.SnapshotThreshold
+	rc.SnapshotInterval = rp.cfg.SnapshotInterval
+	rc.TrailingLogs = rp.cfg.TrailingLogs
+	rc.MaxAppendEntries = 256
+	rc.BatchApplyCh = true
+	logs = meteredLogStore{LogStore: logs, m: rp.metrics}
+	existing, err := raft.HasExistingState(logs, stable, snaps)
+	if err != nil {
+		return err
+	}
+	if !existing && rp.cfg.JoinAddr == "" {
+		conf := raft.Configuration{Servers: []raft.Server{{ID: rc.LocalID, Address: rp.transport.LocalAddr()}}}
+		if err := raft.BootstrapCluster(rc, logs, stable, snaps, rp.transport, conf); err != nil {
+			return fmt.Errorf("engine: bootstrap: %w", err)
+		}
+	}
+	rp.raft, err = raft.NewRaft(rc, rp.fsm, logs, stable, snaps, rp.transport)
+	if err != nil {
+		rp.transport.Close()
+		return fmt.Errorf("engine: raft: %w", err)
+	}
+	return nil
+}
+
+// waitReady waits until a leader answers and this replica has applied the
+// log up to the leader's commit index: its state is then current.
+func (rp *replica) waitReady(ctx context.Context) error {
+	index, err := rp.ReadIndex(ctx)
+	if err != nil {
+		return fmt.Errorf("engine: group %d: no leader answered: %w", rp.group, err)
+	}
+	if err := rp.applied.wait(ctx, index); err != nil {
+		return fmt.Errorf("engine: group %d: replaying the log up to %d: %w", rp.group, index, err)
+	}
+	rp.caughtUp.Store(true)
+	return nil
+}
+
+// checks reports what readiness needs of this group: a known leader, and
+// the log applied up to where it stood when the node started.
+func (rp *replica) checks() []Check {
+	name := func(what string) string {
+		if rp.n.layoutGroups() == 1 {
+			return what
+		}
+		return fmt.Sprintf("%s (group %d)", what, rp.group)
+	}
+	var checks []Check
+	addr, id := rp.raft.LeaderWithID()
+	if id == "" {
+		checks = append(checks, Check{name("leader"), false, "no leader known"})
+	} else {
+		checks = append(checks, Check{name("leader"), true, fmt.Sprintf("%s at %s", id, addr)})
+	}
+	applied := fmt.Sprintf("applied index %d, commit index %d", rp.applied.get(), rp.raft.CommitIndex())
+	if rp.caughtUp.Load() {
+		checks = append(checks, Check{name("applied"), true, "caught up: " + applied})
+	} else {
+		checks = append(checks, Check{name("applied"), false, "replaying the log: " + applied})
+	}
+	return checks
+}
+
+// close stops the replica: no new proposals, Raft shut down, stores
+// closed. Proposals in flight end with ErrOutcomeUnknown.
+func (rp *replica) close() error {
+	close(rp.closing)
+	rp.proposer.Wait()
+	rp.raft.DeregisterObserver(rp.observer)
+	err := rp.raft.Shutdown().Error()
+	rp.transport.Close()
+	rp.fwd.close()
+	rp.closeStores()
+	rp.parts.close()
+	return err
+}
+
+func (rp *replica) closeStores() {
+	for i := len(rp.closers) - 1; i >= 0; i-- {
+		rp.closers[i].Close()
+	}
+	rp.closers = nil
+}
+
+// --- raftfsm.Applier ---
+
+// Apply runs a schedule on the partition workers and keeps the key cache in
+// step, before any waiter learns the result: a deleted key pair stops
+// working the moment its delete is acknowledged.
+func (rp *replica) Apply(ctxs []shard.Context, cmds []*shard.Command, res []shard.Result) {
+	rp.parts.apply(ctxs, cmds, res)
+	for i, c := range cmds {
+		rp.metrics.countHeld(c, res[i])
+		if res[i].Code != shard.OK {
+			continue
+		}
+		switch c.Kind {
+		case shard.CmdCreateKeyPair, shard.CmdDeleteKeyPair:
+			rp.keys.put(res[i].Value.(shard.KeyPair))
+		case shard.CmdCreateProject:
+			rp.keys.projects.Add(1)
+		}
+	}
+}
+
+// Freeze copies the state while every partition is held.
+func (rp *replica) Freeze() *shard.Frozen {
+	var f *shard.Frozen
+	rp.parts.readAll(func(m *shard.Machine) { f = m.Freeze() })
+	return f
+}
+
+// Restore replaces the state with a snapshot's.
+func (rp *replica) Restore(m *shard.Machine) {
+	rp.restored = true
+	rp.parts.restore(m)
+	if rp.group == metaGroup {
+		rp.keys.reset(m.Meta)
+	}
+	rp.metrics.recount(m)
+}
+
+// Settle hands this node's proposals their results and moves the applied
+// index (which linearizable reads wait on).
+func (rp *replica) Settle(index uint64, tags []raftfsm.Tag, res []shard.Result) {
+	if rp.restored {
+		rp.restoredAt.Store(index)
+		rp.restored = false
+	}
+	rp.pend.settle(rp.origin, index, tags, res, rp.restoredAt.Load())
+	rp.applied.set(index)
+}
+
+// markLost: a proposal's entry sits at index, unconfirmed (pending.lostAt).
+// applied is read before restoredAt: Settle stores restoredAt before it
+// moves applied, so an applied index that includes a restore is never
+// paired with the restoredAt from before it.
+func (rp *replica) markLost(seq, index uint64) {
+	applied := rp.applied.get()
+	rp.pend.lostAt(seq, index, applied, rp.restoredAt.Load())
+}
+
+// originOf is a node's tag origin: a 64-bit FNV-1a hash of its id, never 0.
+func originOf(id string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(id); i++ {
+		h = (h ^ uint64(id[i])) * 1099511628211
+	}
+	return max(h, 1)
+}
+
+// --- writes ---
+
+func (rp *replica) propose(ctx context.Context, cmd *shard.Command) (shard.Result, error) {
+	select {
+	case <-rp.closing:
+		return shard.Result{}, ErrUnavailable
+	default:
+	}
+	p := &proposal{cmd: cmd, tag: raftfsm.Tag{Origin: rp.origin}, done: make(chan struct{})}
+	rp.pend.add(p)
+	select {
+	case rp.proposals <- p:
+	default:
+		rp.pend.complete(p.tag.Seq, shard.Result{}, ErrOverloaded) // queue full: shed load, retry is safe
+		return shard.Result{}, ErrOverloaded
+	}
+	timer := timerPool.Get().(*time.Timer)
+	timer.Reset(rp.cfg.ApplyTimeout)
+	defer func() {
+		timer.Stop() // since Go 1.23 a stopped timer holds no stale tick
+		timerPool.Put(timer)
+	}()
+	select {
+	case <-p.done:
+	case <-timer.C:
+		rp.pend.complete(p.tag.Seq, shard.Result{}, ErrOutcomeUnknown)
+	case <-ctx.Done():
+		rp.pend.complete(p.tag.Seq, shard.Result{}, ErrOutcomeUnknown)
+	}
+	<-p.done // closed by us above, or by whoever completed it first
+	return p.res, p.err
+}
+
+// proposeLoop packs waiting proposals into log entries. It takes an
+// in-flight slot before draining the queue, so while the disk is busy the
+// queue fills and the next entry carries all of it. On a node that does not
+// lead, the same batches go to the leader (forward.go).
+func (rp *replica) proposeLoop() {
+	defer rp.proposer.Done()
+	var b raftfsm.EntryBuilder
+	for {
+		var first *proposal
+		select {
+		case first = <-rp.proposals:
+		case <-rp.closing:
+			rp.failQueued()
+			return
+		}
+		select {
+		case rp.inflight <- struct{}{}:
+		case <-rp.closing:
+			rp.finish(first, ErrUnavailable, 0)
+			rp.failQueued()
+			return
+		}
+		leading := rp.raft.State() == raft.Leader
+		b.Reset()
+		var batch []*proposal
+		add := func(p *proposal) {
+			switch {
+			case p.remote != nil && !leading:
+				rp.finish(p, ErrUnavailable, 0) // forwarded to us, but we no longer lead
+			case b.Full(p.tag):
+				rp.finish(p, ErrOverloaded, 0)
+			default:
+				b.Add(p.tag, p.cmd)
+				batch = append(batch, p)
+			}
+		}
+		add(first)
+	drain:
+		for b.Len() < rp.cfg.CommandsPerEntryMax && b.BodyBytes() < rp.cfg.EntryBytesMax {
+			select {
+			case p := <-rp.proposals:
+				add(p)
+			default:
+				break drain
+			}
+		}
+		switch {
+		case len(batch) == 0:
+			<-rp.inflight
+		case leading:
+			rp.lastMs = max(rp.lastMs, time.Now().UnixMilli())
+			f := rp.raft.Apply(b.Entry(rp.lastMs), rp.cfg.ApplyTimeout)
+			go rp.await(f, batch)
+		default:
+			go rp.forwardBatch(batch, b.Entry(0))
+		}
+	}
+}
+
+// await ends a leader's batch when its entry's future resolves: forwarded
+// proposals get their status; local ones end here only if the entry failed
+// (on success Settle has already given them their results).
+func (rp *replica) await(f raft.ApplyFuture, batch []*proposal) {
+	defer func() { <-rp.inflight }()
+	if err := f.Error(); err != nil {
+		// Index 0: never appended, a definite no. Otherwise the entry may
+		// still commit under the next leader (finish marks it lost).
+		index, why := f.Index(), ErrOutcomeUnknown
+		if index == 0 {
+			why = ErrUnavailable
+		}
+		for _, p := range batch {
+			rp.finish(p, why, index)
+		}
+		return
+	}
+	res, ok := f.Response().([]shard.Result)
+	if !ok || len(res) != len(batch) {
+		panic(fmt.Sprintf("engine: entry of %d commands answered %T of %d results", len(batch), f.Response(), len(res)))
+	}
+	// Local proposals already have their results: Raft answers a future
+	// only after the FSM applied its entry, and Settle delivered them then.
+	for _, p := range batch {
+		if p.remote != nil {
+			p.remote.settle(p.slot, fwdApplied, f.Index())
+		}
+	}
+}
+
+// timerPool recycles the timers that bound a proposal's wait: one per
+// write would otherwise be the largest allocation of the write path.
+var timerPool = sync.Pool{New: func() any {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}}
+
+func (rp *replica) failQueued() {
+	for {
+		select {
+		case p := <-rp.proposals:
+			rp.finish(p, ErrUnavailable, 0)
+		default:
+			return
+		}
+	}
+}
+
+// NewKeyPairCommand draws the secrets of a new key pair.
+func NewKeyPairCommand(p shard.ProjectID, name string) *shard.Command {
+	return &shard.Command{Kind: shard.CmdCreateKeyPair, Project: p, Name: name,
+		Secret: RandomToken(32), SignatureKey: RandomToken(32)}
+}
+
+// RandomToken returns n random bytes as unpadded base64url.
+func RandomToken(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("engine: no randomness: " + err.Error())
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}

@@ -131,7 +131,11 @@ func MeasureRestart(dir string, wallets, entries int, progress io.Writer) (Resta
 	}
 	res.RestartSeconds = time.Since(t0).Seconds()
 	var counts shard.Counts
-	n.ReadAll(func(m *shard.Machine) { counts = m.Counts() })
+	n.ReadAll(func(m *shard.Machine) {
+		c := m.Counts()
+		counts.Customers, counts.Wallets, counts.Transactions = counts.Customers+c.Customers, counts.Wallets+c.Wallets, counts.Transactions+c.Transactions
+		counts.Projects = max(counts.Projects, c.Projects)
+	})
 	n.Close()
 	if counts.Wallets != wallets || counts.Transactions != (wallets+999)/1000+total {
 		return res, fmt.Errorf("bench: after restart %d wallets and %d transactions, want %d and %d",

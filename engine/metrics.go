@@ -269,7 +269,7 @@ func (m *metrics) countHeld(cmd *shard.Command, r shard.Result) {
 		if r.Created {
 			m.wallets.Add(1)
 		}
-	case shard.CmdTransaction:
+	case shard.CmdTransaction, shard.CmdTxBegin:
 		if _, ok := r.Value.(*shard.Tx); ok && r.Code != shard.DuplicateReferenceID {
 			m.transactions.Add(1)
 		}

@@ -38,7 +38,8 @@ type Node struct {
 	log            *slog.Logger
 	closing        chan struct{}
 	closeOnce      sync.Once
-	joinToken      string // the operator token the cluster gave on first join
+	background     sync.WaitGroup // the resolver and the leadership balancer
+	joinToken      string         // the operator token the cluster gave on first join
 	systemRR       atomic.Uint32
 }
 
@@ -95,6 +96,11 @@ func Open(cfg Config) (*Node, error) {
 			rp.proposer.Add(1)
 			go rp.joinLoop()
 		}
+	}
+	if len(n.groups) > 1 {
+		n.background.Add(2)
+		go n.resolveLoop()
+		go n.balanceLoop()
 	}
 	if cfg.Metrics != nil {
 		if err := n.registerMetrics(cfg.Metrics); err != nil {
@@ -220,6 +226,7 @@ func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
 		close(n.closing)
 		n.calls.close() // cuts a join call in flight: joinLoop ends at once
+		n.background.Wait()
 		err = n.closeGroups()
 		n.mux.Close()
 	})
@@ -241,10 +248,19 @@ func (n *Node) closeGroups() error {
 // proposed and ErrOutcomeUnknown if it was but its result did not come back.
 func (n *Node) Propose(ctx context.Context, cmd *shard.Command) (shard.Result, error) {
 	if cmd.Kind != shard.CmdTransaction {
-		return n.route(cmd).propose(ctx, cmd)
+		rp := n.route(cmd)
+		if (cmd.Kind == shard.CmdCreateWallet || cmd.Kind == shard.CmdCreateSystemWallet) && rp.group != metaGroup {
+			// The asset lives in the meta group: mark it used there
+			// first (it can no longer be deleted), then make the wallet.
+			r, err := n.groups[metaGroup].propose(ctx, &shard.Command{Kind: shard.CmdUseAsset, Project: cmd.Project, Asset: cmd.Asset})
+			if err != nil || r.Code != shard.OK {
+				return r, err
+			}
+		}
+		return rp.propose(ctx, cmd)
 	}
 	start := time.Now()
-	r, err := n.route(cmd).propose(ctx, cmd)
+	r, err := n.proposeTransaction(ctx, cmd)
 	n.groups[metaGroup].metrics.observeTransaction(cmd, r, err, time.Since(start))
 	return r, err
 }

@@ -500,3 +500,6 @@ func RandomToken(n int) string {
 	}
 	return base64.RawURLEncoding.EncodeToString(b)
 }
+
+// leads reports whether this node leads the group.
+func (rp *replica) leads() bool { return rp.raft.State() == raft.Leader }

@@ -122,7 +122,7 @@ func AppendCommand(b []byte, c *shard.Command) []byte {
 	case shard.CmdRenameAsset:
 		b = bin.AppendUvarint(b, uint64(c.Asset))
 		b = bin.AppendString(b, c.Name)
-	case shard.CmdDeleteAsset:
+	case shard.CmdDeleteAsset, shard.CmdUseAsset:
 		b = bin.AppendUvarint(b, uint64(c.Asset))
 	case shard.CmdUpsertCustomer:
 		b = bin.AppendString(b, c.Customer)
@@ -272,7 +272,7 @@ func readCommand(r *bin.Reader, c *shard.Command) error {
 		}
 	case shard.CmdRenameAsset:
 		c.Asset, c.Name = shard.AssetID(r.UvarintMax(shard.IndexMax)), name()
-	case shard.CmdDeleteAsset:
+	case shard.CmdDeleteAsset, shard.CmdUseAsset:
 		c.Asset = shard.AssetID(r.UvarintMax(shard.IndexMax))
 	case shard.CmdUpsertCustomer:
 		c.Customer = customer()

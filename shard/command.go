@@ -28,6 +28,7 @@ const (
 	CmdTxDecide  // the referenceId's group records the outcome: the commit point
 	CmdTxCommit  // a participant posts its entries and releases its holds
 	CmdTxAbort   // a participant releases its holds
+	CmdUseAsset  // the meta group marks an asset used before another group makes a wallet of it
 	kindEnd
 )
 
@@ -44,7 +45,7 @@ var kindNames = [kindEnd]string{
 	CmdSetWalletName: "set_wallet_name", CmdSetWalletDescription: "set_wallet_description",
 	CmdSetWalletStatus: "set_wallet_status", CmdTransaction: "transaction",
 	CmdTxBegin: "tx_begin", CmdTxPrepare: "tx_prepare", CmdTxDecide: "tx_decide",
-	CmdTxCommit: "tx_commit", CmdTxAbort: "tx_abort",
+	CmdTxCommit: "tx_commit", CmdTxAbort: "tx_abort", CmdUseAsset: "use_asset",
 }
 
 func (k Kind) String() string {
@@ -98,7 +99,7 @@ func (c *Command) Partitions(dst []int, l Layout) []int {
 	start := len(dst)
 	switch c.Kind {
 	case CmdCreateProject, CmdRenameProject, CmdCreateKeyPair, CmdDeleteKeyPair,
-		CmdCreateAsset, CmdRenameAsset, CmdDeleteAsset:
+		CmdCreateAsset, CmdRenameAsset, CmdDeleteAsset, CmdUseAsset:
 		return append(dst, MetaPartition)
 	case CmdUpsertCustomer, CmdSuspendCustomer, CmdResumeCustomer, CmdDeleteCustomer:
 		if p, ok := l.Partition(CustomerShard(c.Project, c.Customer, l.Total)); ok {

@@ -32,6 +32,10 @@ func (l Layout) Partition(id uint16) (int, bool) {
 	return 1 + int(id-l.Base), true
 }
 
+// HoldsMeta reports whether the group holds the meta partition (projects,
+// key pairs, assets): group 0, the one whose shards start at 0.
+func (l Layout) HoldsMeta() bool { return l.Base == 0 }
+
 // Valid reports whether the layout fits the id space.
 func (l Layout) Valid() bool {
 	return l.Count >= 1 && l.Total <= ShardsMax && int(l.Base)+l.Count <= l.Total
@@ -86,6 +90,11 @@ func (m *Machine) Apply(ctx Context, c *Command) Result {
 		return m.Meta.renameAsset(c)
 	case CmdDeleteAsset:
 		return m.Meta.deleteAsset(c)
+	case CmdUseAsset:
+		if !m.HoldsMeta() {
+			return notHere
+		}
+		return m.Meta.useAsset(c)
 	case CmdUpsertCustomer, CmdSuspendCustomer, CmdResumeCustomer, CmdDeleteCustomer, CmdCreateWallet:
 		s := m.shard(CustomerShard(c.Project, c.Customer, m.Total))
 		if s == nil {
@@ -144,9 +153,13 @@ func (m *Machine) createWallet(ctx Context, c *Command, s *Shard) Result {
 		}
 		custRef = ci + 1
 	}
-	a := m.Meta.asset(c.Project, c.Asset)
-	if a == nil {
-		return Result{Code: AssetNotFound}
+	// The meta group checks the asset here; another group trusts the
+	// UseAsset the engine ran in the meta group first.
+	var a *Asset
+	if m.HoldsMeta() {
+		if a = m.Meta.asset(c.Project, c.Asset); a == nil {
+			return Result{Code: AssetNotFound}
+		}
 	}
 	if cust != nil && cust.Status != CustomerActive {
 		return Result{Code: WrongWalletStatus}
@@ -154,7 +167,9 @@ func (m *Machine) createWallet(ctx Context, c *Command, s *Shard) Result {
 	if len(s.wallets) > IndexMax {
 		return Result{Code: LimitExceeded}
 	}
-	a.Used = true
+	if a != nil {
+		a.Used = true
+	}
 	idx := uint32(len(s.wallets))
 	s.wallets = append(s.wallets, Wallet{
 		Seq: ctx.Seq, Project: c.Project, Asset: c.Asset, Customer: custRef,

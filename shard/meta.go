@@ -125,6 +125,17 @@ func (m *Meta) renameAsset(c *Command) Result {
 	return Result{Value: *a}
 }
 
+// useAsset marks a live asset used: another group is about to make a wallet
+// of it (and the asset can no longer be deleted, even if that fails).
+func (m *Meta) useAsset(c *Command) Result {
+	a := m.asset(c.Project, c.Asset)
+	if a == nil {
+		return Result{Code: AssetNotFound}
+	}
+	a.Used = true
+	return Result{Value: *a}
+}
+
 func (m *Meta) deleteAsset(c *Command) Result {
 	a := m.asset(c.Project, c.Asset)
 	if a == nil {

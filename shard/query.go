@@ -140,15 +140,43 @@ func (s *Shard) Entries(p ProjectID, index uint32, fromMs, toMs int64, page, siz
 	return out, true
 }
 
-// seqMerge walks several Seq-ordered lists in global Seq order, skipping the
+// Part is what one shard group contributes to a list: per shard, the
+// items of the list in creation order (cut at the end of the page asked
+// for), and how many there are in all.
+type Part[T any] struct {
+	Lists [][]T
+	Total int
+}
+
+// Merge pages the parts of every group together, oldest first. Creation
+// order is (createdAt, Seq): within a group Seq follows the log and the
+// log's time never goes back, so the order agrees with each group's own;
+// across groups the time orders them.
+func Merge[T any](parts []Part[T], order func(T) (int64, uint64), page, size int) Page[T] {
+	var lists [][]T
+	total := 0
+	for _, p := range parts {
+		lists = append(lists, p.Lists...)
+		total += p.Total
+	}
+	lo, hi := pageBounds(page, size, total)
+	return Page[T]{Total: total, Items: orderMerge(lists, order, lo, hi-lo)}
+}
+
+// orderMerge walks several ordered lists in global order, skipping the
 // first skip items and collecting up to take of them.
-func seqMerge[T any](lists [][]T, seq func(T) uint64, skip, take int) []T {
+func orderMerge[T any](lists [][]T, order func(T) (int64, uint64), skip, take int) []T {
 	pos := make([]int, len(lists))
 	out := make([]T, 0, take)
+	less := func(a, b T) bool {
+		at, as := order(a)
+		bt, bs := order(b)
+		return at < bt || (at == bt && as < bs)
+	}
 	for n := 0; len(out) < take; n++ {
 		best := -1
 		for i, l := range lists {
-			if pos[i] < len(l) && (best < 0 || seq(l[pos[i]]) < seq(lists[best][pos[best]])) {
+			if pos[i] < len(l) && (best < 0 || less(l[pos[i]], lists[best][pos[best]])) {
 				best = i
 			}
 		}
@@ -163,11 +191,21 @@ func seqMerge[T any](lists [][]T, seq func(T) uint64, skip, take int) []T {
 	return out
 }
 
-// Transactions returns the page of the project's transactions with
-// from ≤ createdAt < to, oldest first, across every shard.
-func (m *Machine) Transactions(p ProjectID, fromMs, toMs int64, page, size int) Page[*Tx] {
-	lists := make([][]*Tx, 0, len(m.Shards))
-	total := 0
+// pageEnd is how many items of each list a page can need at most.
+func pageEnd(page, size int) int {
+	return int(min(int64(page+1)*int64(size), int64(IndexMax)))
+}
+
+// TxOrder, CustomerOrder and WalletOrder give creation order to Merge.
+func TxOrder(t *Tx) (int64, uint64)                { return t.CreatedAt, t.Seq }
+func CustomerOrder(c CustomerView) (int64, uint64) { return c.CreatedAt, c.Seq }
+func WalletOrder(w WalletView) (int64, uint64)     { return w.CreatedAt, w.Seq }
+
+// TransactionsPart is this group's part of the project's transactions with
+// from ≤ createdAt < to (merge with Merge and TxOrder).
+func (m *Machine) TransactionsPart(p ProjectID, fromMs, toMs int64, page, size int) Part[*Tx] {
+	part := Part[*Tx]{Lists: make([][]*Tx, 0, len(m.Shards))}
+	cut := pageEnd(page, size)
 	for _, s := range m.Shards {
 		idx := s.projectTxs[p]
 		first := sort.Search(len(idx), func(i int) bool { return s.txs[idx[i]].CreatedAt >= fromMs })
@@ -175,51 +213,70 @@ func (m *Machine) Transactions(p ProjectID, fromMs, toMs int64, page, size int) 
 		if end <= first {
 			continue
 		}
-		l := make([]*Tx, end-first)
+		part.Total += end - first
+		l := make([]*Tx, min(end-first, cut))
 		for i := range l {
 			l[i] = s.txs[idx[first+i]]
 		}
-		lists = append(lists, l)
-		total += len(l)
+		part.Lists = append(part.Lists, l)
 	}
-	lo, hi := pageBounds(page, size, total)
-	return Page[*Tx]{Total: total, Items: seqMerge(lists, func(t *Tx) uint64 { return t.Seq }, lo, hi-lo)}
+	return part
+}
+
+// Transactions returns the page of the project's transactions with
+// from ≤ createdAt < to, oldest first, across every shard of the group.
+func (m *Machine) Transactions(p ProjectID, fromMs, toMs int64, page, size int) Page[*Tx] {
+	return Merge([]Part[*Tx]{m.TransactionsPart(p, fromMs, toMs, page, size)}, TxOrder, page, size)
+}
+
+// CustomersPart is this group's part of the project's customers.
+func (m *Machine) CustomersPart(p ProjectID, page, size int) Part[CustomerView] {
+	part := Part[CustomerView]{Lists: make([][]CustomerView, 0, len(m.Shards))}
+	cut := pageEnd(page, size)
+	for _, s := range m.Shards {
+		idx := s.projectCustomers[p]
+		part.Total += len(idx)
+		l := make([]CustomerView, 0, min(len(idx), cut))
+		for _, ci := range idx[:min(len(idx), cut)] {
+			l = append(l, s.customerView(ci))
+		}
+		part.Lists = append(part.Lists, l)
+	}
+	return part
 }
 
 // Customers returns a page of the project's customers in creation order.
 func (m *Machine) Customers(p ProjectID, page, size int) Page[CustomerView] {
-	lists := make([][]CustomerView, 0, len(m.Shards))
-	total := 0
-	for _, s := range m.Shards {
-		total += len(s.projectCustomers[p])
-	}
-	lo, hi := pageBounds(page, size, total)
-	for _, s := range m.Shards {
-		idx := s.projectCustomers[p]
-		// No shard contributes more than hi items before the page ends.
-		l := make([]CustomerView, 0, min(len(idx), hi))
-		for _, ci := range idx[:min(len(idx), hi)] {
-			l = append(l, s.customerView(ci))
-		}
-		lists = append(lists, l)
-	}
-	return Page[CustomerView]{Total: total, Items: seqMerge(lists, func(c CustomerView) uint64 { return c.Seq }, lo, hi-lo)}
+	return Merge([]Part[CustomerView]{m.CustomersPart(p, page, size)}, CustomerOrder, page, size)
 }
 
-// SystemWallets returns the project's system wallets in creation order.
-func (m *Machine) SystemWallets(p ProjectID) []WalletView {
-	var lists [][]WalletView
-	n := 0
+// SystemWalletsPart is this group's part of the project's system wallets.
+func (m *Machine) SystemWalletsPart(p ProjectID) Part[WalletView] {
+	var part Part[WalletView]
 	for _, s := range m.Shards {
 		idx := s.systemWallets[p]
 		l := make([]WalletView, len(idx))
 		for i, wi := range idx {
 			l[i] = s.walletView(wi)
 		}
-		lists = append(lists, l)
-		n += len(l)
+		part.Lists = append(part.Lists, l)
+		part.Total += len(l)
 	}
-	return seqMerge(lists, func(w WalletView) uint64 { return w.Seq }, 0, n)
+	return part
+}
+
+// SystemWallets returns the project's system wallets in creation order.
+func (m *Machine) SystemWallets(p ProjectID) []WalletView {
+	return MergeAll([]Part[WalletView]{m.SystemWalletsPart(p)}, WalletOrder)
+}
+
+// MergeAll merges whole lists (no paging).
+func MergeAll[T any](parts []Part[T], order func(T) (int64, uint64)) []T {
+	total := 0
+	for _, p := range parts {
+		total += p.Total
+	}
+	return Merge(parts, order, 0, max(total, 1)).Items
 }
 
 // Totals returns, per asset, the sum of all wallet balances and the net

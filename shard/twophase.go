@@ -407,3 +407,24 @@ func Outcome(ops []Op, total int, prepared []*Prepared) (status TxStatus, code C
 	}
 	return TxFailed, bestCode, best
 }
+
+// InDoubt is a transaction across groups that this shard has not seen
+// finished: a record still Waiting, or a prepared part. A resolver runs
+// the protocol again for it from these fields.
+type InDoubt struct {
+	Project ProjectID
+	Ref     string
+	Ops     []Op
+}
+
+// InDoubt lists this shard's transactions across groups in flight.
+func (s *Shard) InDoubt() []InDoubt {
+	var out []InDoubt
+	for _, t := range s.waiting {
+		out = append(out, InDoubt{Project: t.Project, Ref: t.ReferenceID, Ops: t.Ops})
+	}
+	for _, p := range s.prepared {
+		out = append(out, InDoubt{Project: p.project, Ref: p.ref, Ops: p.ops})
+	}
+	return out
+}

@@ -89,6 +89,9 @@ func (k *coordinator) next() bool {
 		st, code, i := Outcome(k.tx.Ops, c.total, k.prepared)
 		r := c.apply(refGroup, k.at, Command{Kind: CmdTxDecide, Project: k.p, ReferenceID: k.ref, Tx: k.tx.ID, TxStatus: st, ErrCode: code, ErrOpIndex: i})
 		k.tx = r.Value.(*Tx) // the first decision, whoever made it
+		if len(k.parts) == 0 {
+			k.done = k.tx // no group holds any of its wallets
+		}
 	default:
 		g := k.parts[k.step-len(k.parts)-2]
 		kind := CmdTxAbort

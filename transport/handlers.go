@@ -331,8 +331,9 @@ func listCustomers(c *call) *apiError {
 	if err != nil {
 		return err
 	}
-	var p shard.Page[shard.CustomerView]
-	c.s.node.ReadAll(func(m *shard.Machine) { p = m.Customers(c.project, page, size) })
+	var parts []shard.Part[shard.CustomerView]
+	c.s.node.ReadAll(func(m *shard.Machine) { parts = append(parts, m.CustomersPart(c.project, page, size)) })
+	p := shard.Merge(parts, shard.CustomerOrder, page, size)
 	return c.reply(http.StatusOK, pageOf(p, page, size, customerView))
 }
 
@@ -492,8 +493,9 @@ func listCustomerWallets(c *call) *apiError {
 func listOwnWallets(c *call) *apiError { return c.customerWallets(c.who.customer) }
 
 func listSystemWallets(c *call) *apiError {
-	var ws []shard.WalletView
-	c.s.node.ReadAll(func(m *shard.Machine) { ws = m.SystemWallets(c.project) })
+	var parts []shard.Part[shard.WalletView]
+	c.s.node.ReadAll(func(m *shard.Machine) { parts = append(parts, m.SystemWalletsPart(c.project)) })
+	ws := shard.MergeAll(parts, shard.WalletOrder)
 	return c.reply(http.StatusOK, walletViews(ws))
 }
 
@@ -666,8 +668,11 @@ func postTransaction(c *call) *apiError {
 		var found bool
 		c.s.node.ReadShard(shard.ReferenceShard(c.project, cmd.ReferenceID, c.s.node.Shards()),
 			func(s *shard.Shard) { tx, found = s.TxByReference(c.project, cmd.ReferenceID) })
-		if !found {
+		switch {
+		case !found:
 			return c.reply(http.StatusAccepted, txJSON{ReferenceID: cmd.ReferenceID, Status: "Waiting", Operations: opViews(cmd.Ops)})
+		case tx.Status == shard.TxWaiting: // across groups, not yet decided: the id is known
+			return c.reply(http.StatusAccepted, txView(tx))
 		}
 		r, perr = shard.Result{Code: tx.ErrCode, Value: tx}, nil
 	}
@@ -706,7 +711,8 @@ func listTransactions(c *call) *apiError {
 	if err != nil {
 		return err
 	}
-	var p shard.Page[*shard.Tx]
-	c.s.node.ReadAll(func(m *shard.Machine) { p = m.Transactions(c.project, from, to, page, size) })
+	var parts []shard.Part[*shard.Tx]
+	c.s.node.ReadAll(func(m *shard.Machine) { parts = append(parts, m.TransactionsPart(c.project, from, to, page, size)) })
+	p := shard.Merge(parts, shard.TxOrder, page, size)
 	return c.reply(http.StatusOK, pageOf(p, page, size, txView))
 }

@@ -33,7 +33,7 @@ type serveFlags struct {
 	dataDir, httpAddr, peerAddr, logStore, operatorToken string
 	advertise, join, clusterSecret, clusterSecretFile    string
 	logFormat, logLevel, raftLogLevel                    string
-	shards, proposalQueue                                int
+	shards, groups, proposalQueue                        int
 	readyTimeout, shutdownDelay, shutdownTimeout         time.Duration
 	metricsAuth                                          bool
 	pprofAddr                                            string
@@ -54,7 +54,9 @@ func parseServeFlags(args []string) (serveFlags, error) {
 	fs.StringVar(&f.logStore, "log-store", envOr("CLOUDWALLET_LOG_STORE", "wal"), "Raft log store: wal or bolt (env CLOUDWALLET_LOG_STORE)")
 	fs.StringVar(&f.operatorToken, "operator-token", envOr("CLOUDWALLET_OPERATOR_TOKEN", ""), "operator token; default: DATA_DIR/operator.token, generated on first start (env CLOUDWALLET_OPERATOR_TOKEN)")
 	shards, _ := strconv.Atoi(envOr("CLOUDWALLET_SHARDS", strconv.Itoa(def.Shards)))
-	fs.IntVar(&f.shards, "shards", shards, "shards of the group, fixed when the data dir is created (env CLOUDWALLET_SHARDS)")
+	fs.IntVar(&f.shards, "shards", shards, "shards per shard group, fixed when the cluster is created (env CLOUDWALLET_SHARDS)")
+	groups, _ := strconv.Atoi(envOr("CLOUDWALLET_GROUPS", "1"))
+	fs.IntVar(&f.groups, "groups", groups, "shard groups, each its own Raft group with its own leader, fixed when the cluster is created (env CLOUDWALLET_GROUPS)")
 	fs.IntVar(&f.proposalQueue, "proposal-queue", def.ProposalQueueMax, "writes waiting to be proposed; beyond it writes get 429 LIMIT_EXCEEDED")
 	fs.DurationVar(&f.readyTimeout, "ready-timeout", 2*time.Minute, "how long start-up (log replay, election) may take")
 	fs.StringVar(&f.logFormat, "log-format", envOr("CLOUDWALLET_LOG_FORMAT", "json"), "log format: json or text (env CLOUDWALLET_LOG_FORMAT)")
@@ -139,7 +141,7 @@ func serve(args []string) error {
 	}
 	// Never log secrets: the token's source, not the token.
 	log.Info("starting", "version", version, "commit", commit, "go", runtime.Version(),
-		"dataDir", f.dataDir, "httpAddr", f.httpAddr, "peerAddr", f.peerAddr, "advertise", f.advertise, "join", f.join, "shards", f.shards,
+		"dataDir", f.dataDir, "httpAddr", f.httpAddr, "peerAddr", f.peerAddr, "advertise", f.advertise, "join", f.join, "shards", f.shards, "groups", f.groups,
 		"logStore", f.logStore, "proposalQueue", f.proposalQueue, "operatorToken", tokenSource,
 		"metricsAuth", f.metricsAuth, "logFormat", f.logFormat, "logLevel", f.logLevel,
 		"raftLogLevel", f.raftLogLevel, "shutdownDelay", f.shutdownDelay.String())
@@ -151,7 +153,7 @@ func serve(args []string) error {
 	}
 	reg := newRegistry()
 	cfg := engine.DefaultConfig()
-	cfg.DataDir, cfg.PeerAddr, cfg.Shards, cfg.LogStore = f.dataDir, f.peerAddr, f.shards, f.logStore
+	cfg.DataDir, cfg.PeerAddr, cfg.Shards, cfg.Groups, cfg.LogStore = f.dataDir, f.peerAddr, f.shards, f.groups, f.logStore
 	cfg.Advertise, cfg.JoinAddr, cfg.ClusterSecret = f.advertise, f.join, f.clusterSecret
 	cfg.ProposalQueueMax, cfg.RaftLogLevel, cfg.Logger, cfg.Metrics = f.proposalQueue, f.raftLogLevel, log, reg
 	// The operator token: given, or in the data dir, or (bootstrapping) new,
@@ -227,7 +229,7 @@ func serve(args []string) error {
 		return err
 	}
 	srv.Open()
-	log.Info("ready", "nodeId", node.ID(), "shards", node.Shards(), "startup", time.Since(start).String())
+	log.Info("ready", "nodeId", node.ID(), "shards", node.Shards(), "groups", node.Groups(), "startup", time.Since(start).String())
 	if first != nil {
 		fmt.Printf("cloudwallet is ready. The default project's keys are in %s\n", filepath.Join(f.dataDir, "default-project.json"))
 		fmt.Printf("Try:\n  curl -s http://%s/project -H 'Authorization: Bearer %s'\n", ln.Addr(), first.AccessKey)

@@ -1,0 +1,220 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/cloudwallet/cloudwallet/shard"
+)
+
+// Transactions across shard groups: the coordinator of the two-phase
+// commit whose state-machine half is shard/twophase.go. A transaction whose
+// wallets live in its referenceId's group is one command in that group,
+// as always; one that spans groups runs
+//
+//	TxBegin (referenceId's group) → TxPrepare (each group of its wallets,
+//	in parallel) → TxDecide (referenceId's group: the commit point) →
+//	TxCommit or TxAbort (each prepared group, in parallel)
+//
+// and answers once every part is finished, so a read that follows the
+// answer sees all of it. Any step that fails leaves the transaction to the
+// resolver: each node, for the groups it leads, finds records still
+// Waiting and prepared parts that stay in flight and runs the protocol
+// again from the record (every step is idempotent, the first decision
+// wins). Safety never depends on the resolver's timing, only liveness.
+
+// resolveEvery is how often the resolver looks for transactions in doubt;
+// one seen in flight on two looks in a row is resolved.
+const resolveEvery = 2 * time.Second
+
+// placement returns the group of a transaction's referenceId and the groups
+// of its wallets (wallets on shards no group holds are left out: the
+// checks find them missing).
+func (n *Node) placement(cmd *shard.Command) (ref *replica, parts []*replica) {
+	ref = n.groupOf(shard.ReferenceShard(cmd.Project, cmd.ReferenceID, n.Shards()))
+	add := func(w shard.WalletID) {
+		if rp := n.groupOf(w.Shard); rp != nil {
+			for _, p := range parts {
+				if p == rp {
+					return
+				}
+			}
+			parts = append(parts, rp)
+		}
+	}
+	for _, op := range cmd.Ops {
+		if op.Type != shard.OpIssue {
+			add(op.Source)
+		}
+		if op.Type != shard.OpRedeem {
+			add(op.Destination)
+		}
+	}
+	return ref, parts
+}
+
+// proposeTransaction runs a transaction as one command when one group holds
+// all of it, else across groups.
+func (n *Node) proposeTransaction(ctx context.Context, cmd *shard.Command) (shard.Result, error) {
+	ref, parts := n.placement(cmd)
+	if len(parts) == 0 || (len(parts) == 1 && parts[0] == ref) {
+		r, err := ref.propose(ctx, cmd)
+		if err == nil && r.Code == shard.DuplicateReferenceID && r.Value.(*shard.Tx).Status == shard.TxWaiting {
+			// The referenceId belongs to a transaction across groups
+			// still in flight: finish it, then answer with its outcome.
+			return n.acrossGroups(ctx, r.Value.(*shard.Tx).Project, cmd.ReferenceID, r.Value.(*shard.Tx).Ops, true)
+		}
+		return r, err
+	}
+	return n.acrossGroups(ctx, cmd.Project, cmd.ReferenceID, cmd.Ops, false)
+}
+
+// acrossGroups runs the protocol for one transaction. As a resolver it
+// also finishes a transaction already decided (a client's retry only
+// reads the decision, unless the record is still Waiting).
+func (n *Node) acrossGroups(ctx context.Context, p shard.ProjectID, refID string, ops []shard.Op, resolver bool) (shard.Result, error) {
+	probe := &shard.Command{Project: p, ReferenceID: refID, Ops: ops}
+	refGroup, _ := n.placement(probe)
+	begin, err := refGroup.propose(ctx, &shard.Command{Kind: shard.CmdTxBegin, Project: p, ReferenceID: refID, Ops: ops})
+	if err != nil {
+		return shard.Result{}, err
+	}
+	tx, ok := begin.Value.(*shard.Tx)
+	if !ok {
+		return begin, nil // refused without a record (a limit)
+	}
+	duplicate := begin.Code == shard.DuplicateReferenceID
+	answer := func(decided *shard.Tx) shard.Result {
+		switch {
+		case duplicate:
+			return shard.Result{Code: shard.DuplicateReferenceID, Value: decided}
+		case decided.Status == shard.TxCompleted:
+			return shard.Result{Created: true, Value: decided}
+		}
+		return shard.Result{Code: decided.ErrCode, Value: decided}
+	}
+	// The record's operations are the truth: a retry may carry others.
+	_, parts := n.placement(&shard.Command{Project: p, ReferenceID: refID, Ops: tx.Ops})
+	if duplicate && tx.Status != shard.TxWaiting {
+		if !resolver {
+			return answer(tx), nil
+		}
+		if err := n.finishParts(ctx, tx, parts); err != nil {
+			return shard.Result{}, err
+		}
+		return answer(tx), nil
+	}
+	prepared := make([]*shard.Prepared, len(parts))
+	if err := each(parts, func(i int, rp *replica) error {
+		r, err := rp.propose(ctx, &shard.Command{Kind: shard.CmdTxPrepare, Project: p, ReferenceID: refID, Tx: tx.ID, Ops: tx.Ops})
+		if err == nil {
+			if prepared[i], ok = r.Value.(*shard.Prepared); !ok {
+				err = errors.New("engine: a prepare was refused: " + r.Code.String())
+			}
+		}
+		return err
+	}); err != nil {
+		return shard.Result{}, unknownAfterBegin(err)
+	}
+	st, code, at := shard.Outcome(tx.Ops, n.Shards(), prepared)
+	d, err := refGroup.propose(ctx, &shard.Command{Kind: shard.CmdTxDecide, Project: p, ReferenceID: refID, Tx: tx.ID,
+		TxStatus: st, ErrCode: code, ErrOpIndex: at})
+	if err != nil {
+		return shard.Result{}, unknownAfterBegin(err)
+	}
+	decided, ok := d.Value.(*shard.Tx)
+	if !ok || decided.Status == shard.TxWaiting {
+		return shard.Result{}, errors.New("engine: the decision was refused: " + d.Code.String())
+	}
+	if err := n.finishParts(ctx, decided, parts); err != nil {
+		return shard.Result{}, err
+	}
+	return answer(decided), nil
+}
+
+// finishParts commits or aborts every participant's part, as decided.
+func (n *Node) finishParts(ctx context.Context, decided *shard.Tx, parts []*replica) error {
+	kind := shard.CmdTxAbort
+	if decided.Status == shard.TxCompleted {
+		kind = shard.CmdTxCommit
+	}
+	err := each(parts, func(_ int, rp *replica) error {
+		_, err := rp.propose(ctx, &shard.Command{Kind: kind, Project: decided.Project, ReferenceID: decided.ReferenceID,
+			Tx: decided.ID, At: decided.CreatedAt, Ops: decided.Ops})
+		return err
+	})
+	return unknownAfterBegin(err)
+}
+
+// unknownAfterBegin: once the record exists, a failed step leaves the
+// outcome to the resolver; the client learns it by retrying.
+func unknownAfterBegin(err error) error {
+	if err == nil {
+		return nil
+	}
+	return ErrOutcomeUnknown
+}
+
+// each runs fn for every group in parallel and returns the first error.
+func each(parts []*replica, fn func(i int, rp *replica) error) error {
+	if len(parts) == 1 {
+		return fn(0, parts[0])
+	}
+	errs := make([]error, len(parts))
+	var wg sync.WaitGroup
+	for i, rp := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = fn(i, rp)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// resolveLoop finishes transactions across groups left in doubt by a
+// coordinator that failed or died: in every group this node leads, a
+// record still Waiting or a part still prepared on two looks in a row.
+func (n *Node) resolveLoop() {
+	defer n.background.Done()
+	seen := map[string]int{}
+	t := time.NewTicker(resolveEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.closing:
+			return
+		case <-t.C:
+		}
+		now := map[string]int{}
+		for _, rp := range n.groups {
+			if !rp.leads() {
+				continue
+			}
+			for s := range rp.layout.Count {
+				var found []shard.InDoubt
+				rp.parts.read(1+s, func(m *shard.Machine) { found = m.Shards[s].InDoubt() })
+				for _, d := range found {
+					key := fmt.Sprintf("%d/%s", d.Project, d.Ref)
+					now[key] = seen[key] + 1
+					if now[key] < 2 {
+						continue
+					}
+					ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
+					_, err := n.acrossGroups(ctx, d.Project, d.Ref, d.Ops, true)
+					cancel()
+					if err != nil {
+						n.log.Warn("resolver: a transaction across groups is still in doubt", "project", d.Project, "referenceId", d.Ref, "err", err)
+					} else {
+						n.log.Info("resolver: finished a transaction across groups", "project", d.Project, "referenceId", d.Ref)
+					}
+				}
+			}
+		}
+		seen = now
+	}
+}

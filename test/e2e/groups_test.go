@@ -1,0 +1,195 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// walletGroup is the shard group of a wallet id in a cluster of groups of
+// two shards: w + 2 base32 digits of shard + index.
+func walletGroup(t *testing.T, w string) int {
+	t.Helper()
+	const digits = "0123456789abcdefghjkmnpqrstvwxyz"
+	if len(w) != 10 || w[0] != 'w' {
+		t.Fatalf("wallet id %q", w)
+	}
+	shard := strings.IndexByte(digits, w[1])*32 + strings.IndexByte(digits, w[2])
+	return shard / 2
+}
+
+// Three nodes, two shard groups of two shards each: leadership spreads
+// over the nodes; writes through every node, many of them transfers
+// between wallets of different groups (two-phase commit), give definite
+// answers; a retry finds the stored transaction; money is conserved, no
+// balance is negative, and every node reads the same wallets, entries
+// and transaction list.
+func TestClusterShardGroups(t *testing.T) {
+	c := startCluster(t, 3, false, "--groups", "2", "--shards", "2")
+
+	// Leadership spreads: the balancer hands one group to another node.
+	c.poll("leaders on two nodes", 30*time.Second, func() error {
+		st, err := c.status(c.nodes[0])
+		if err != nil {
+			return err
+		}
+		if len(st.Groups) != 2 {
+			return fmt.Errorf("%d groups", len(st.Groups))
+		}
+		if st.Groups[0].Leader == "" || st.Groups[0].Leader == st.Groups[1].Leader {
+			return fmt.Errorf("leaders %q and %q", st.Groups[0].Leader, st.Groups[1].Leader)
+		}
+		return nil
+	})
+	out, err := cli(t, "cluster", "status", "--server", c.nodes[1].url, "--token", c.nodes[1].operator)
+	if err != nil || strings.Count(out, "Leader") != 2 {
+		t.Fatalf("cluster status should show two groups with a leader each: %v\n%s", err, out)
+	}
+
+	n1 := c.nodes[0]
+	a := c.nodes[1].asset("EUR")
+	var ws []string
+	inGroup := map[int]int{}
+	for i := 0; len(ws) < 8 || inGroup[0] < 2 || inGroup[1] < 2; i++ {
+		if i > 64 {
+			t.Fatalf("customers never spread over both groups: %v", inGroup)
+		}
+		s := c.nodes[i%3]
+		id := fmt.Sprintf("cust%d", i)
+		s.customer(id)
+		w := s.wallet(id, a)
+		ws = append(ws, w)
+		inGroup[walletGroup(t, w)]++
+	}
+	const funding = 1000
+	for i, w := range ws {
+		s := c.nodes[i%3]
+		s.expect(s.ak("POST", "/transactions", tx(fmt.Sprintf("fund-%d", i), op("Issue", "", w, funding))), 201, "")
+	}
+
+	// Transfers through every node at once, one to four operations each,
+	// some bound to fail (more than any balance).
+	type result struct {
+		ref    string
+		status int
+		body   string
+		across bool // its wallets are in both groups
+	}
+	var mu sync.Mutex
+	var results []result
+	var wg sync.WaitGroup
+	for client := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := c.nodes[client%3]
+			rng := rand.New(rand.NewPCG(uint64(client), 7))
+			for k := range 40 {
+				var ops []map[string]any
+				groups := map[int]bool{}
+				for range 1 + rng.IntN(4) {
+					i := rng.IntN(len(ws))
+					src, dst := ws[i], ws[(i+1+rng.IntN(len(ws)-1))%len(ws)]
+					amount := 1 + rng.IntN(60)
+					if rng.IntN(10) == 0 {
+						amount = 5 * funding
+					}
+					ops = append(ops, op("Transfer", src, dst, amount))
+					groups[walletGroup(t, src)], groups[walletGroup(t, dst)] = true, true
+				}
+				ref := fmt.Sprintf("t-%d-%d", client, k)
+				r, err := s.callNoFatal("POST", "/transactions", s.accessKey, tx(ref, ops...))
+				if err != nil {
+					t.Errorf("%s: %v", ref, err)
+					return
+				}
+				mu.Lock()
+				results = append(results, result{ref, r.status, string(r.raw), len(groups) == 2})
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	completed, failed, across := 0, 0, 0
+	for _, r := range results {
+		switch r.status {
+		case 201:
+			completed++
+			if r.across {
+				across++
+			}
+		case 422:
+			failed++
+		default:
+			t.Fatalf("%s: %d %s", r.ref, r.status, r.body)
+		}
+	}
+	if completed < 50 || failed < 5 || across < 20 {
+		t.Fatalf("%d completed (%d across groups), %d failed: the mix should have plenty of each", completed, across, failed)
+	}
+	// A retry through another node answers with the stored transaction.
+	first := results[0]
+	retry := c.nodes[2].ak("POST", "/transactions", tx(first.ref, op("Issue", "", ws[0], 1)))
+	c.nodes[2].expect(retry, 409, "DuplicateReferenceId")
+	if !strings.Contains(string(retry.raw), first.ref) {
+		t.Fatalf("retry: %s", retry.raw)
+	}
+
+	// Conservation on every node: the balances sum to what was issued.
+	var total int64
+	for _, w := range ws {
+		b := n1.balance(w)
+		if b < 0 {
+			t.Fatalf("wallet %s: balance %d", w, b)
+		}
+		total += b
+	}
+	if total != int64(funding*len(ws)) {
+		t.Fatalf("balances sum to %d, %d were issued", total, funding*len(ws))
+	}
+	for _, w := range ws {
+		c.sameOnEveryNode("/wallets/" + w)
+		c.sameOnEveryNode("/wallets/" + w + "/entries?page=0&pageSize=1000")
+	}
+	list := c.sameOnEveryNode("/transactions?page=0&pageSize=1000")
+	if got := strings.Count(list, `"referenceId"`); got != len(ws)+len(results) {
+		t.Fatalf("transaction list has %d transactions, want %d", got, len(ws)+len(results))
+	}
+	// Every Completed transaction moved its money, and no other did: the
+	// balances replay from the transaction list.
+	var page struct {
+		Items []struct {
+			ReferenceID string `json:"referenceId"`
+			Status      string `json:"status"`
+			Operations  []struct {
+				Type, SourceWalletID, DestinationWalletID string
+				Amount                                    int64
+			} `json:"operations"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal([]byte(list), &page); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int64{}
+	for _, tx := range page.Items {
+		switch tx.Status {
+		case "Completed":
+			for _, o := range tx.Operations {
+				want[o.SourceWalletID] -= o.Amount
+				want[o.DestinationWalletID] += o.Amount
+			}
+		case "Failed":
+		default:
+			t.Fatalf("%s is %s after its answer", tx.ReferenceID, tx.Status)
+		}
+	}
+	for _, w := range ws {
+		if got := n1.balance(w); got != want[w] {
+			t.Fatalf("wallet %s: balance %d, the Completed transactions give %d", w, got, want[w])
+		}
+	}
+}

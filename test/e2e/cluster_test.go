@@ -180,10 +180,12 @@ func (c *cluster) waitConverged(from *server) {
 		if err != nil {
 			return err
 		}
-		nodes := st.Groups[0].Nodes
-		for _, nd := range nodes {
-			if nd.Error != "" || nd.AppliedIndex != nodes[0].AppliedIndex || nd.AppliedIndex < nd.CommitIndex {
-				return fmt.Errorf("not converged: %+v", nodes)
+		for g, group := range st.Groups {
+			nodes := group.Nodes
+			for _, nd := range nodes {
+				if nd.Error != "" || nd.AppliedIndex != nodes[0].AppliedIndex || nd.AppliedIndex < nd.CommitIndex {
+					return fmt.Errorf("group %d not converged: %+v", g, nodes)
+				}
 			}
 		}
 		return nil

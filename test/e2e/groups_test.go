@@ -22,16 +22,12 @@ func walletGroup(t *testing.T, w string) int {
 	return shard / 2
 }
 
-// Three nodes, two shard groups of two shards each: leadership spreads
-// over the nodes; writes through every node, many of them transfers
-// between wallets of different groups (two-phase commit), give definite
-// answers; a retry finds the stored transaction; money is conserved, no
-// balance is negative, and every node reads the same wallets, entries
-// and transaction list.
-func TestClusterShardGroups(t *testing.T) {
-	c := startCluster(t, 3, false, "--groups", "2", "--shards", "2")
-
-	// Leadership spreads: the balancer hands one group to another node.
+// waitLeadersSpread waits until the two groups are led by different nodes
+// (the balancer hands one group to another node) and returns the node
+// that leads group 1.
+func (c *cluster) waitLeadersSpread() int {
+	c.t.Helper()
+	var lead1 int
 	c.poll("leaders on two nodes", 30*time.Second, func() error {
 		st, err := c.status(c.nodes[0])
 		if err != nil {
@@ -43,8 +39,26 @@ func TestClusterShardGroups(t *testing.T) {
 		if st.Groups[0].Leader == "" || st.Groups[0].Leader == st.Groups[1].Leader {
 			return fmt.Errorf("leaders %q and %q", st.Groups[0].Leader, st.Groups[1].Leader)
 		}
-		return nil
+		for i, id := range c.ids {
+			if id == st.Groups[1].Leader {
+				lead1 = i
+				return nil
+			}
+		}
+		return fmt.Errorf("leader %q of group 1 is not a known node", st.Groups[1].Leader)
 	})
+	return lead1
+}
+
+// Three nodes, two shard groups of two shards each: leadership spreads
+// over the nodes; writes through every node, many of them transfers
+// between wallets of different groups (two-phase commit), give definite
+// answers; a retry finds the stored transaction; money is conserved, no
+// balance is negative, and every node reads the same wallets, entries
+// and transaction list.
+func TestClusterShardGroups(t *testing.T) {
+	c := startCluster(t, 3, false, "--groups", "2", "--shards", "2")
+	c.waitLeadersSpread()
 	out, err := cli(t, "cluster", "status", "--server", c.nodes[1].url, "--token", c.nodes[1].operator)
 	if err != nil || strings.Count(out, "Leader") != 2 {
 		t.Fatalf("cluster status should show two groups with a leader each: %v\n%s", err, out)
@@ -192,4 +206,37 @@ func TestClusterShardGroups(t *testing.T) {
 			t.Fatalf("wallet %s: balance %d, the Completed transactions give %d", w, got, want[w])
 		}
 	}
+}
+
+// kill -9 of the node leading group 1 while transfers, most of them across
+// both groups, run through every node: clients retry unclear answers with
+// the same referenceId on the next node (a retry of a transaction left
+// Waiting by its dead coordinator finishes it), the node comes back with
+// its command line, and every answered transaction is on every node
+// exactly once with the answered outcome, none left Waiting, money
+// conserved, every node identical.
+func TestClusterShardGroupsKill9UnderLoad(t *testing.T) {
+	c := startCluster(t, 3, false, "--groups", "2", "--shards", "2")
+	victim := c.waitLeadersSpread()
+	l := startClusterLoad(t, c, 9)
+	time.Sleep(1500 * time.Millisecond)
+	before := len(l.snapshot())
+	c.nodes[victim].kill()
+	survivor := c.nodes[(victim+1)%3]
+	time.Sleep(3 * time.Second)
+	during := len(l.snapshot()) - before
+	c.restart(victim)
+	time.Sleep(1500 * time.Millisecond)
+	l.wait(t)
+	c.waitConverged(survivor)
+	resolved := 0
+	for _, s := range c.nodes {
+		resolved += strings.Count(s.log(), "resolver: finished")
+	}
+	t.Logf("%d transactions answered (%d while node %d was down); %d first answers were not definite and were retried; the resolvers finished %d",
+		len(l.acked), during, victim+1, l.unclear, resolved)
+	if during < 10 {
+		t.Fatalf("only %d transactions while node %d was down: the survivors did not go on", during, victim+1)
+	}
+	l.verify(t)
 }

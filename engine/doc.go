@@ -1,6 +1,9 @@
-// Package engine is a node's brain: it owns the shard state machine of its
-// shard group, runs it on one goroutine per partition, proposes commands to
-// Raft in batches, and answers reads with the promised consistency.
+// Package engine is a node's brain: it holds a replica of every shard group
+// (replica.go: Raft, the group's shard state machine run on one goroutine
+// per partition, the proposer that packs commands into log entries), routes
+// each command and read to the group of its shard (node.go), coordinates
+// transactions that span groups (crossgroup.go), and answers reads with the
+// promised consistency.
 //
 // # Partitions and the coordinator
 //
@@ -35,6 +38,16 @@
 // (settle.go), whoever led. Membership (cluster.go): a bootstrapped node
 // holds the cluster secret; a joining node is added as a non-voter and
 // promoted once it has caught up; SIGTERM hands leadership over first.
+//
+// # Shard groups
+//
+// With G > 1 groups, customers and referenceIds hash over all G x S
+// shards, and group 0 also holds projects, key pairs and assets. A
+// transaction within one group is one command; one across groups runs
+// two-phase commit with escrow holds (shard/twophase.go holds the state
+// machine half; crossgroup.go the coordinator and the resolver that
+// finishes what a dead coordinator left). balance.go spreads group
+// leadership over the voters.
 //
 // # Reads
 //

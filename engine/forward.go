@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"net"
@@ -231,21 +232,29 @@ func (c *fwdConn) send(entry []byte, batch []*proposal) (*fwdWait, error) {
 }
 
 // readAnswers applies the leader's answers until the connection breaks;
-// then every batch still waiting is released (its proposals stay pending:
-// their entries may yet commit, and settle or the timeout ends them).
+// then every batch still waiting is released, and a fence settles the fate
+// of its proposals (they stay pending until then: their entries may yet
+// commit).
 func (rp *replica) readAnswers(c *fwdConn) {
 	r := bufio.NewReader(c.conn)
 	var buf []byte
 	defer func() {
+		var mark uint64
 		c.mu.Lock()
 		c.dead = true
 		for id, wt := range c.waiting {
 			delete(c.waiting, id)
 			rp.metrics.forwarded[fwdBroken].Add(float64(len(wt.batch)))
+			for _, p := range wt.batch {
+				mark = max(mark, p.tag.Seq)
+			}
 			close(wt.done)
 		}
 		c.mu.Unlock()
 		c.conn.Close()
+		if mark > 0 {
+			go rp.fence(mark)
+		}
 	}()
 	for {
 		frame, err := peer.ReadFrame(r, buf)
@@ -311,5 +320,40 @@ func (rp *replica) forwardBatch(batch []*proposal, entry []byte) {
 	select {
 	case <-wt.done:
 	case <-rp.closing:
+	}
+}
+
+// fence proposes, through whoever leads now, that none of this node's
+// commands up to mark may apply from here on, and once it has applied ends
+// every proposal up to mark still waiting with ErrUnavailable: each either
+// applied before the fence (and was settled) or never will. It retries
+// until the fence applies or the node closes; a proposal's own wait
+// (ApplyTimeout) still bounds what its client sees.
+func (rp *replica) fence(mark uint64) {
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		ctx, cancel := context.WithTimeout(context.Background(), rp.cfg.ApplyTimeout)
+		_, err := rp.propose(ctx, &shard.Command{Kind: shard.CmdFence, Fence: mark})
+		cancel()
+		if err == nil {
+			if n := rp.pend.fenced(mark); n > 0 {
+				rp.log.Info("forward link broke: fenced off the writes it left unanswered", "writes", n)
+			}
+			return
+		}
+		select {
+		case <-rp.closing:
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// leaderIs drops the link to a leader that no longer leads, so the writes
+// it left unanswered are fenced now rather than when it times out.
+func (f *forwarder) leaderIs(addr string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.conn != nil && f.conn.addr != addr {
+		f.conn.conn.Close()
 	}
 }

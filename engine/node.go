@@ -76,7 +76,10 @@ func Open(cfg Config) (*Node, error) {
 		n.mux.Close()
 		return nil, err
 	}
-	n.id, n.origin, n.shardsPerGroup = id.NodeID, originOf(id.NodeID), id.Shards
+	// The origin is new at every start: sequence numbers start again at
+	// 1, and entries a previous run proposed must never settle this run's
+	// proposals (nor may a fence of that run reach them).
+	n.id, n.origin, n.shardsPerGroup = id.NodeID, originOf(id.NodeID+"/"+RandomToken(8)), id.Shards
 	n.cfg.Shards = id.Shards
 	n.keys.reset(nil)
 	total := id.Shards * id.Groups

@@ -132,6 +132,7 @@ func (rp *replica) watchLeader() {
 				lo := o.Data.(raft.LeaderObservation)
 				rp.metrics.leaderChanges.Inc()
 				rp.log.Info("leader changed", "leader", string(lo.LeaderID), "leaderAddr", string(lo.LeaderAddr))
+				rp.fwd.leaderIs(string(lo.LeaderAddr))
 				if string(lo.LeaderID) == rp.id {
 					rp.ensureMarked()
 				}

@@ -83,7 +83,11 @@ func (q *pending) settle(origin, index uint64, tags []raftfsm.Tag, res []shard.R
 		if p := q.byID[t.Seq]; p != nil && t.Origin == origin {
 			delete(q.byID, t.Seq)
 			delete(q.lost, t.Seq)
-			ends = append(ends, ending{p, res[i], nil})
+			if raftfsm.IsFenced(res[i]) {
+				ends = append(ends, ending{p, shard.Result{}, ErrUnavailable}) // never applies
+			} else {
+				ends = append(ends, ending{p, res[i], nil})
+			}
 		}
 	}
 	for seq, at := range q.lost {
@@ -98,6 +102,27 @@ func (q *pending) settle(origin, index uint64, tags []raftfsm.Tag, res []shard.R
 		e.p.res, e.p.err = e.res, e.err
 		close(e.p.done)
 	}
+}
+
+// fenced ends every proposal up to seq still waiting: a fence with that
+// mark has applied, so each either applied before it (and was settled) or
+// never will.
+func (q *pending) fenced(upTo uint64) int {
+	var ends []*proposal
+	q.mu.Lock()
+	for seq, p := range q.byID {
+		if seq <= upTo {
+			ends = append(ends, p)
+			delete(q.byID, seq)
+			delete(q.lost, seq)
+		}
+	}
+	q.mu.Unlock()
+	for _, p := range ends {
+		p.res, p.err = shard.Result{}, ErrUnavailable
+		close(p.done)
+	}
+	return len(ends)
 }
 
 func lostOutcome(at, restoredAt uint64) error {

@@ -142,3 +142,25 @@ func TestRoundsStartAfterTheirCallers(t *testing.T) {
 		t.Fatalf("%d rounds for 21 callers: they did not share", n)
 	}
 }
+
+// A fence ends every proposal up to its mark still waiting as definitely
+// not applied, and a command the FSM skipped for a fence ends the same
+// way; proposals above the mark, and ones already settled, are untouched.
+func TestPendingFence(t *testing.T) {
+	q := newPending()
+	applied, skipped, waiting, above := newProposal(q, 3), newProposal(q, 3), newProposal(q, 3), newProposal(q, 3)
+	q.settle(3, 5, []raftfsm.Tag{{Origin: 3, Seq: applied.tag.Seq}, {Origin: 3, Seq: skipped.tag.Seq}},
+		[]shard.Result{{Created: true}, raftfsm.Fenced}, 0)
+	if !applied.res.Created || applied.err != nil {
+		t.Fatalf("applied before the fence: %+v %v", applied.res, applied.err)
+	}
+	if !ended(skipped) || !errors.Is(skipped.err, ErrUnavailable) {
+		t.Fatalf("skipped by a fence: ended %v, %v", ended(skipped), skipped.err)
+	}
+	if n := q.fenced(waiting.tag.Seq); n != 1 || !errors.Is(waiting.err, ErrUnavailable) {
+		t.Fatalf("fence ended %d proposals; waiting: %v", n, waiting.err)
+	}
+	if ended(above) {
+		t.Fatal("a proposal above the mark ended")
+	}
+}

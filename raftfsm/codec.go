@@ -157,6 +157,8 @@ func AppendCommand(b []byte, c *shard.Command) []byte {
 		b = appendTxID(b, c.Tx)
 		b = bin.AppendVarint(b, c.At)
 		b = shard.AppendOps(b, c.Ops)
+	case shard.CmdFence:
+		b = bin.AppendUvarint(b, c.Fence)
 	case shard.CmdTxDecide:
 		b = bin.AppendString(b, c.ReferenceID)
 		b = appendTxID(b, c.Tx)
@@ -320,6 +322,8 @@ func readCommand(r *bin.Reader, c *shard.Command) error {
 		if r.Err() == nil && (c.ReferenceID == "" || len(c.Ops) == 0) {
 			r.Fail()
 		}
+	case shard.CmdFence:
+		c.Fence = r.Uvarint()
 	case shard.CmdTxDecide:
 		c.ReferenceID, c.Tx = r.String(shard.ReferenceIDLenMax), readTxID(r)
 		c.TxStatus, c.ErrCode, c.ErrOpIndex = shard.TxStatus(r.Byte()), shard.Code(r.Byte()), int32(r.Varint())

@@ -21,6 +21,7 @@ func oneOfEach() []*shard.Command {
 		{Kind: shard.CmdRenameAsset, Project: 4, Asset: 2, Name: "Euro"},
 		{Kind: shard.CmdDeleteAsset, Project: 4, Asset: 2},
 		{Kind: shard.CmdUseAsset, Project: 4, Asset: 3},
+		{Kind: shard.CmdFence, Fence: 1 << 40},
 		{Kind: shard.CmdUpsertCustomer, Project: 4, Customer: "alice@x", Name: "A", HasName: true},
 		{Kind: shard.CmdUpsertCustomer, Project: 4, Customer: "bob", Description: "d", HasDesc: true},
 		{Kind: shard.CmdSuspendCustomer, Project: 4, Customer: "bob"},

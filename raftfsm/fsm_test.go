@@ -3,6 +3,7 @@ package raftfsm
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"testing"
 
@@ -73,12 +74,64 @@ func TestSettleAndSnapshotIndex(t *testing.T) {
 	// A snapshot from before the index was kept (lastMs, then the machine)
 	// still restores, with index 0 until the log tail moves it.
 	old := binary.LittleEndian.AppendUint64(nil, 5)
-	old = append(old, sink.Bytes()[snapshotHeaderBytes:]...)
+	old = append(old, sink.Bytes()[snapshotHeaderBytes+4:]...) // v3: an empty fence table
 	b3 := &machineApplier{}
 	if err := New(b3, Observer{}).Restore(io.NopCloser(bytes.NewReader(old))); err != nil {
 		t.Fatal(err)
 	}
 	if len(b3.settled) != 1 || b3.settled[0] != 0 || len(b3.m.Meta.Projects()) != 2 {
 		t.Fatalf("old snapshot: settled %v", b3.settled)
+	}
+}
+
+// A fence stops every command of its origin up to its mark from applying,
+// from its place in the log on, in the same batch and later ones, and
+// after a snapshot restore; other origins and later commands apply.
+func TestFencedCommandsNeverApply(t *testing.T) {
+	a := &machineApplier{m: shard.NewMachine(1)}
+	f := New(a, Observer{})
+	project := func(name string) *shard.Command { return &shard.Command{Kind: shard.CmdCreateProject, Name: name} }
+	index := uint64(0)
+	apply := func(f *FSM, cmds ...any) []shard.Result {
+		var b EntryBuilder
+		for i := 0; i < len(cmds); i += 2 {
+			b.Add(cmds[i].(Tag), cmds[i+1].(*shard.Command))
+		}
+		index++
+		return f.ApplyBatch([]*raft.Log{{Index: index, Type: raft.LogCommand, Data: b.Entry(1)}})[0].([]shard.Result)
+	}
+	apply(f, Tag{7, 1}, project("before the fence"))
+	res := apply(f,
+		Tag{7, 3}, project("sent before, applied before the fence"),
+		Tag{7, 10}, &shard.Command{Kind: shard.CmdFence, Fence: 5},
+		Tag{7, 4}, project("fenced, same entry"),
+		Tag{7, 6}, project("above the mark"),
+		Tag{8, 2}, project("another node"))
+	if IsFenced(res[0]) || !IsFenced(res[2]) || IsFenced(res[3]) || IsFenced(res[4]) {
+		t.Fatalf("fenced: %v %v %v %v", IsFenced(res[0]), IsFenced(res[2]), IsFenced(res[3]), IsFenced(res[4]))
+	}
+	if res := apply(f, Tag{7, 5}, project("fenced, later entry")); !IsFenced(res[0]) {
+		t.Fatal("a later entry's fenced command applied")
+	}
+	snap, _ := f.Snapshot()
+	var sink memSink
+	if err := snap.Persist(&sink); err != nil {
+		t.Fatal(err)
+	}
+	b := &machineApplier{}
+	g := New(b, Observer{})
+	if err := g.Restore(io.NopCloser(bytes.NewReader(sink.Bytes()))); err != nil {
+		t.Fatal(err)
+	}
+	if res := apply(g, Tag{7, 2}, project("fenced, after restore"), Tag{7, 11}, project("after")); !IsFenced(res[0]) || IsFenced(res[1]) {
+		t.Fatal("the fence did not survive the snapshot")
+	}
+	want := []string{"before the fence", "sent before, applied before the fence", "above the mark", "another node", "after"}
+	var got []string
+	for _, p := range b.m.Meta.Projects() {
+		got = append(got, p.Name)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("projects %q, want %q", got, want)
 	}
 }

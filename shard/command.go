@@ -29,6 +29,7 @@ const (
 	CmdTxCommit  // a participant posts its entries and releases its holds
 	CmdTxAbort   // a participant releases its holds
 	CmdUseAsset  // the meta group marks an asset used before another group makes a wallet of it
+	CmdFence     // raftfsm, not the machine: its proposer's commands up to Fence never apply
 	kindEnd
 )
 
@@ -45,7 +46,7 @@ var kindNames = [kindEnd]string{
 	CmdSetWalletName: "set_wallet_name", CmdSetWalletDescription: "set_wallet_description",
 	CmdSetWalletStatus: "set_wallet_status", CmdTransaction: "transaction",
 	CmdTxBegin: "tx_begin", CmdTxPrepare: "tx_prepare", CmdTxDecide: "tx_decide",
-	CmdTxCommit: "tx_commit", CmdTxAbort: "tx_abort", CmdUseAsset: "use_asset",
+	CmdTxCommit: "tx_commit", CmdTxAbort: "tx_abort", CmdUseAsset: "use_asset", CmdFence: "fence",
 }
 
 func (k Kind) String() string {
@@ -85,6 +86,8 @@ type Command struct {
 	TxStatus   TxStatus // TxDecide: Completed or Failed
 	ErrCode    Code     // TxDecide, Failed: the failing check
 	ErrOpIndex int32    // TxDecide, Failed: the failing operation
+
+	Fence uint64 // CmdFence: the highest sequence number fenced off
 }
 
 // MetaPartition is the partition number of the meta state; shard i is
@@ -99,7 +102,7 @@ func (c *Command) Partitions(dst []int, l Layout) []int {
 	start := len(dst)
 	switch c.Kind {
 	case CmdCreateProject, CmdRenameProject, CmdCreateKeyPair, CmdDeleteKeyPair,
-		CmdCreateAsset, CmdRenameAsset, CmdDeleteAsset, CmdUseAsset:
+		CmdCreateAsset, CmdRenameAsset, CmdDeleteAsset, CmdUseAsset, CmdFence:
 		return append(dst, MetaPartition)
 	case CmdUpsertCustomer, CmdSuspendCustomer, CmdResumeCustomer, CmdDeleteCustomer:
 		if p, ok := l.Partition(CustomerShard(c.Project, c.Customer, l.Total)); ok {

@@ -90,6 +90,8 @@ func (m *Machine) Apply(ctx Context, c *Command) Result {
 		return m.Meta.renameAsset(c)
 	case CmdDeleteAsset:
 		return m.Meta.deleteAsset(c)
+	case CmdFence:
+		return Result{} // raftfsm handles fences; a machine never sees one
 	case CmdUseAsset:
 		if !m.HoldsMeta() {
 			return notHere

@@ -69,7 +69,13 @@ func (n *Node) proposeTransaction(ctx context.Context, cmd *shard.Command) (shar
 		}
 		return r, err
 	}
-	return n.acrossGroups(ctx, cmd.Project, cmd.ReferenceID, cmd.Ops, false)
+	r, err := n.acrossGroups(ctx, cmd.Project, cmd.ReferenceID, cmd.Ops, false)
+	result := "answered"
+	if err != nil {
+		result = "unknown"
+	}
+	n.groups[metaGroup].metrics.acrossGroups.WithLabelValues(result).Inc()
+	return r, err
 }
 
 // acrossGroups runs the protocol for one transaction. As a resolver it
@@ -210,6 +216,7 @@ func (n *Node) resolveLoop() {
 					if err != nil {
 						n.log.Warn("resolver: a transaction across groups is still in doubt", "project", d.Project, "referenceId", d.Ref, "err", err)
 					} else {
+						n.groups[metaGroup].metrics.resolved.Inc()
 						n.log.Info("resolver: finished a transaction across groups", "project", d.Project, "referenceId", d.Ref)
 					}
 				}

@@ -335,6 +335,7 @@ func (rp *replica) fence(mark uint64) {
 		_, err := rp.propose(ctx, &shard.Command{Kind: shard.CmdFence, Fence: mark})
 		cancel()
 		if err == nil {
+			rp.metrics.fences.Inc()
 			if n := rp.pend.fenced(mark); n > 0 {
 				rp.log.Info("forward link broke: fenced off the writes it left unanswered", "writes", n)
 			}

@@ -79,6 +79,11 @@ type metrics struct {
 	forwardServed    [fwdStatusCount]prometheus.Counter // commands other nodes sent here, by answer
 
 	forwardVecs []*prometheus.CounterVec
+	fences      prometheus.Counter // fences this node proposed after a forward link broke
+
+	// Node-level, registered from the meta group's metrics only.
+	acrossGroups *prometheus.CounterVec // transactions run across groups, by result
+	resolved     prometheus.Counter     // transactions the resolver finished
 
 	// What the state holds, kept by Apply and Restore (no lock, no read
 	// through the workers at scrape time).
@@ -181,6 +186,19 @@ func newMetrics(group int) *metrics {
 		}
 		m.forwardVecs = append(m.forwardVecs, v)
 	}
+	m.fences = prometheus.NewCounter(prometheus.CounterOpts{
+		Name:        "cloudwallet_fences_total",
+		Help:        "Fences this node applied after a link to the leader broke with writes unanswered (each ends those writes as not applied).",
+		ConstLabels: groupLabel,
+	})
+	m.acrossGroups = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cloudwallet_transactions_across_groups_total",
+		Help: "Transactions run with two-phase commit across shard groups by this node as coordinator: result answered (a definite outcome) or unknown (left to a retry or the resolver).",
+	}, []string{"result"})
+	m.resolved = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "cloudwallet_resolver_finished_total",
+		Help: "Transactions across groups left in doubt that this node's resolver finished.",
+	})
 	fwd("cloudwallet_forwarded_commands_total",
 		"Commands this node sent to the group leader, by the leader's answer: applied, unavailable, overloaded, unknown (appended, not confirmed), broken (the link broke before the answer).",
 		&m.forwarded)
@@ -229,7 +247,7 @@ func (n *Node) registerMetrics(reg prometheus.Registerer) error {
 	}
 	m0 := n.groups[metaGroup].metrics
 	cs := []prometheus.Collector{
-		m0.txTotal, m0.txSeconds, m0.txOperations,
+		m0.txTotal, m0.txSeconds, m0.txOperations, m0.acrossGroups, m0.resolved,
 		sum("cloudwallet_customers", "Customers held (Deleted ones included).", func(m *metrics) *atomic.Int64 { return &m.customers }),
 		sum("cloudwallet_wallets", "Wallets held.", func(m *metrics) *atomic.Int64 { return &m.wallets }),
 		sum("cloudwallet_transactions", "Transaction records held (Completed and Failed).", func(m *metrics) *atomic.Int64 { return &m.transactions }),
@@ -238,7 +256,7 @@ func (n *Node) registerMetrics(reg prometheus.Registerer) error {
 		m := rp.metrics
 		cs = append(cs, m.applySeconds, m.entriesPerApply, m.commandsPerEntry,
 			m.leaderChanges, m.logSyncSeconds, m.logBytes, m.snapFreezeSecs, m.snapPersistSecs,
-			m.snapBytes, m.snapFailures, m.readIndexRounds, m.readIndexReads, m.forwardVecs[0], m.forwardVecs[1],
+			m.snapBytes, m.snapFailures, m.readIndexRounds, m.readIndexReads, m.forwardVecs[0], m.forwardVecs[1], m.fences,
 			newReplicaCollector(rp))
 	}
 	for _, c := range cs {

@@ -173,6 +173,15 @@ func TestClusterShardGroups(t *testing.T) {
 	if got := strings.Count(list, `"referenceId"`); got != len(ws)+len(results) {
 		t.Fatalf("transaction list has %d transactions, want %d", got, len(ws)+len(results))
 	}
+	// Operators see the transactions that ran across groups.
+	var coordinated float64
+	for _, s := range c.nodes {
+		coordinated += s.scrape()[series("cloudwallet_transactions_across_groups_total", "result", "answered")]
+	}
+	if coordinated < float64(across) {
+		t.Errorf("cloudwallet_transactions_across_groups_total{result=answered} is %v over the nodes; %d transactions completed across groups", coordinated, across)
+	}
+
 	// Every Completed transaction moved its money, and no other did: the
 	// balances replay from the transaction list.
 	var page struct {

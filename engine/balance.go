@@ -16,16 +16,19 @@ const balanceEvery = 3 * time.Second
 // node that leads more than its share (G/N rounded up) hands one group a
 // round to the voter that leads the fewest. Every node sees the same
 // leaders, and only the over-loaded ones act, so transfers do not ping-pong.
-func (n *Node) balanceLoop() {
+func (n *Node) balanceLoop() { n.every(balanceEvery, n.balanceOnce) }
+
+// every runs fn every d until the node closes (a background goroutine).
+func (n *Node) every(d time.Duration, fn func()) {
 	defer n.background.Done()
-	t := time.NewTicker(balanceEvery)
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-n.closing:
 			return
 		case <-t.C:
-			n.balanceOnce()
+			fn()
 		}
 	}
 }

@@ -186,16 +186,8 @@ func each(parts []*replica, fn func(i int, rp *replica) error) error {
 // coordinator that failed or died: in every group this node leads, a
 // record still Waiting or a part still prepared on two looks in a row.
 func (n *Node) resolveLoop() {
-	defer n.background.Done()
 	seen := map[string]int{}
-	t := time.NewTicker(resolveEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-n.closing:
-			return
-		case <-t.C:
-		}
+	n.every(resolveEvery, func() {
 		now := map[string]int{}
 		for _, rp := range n.groups {
 			if !rp.leads() {
@@ -206,22 +198,24 @@ func (n *Node) resolveLoop() {
 				rp.parts.read(1+s, func(m *shard.Machine) { found = m.Shards[s].InDoubt() })
 				for _, d := range found {
 					key := fmt.Sprintf("%d/%s", d.Project, d.Ref)
-					now[key] = seen[key] + 1
-					if now[key] < 2 {
-						continue
-					}
-					ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
-					_, err := n.acrossGroups(ctx, d.Project, d.Ref, d.Ops, true)
-					cancel()
-					if err != nil {
-						n.log.Warn("resolver: a transaction across groups is still in doubt", "project", d.Project, "referenceId", d.Ref, "err", err)
-					} else {
-						n.groups[metaGroup].metrics.resolved.Inc()
-						n.log.Info("resolver: finished a transaction across groups", "project", d.Project, "referenceId", d.Ref)
+					if now[key] = seen[key] + 1; now[key] >= 2 {
+						n.resolve(d)
 					}
 				}
 			}
 		}
 		seen = now
+	})
+}
+
+// resolve runs the protocol again for one transaction in doubt.
+func (n *Node) resolve(d shard.InDoubt) {
+	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
+	defer cancel()
+	if _, err := n.acrossGroups(ctx, d.Project, d.Ref, d.Ops, true); err != nil {
+		n.log.Warn("resolver: a transaction across groups is still in doubt", "project", d.Project, "referenceId", d.Ref, "err", err)
+		return
 	}
+	n.groups[metaGroup].metrics.resolved.Inc()
+	n.log.Info("resolver: finished a transaction across groups", "project", d.Project, "referenceId", d.Ref)
 }

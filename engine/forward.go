@@ -352,6 +352,9 @@ func (rp *replica) fence(mark uint64) {
 // leaderIs drops the link to a leader that no longer leads, so the writes
 // it left unanswered are fenced now rather than when it times out.
 func (f *forwarder) leaderIs(addr string) {
+	if addr == "" {
+		return // an election under way: the old leader may yet answer
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.conn != nil && f.conn.addr != addr {

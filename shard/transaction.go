@@ -11,24 +11,9 @@ package shard
 // no balance. Only when every operation passes are the balances changed and
 // the entries written.
 func (m *Machine) transaction(ctx Context, c *Command) Result {
-	rs := m.shard(ReferenceShard(c.Project, c.ReferenceID, m.Total))
-	if rs == nil {
-		return notHere
-	}
-	if ti, ok := rs.txIndex(c.Project, c.ReferenceID); ok {
-		return Result{Code: DuplicateReferenceID, Value: rs.txs[ti]}
-	}
-	if len(rs.txs) > IndexMax {
-		return Result{Code: LimitExceeded}
-	}
-	tx := &Tx{
-		ID:          TxID{Shard: rs.id, Index: uint32(len(rs.txs))},
-		Seq:         ctx.Seq,
-		Project:     c.Project,
-		ReferenceID: c.ReferenceID,
-		Ops:         c.Ops,
-		CreatedAt:   ctx.TimeMs,
-		Status:      TxCompleted,
+	rs, tx, known := m.newRecord(ctx, c, TxCompleted)
+	if tx == nil {
+		return known
 	}
 	var ws walletSet
 	ws.init(len(c.Ops))
@@ -38,13 +23,46 @@ func (m *Machine) transaction(ctx Context, c *Command) Result {
 	} else {
 		m.postEntries(ctx, tx, &ws)
 	}
-	rs.refIndex.put(c.Project, c.ReferenceID, tx.ID.Index)
-	rs.txs = append(rs.txs, tx)
-	rs.projectTxs[c.Project] = append(rs.projectTxs[c.Project], tx.ID.Index)
+	rs.keep(tx)
 	if code != OK {
 		return Result{Code: code, Value: tx}
 	}
 	return Result{Created: true, Value: tx}
+}
+
+// newRecord is the record a transaction command makes in its referenceId's
+// shard. When it makes none (tx nil), known is the answer: the record the
+// referenceId already has (DuplicateReferenceID), a full shard, or a shard
+// this group does not hold.
+func (m *Machine) newRecord(ctx Context, c *Command, status TxStatus) (rs *Shard, tx *Tx, known Result) {
+	if rs = m.shard(ReferenceShard(c.Project, c.ReferenceID, m.Total)); rs == nil {
+		return nil, nil, notHere
+	}
+	if ti, ok := rs.txIndex(c.Project, c.ReferenceID); ok {
+		return rs, nil, Result{Code: DuplicateReferenceID, Value: rs.txs[ti]}
+	}
+	if len(rs.txs) > IndexMax {
+		return rs, nil, Result{Code: LimitExceeded}
+	}
+	return rs, &Tx{
+		ID:          TxID{Shard: rs.id, Index: uint32(len(rs.txs))},
+		Seq:         ctx.Seq,
+		Project:     c.Project,
+		ReferenceID: c.ReferenceID,
+		Ops:         c.Ops,
+		CreatedAt:   ctx.TimeMs,
+		Status:      status,
+	}, Result{}
+}
+
+// keep stores a new record under its referenceId.
+func (s *Shard) keep(tx *Tx) {
+	s.refIndex.put(tx.Project, tx.ReferenceID, tx.ID.Index)
+	s.txs = append(s.txs, tx)
+	s.projectTxs[tx.Project] = append(s.projectTxs[tx.Project], tx.ID.Index)
+	if tx.Status == TxWaiting {
+		s.waiting[tx.ID.Index] = tx
+	}
 }
 
 // txIndex finds the record of a referenceId in this shard.

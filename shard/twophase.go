@@ -79,27 +79,11 @@ func IsCheckFailure(c Code) bool {
 
 // txBegin records a Waiting transaction, or answers the known one.
 func (m *Machine) txBegin(ctx Context, c *Command) Result {
-	rs := m.shard(ReferenceShard(c.Project, c.ReferenceID, m.Total))
-	if rs == nil {
-		return notHere
+	rs, tx, known := m.newRecord(ctx, c, TxWaiting)
+	if tx == nil {
+		return known
 	}
-	if ti, ok := rs.txIndex(c.Project, c.ReferenceID); ok {
-		return Result{Code: DuplicateReferenceID, Value: rs.txs[ti]}
-	}
-	if len(rs.txs) > IndexMax {
-		return Result{Code: LimitExceeded}
-	}
-	tx := &Tx{
-		ID:      TxID{Shard: rs.id, Index: uint32(len(rs.txs))},
-		Seq:     ctx.Seq,
-		Project: c.Project, ReferenceID: c.ReferenceID, Ops: c.Ops,
-		CreatedAt: ctx.TimeMs,
-		Status:    TxWaiting,
-	}
-	rs.refIndex.put(c.Project, c.ReferenceID, tx.ID.Index)
-	rs.txs = append(rs.txs, tx)
-	rs.projectTxs[c.Project] = append(rs.projectTxs[c.Project], tx.ID.Index)
-	rs.waiting[tx.ID.Index] = tx
+	rs.keep(tx)
 	return Result{Created: true, Value: tx}
 }
 

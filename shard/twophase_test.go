@@ -322,12 +322,16 @@ func TestHeldMoneyCannotBeSpent(t *testing.T) {
 	local := func(ref string, ops ...Op) Result {
 		return c.apply(c.of(ReferenceShard(p, ref, c.total)), 2, Command{Kind: CmdTransaction, Project: p, ReferenceID: ref, Ops: ops})
 	}
-	// Fund w0 in its own group.
-	ref := "fund"
-	for i := 0; c.of(ReferenceShard(p, ref, c.total)) != 0; i++ {
-		ref = fmt.Sprintf("fund%d", i)
+	// referenceIds in group 0, so these transactions are single commands there
+	refIn0 := func(prefix string) string {
+		for i := 0; ; i++ {
+			if ref := fmt.Sprintf("%s%d", prefix, i); c.of(ReferenceShard(p, ref, c.total)) == 0 {
+				return ref
+			}
+		}
 	}
-	if r := local(ref, Op{Type: OpIssue, Destination: w[0], Amount: 10}); r.Code != OK {
+	// Fund w0 in its own group.
+	if r := local(refIn0("fund"), Op{Type: OpIssue, Destination: w[0], Amount: 10}); r.Code != OK {
 		t.Fatalf("funding: %s", r.Code)
 	}
 	k := c.coordinator(p, "move", 3, []Op{{Type: OpTransfer, Source: w[0], Destination: w[1], Amount: 7}})
@@ -337,11 +341,7 @@ func TestHeldMoneyCannotBeSpent(t *testing.T) {
 	if d, _ := c.ms[0].Shards[0].Held(w[0].Index); d != 7 {
 		t.Fatalf("w0 holds %d, want 7", d)
 	}
-	ref2 := "spend"
-	for i := 0; c.of(ReferenceShard(p, ref2, c.total)) != 0; i++ {
-		ref2 = fmt.Sprintf("spend%d", i)
-	}
-	if r := local(ref2, Op{Type: OpRedeem, Source: w[0], Amount: 4}); r.Code != InsufficientFunds {
+	if r := local(refIn0("spend"), Op{Type: OpRedeem, Source: w[0], Amount: 4}); r.Code != InsufficientFunds {
 		t.Fatalf("spending held money: %s, want INSUFFICIENT_FUNDS", r.Code)
 	}
 	if r := c.apply(0, 4, Command{Kind: CmdSetWalletStatus, Project: p, Wallet: w[0], Status: WalletClosed}); r.Code != ChangeWalletStatusError {
@@ -353,11 +353,7 @@ func TestHeldMoneyCannotBeSpent(t *testing.T) {
 	if got := c.ms[1].Shards[0].wallets[w[1].Index].Balance; got != 7 {
 		t.Fatalf("w1 balance %d, want 7", got)
 	}
-	ref3 := "spend again"
-	for i := 0; c.of(ReferenceShard(p, ref3, c.total)) != 0; i++ {
-		ref3 = fmt.Sprintf("spend again %d", i)
-	}
-	if r := local(ref3, Op{Type: OpRedeem, Source: w[0], Amount: 3}); r.Code != OK {
+	if r := local(refIn0("spend again"), Op{Type: OpRedeem, Source: w[0], Amount: 3}); r.Code != OK {
 		t.Fatalf("spending what is left: %s", r.Code)
 	}
 	if err := CheckGroups(c.ms); err != nil {

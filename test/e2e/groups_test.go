@@ -229,23 +229,6 @@ func TestClusterShardGroupsKill9UnderLoad(t *testing.T) {
 	victim := c.waitLeadersSpread()
 	l := startClusterLoad(t, c, 9)
 	time.Sleep(1500 * time.Millisecond)
-	before := len(l.snapshot())
-	c.nodes[victim].kill()
-	survivor := c.nodes[(victim+1)%3]
-	time.Sleep(3 * time.Second)
-	during := len(l.snapshot()) - before
-	c.restart(victim)
-	time.Sleep(1500 * time.Millisecond)
-	l.wait(t)
-	c.waitConverged(survivor)
-	resolved := 0
-	for _, s := range c.nodes {
-		resolved += strings.Count(s.log(), "resolver: finished")
-	}
-	t.Logf("%d transactions answered (%d while node %d was down); %d first answers were not definite and were retried; the resolvers finished %d",
-		len(l.acked), during, victim+1, l.unclear, resolved)
-	if during < 10 {
-		t.Fatalf("only %d transactions while node %d was down: the survivors did not go on", during, victim+1)
-	}
+	c.killUnderLoad(l, victim, func(*server) { time.Sleep(3 * time.Second) })
 	l.verify(t)
 }

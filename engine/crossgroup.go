@@ -56,20 +56,26 @@ func (n *Node) placement(cmd *shard.Command) (ref *replica, parts []*replica) {
 	return ref, parts
 }
 
+// SpansGroups reports whether a transaction runs across shard groups.
+func (n *Node) SpansGroups(cmd *shard.Command) bool {
+	ref, parts := n.placement(cmd)
+	return !(len(parts) == 0 || (len(parts) == 1 && parts[0] == ref))
+}
+
 // proposeTransaction runs a transaction as one command when one group holds
 // all of it, else across groups.
 func (n *Node) proposeTransaction(ctx context.Context, cmd *shard.Command) (shard.Result, error) {
-	ref, parts := n.placement(cmd)
-	if len(parts) == 0 || (len(parts) == 1 && parts[0] == ref) {
+	if !n.SpansGroups(cmd) {
+		ref, _ := n.placement(cmd)
 		r, err := ref.propose(ctx, cmd)
 		if err == nil && r.Code == shard.DuplicateReferenceID && r.Value.(*shard.Tx).Status == shard.TxWaiting {
 			// The referenceId belongs to a transaction across groups
 			// still in flight: finish it, then answer with its outcome.
-			return n.acrossGroups(ctx, r.Value.(*shard.Tx).Project, cmd.ReferenceID, r.Value.(*shard.Tx).Ops, true)
+			return n.acrossGroups(ctx, r.Value.(*shard.Tx).Project, cmd.ReferenceID, r.Value.(*shard.Tx).Ops)
 		}
 		return r, err
 	}
-	r, err := n.acrossGroups(ctx, cmd.Project, cmd.ReferenceID, cmd.Ops, false)
+	r, err := n.acrossGroups(ctx, cmd.Project, cmd.ReferenceID, cmd.Ops)
 	result := "answered"
 	if err != nil {
 		result = "unknown"
@@ -78,10 +84,10 @@ func (n *Node) proposeTransaction(ctx context.Context, cmd *shard.Command) (shar
 	return r, err
 }
 
-// acrossGroups runs the protocol for one transaction. As a resolver it
-// also finishes a transaction already decided (a client's retry only
-// reads the decision, unless the record is still Waiting).
-func (n *Node) acrossGroups(ctx context.Context, p shard.ProjectID, refID string, ops []shard.Op, resolver bool) (shard.Result, error) {
+// acrossGroups runs the protocol for one transaction, or finishes the one
+// its referenceId already names (a retry, or the resolver): a Waiting
+// record is taken on from the prepares, a decided one from the finishes.
+func (n *Node) acrossGroups(ctx context.Context, p shard.ProjectID, refID string, ops []shard.Op) (shard.Result, error) {
 	probe := &shard.Command{Project: p, ReferenceID: refID, Ops: ops}
 	refGroup, _ := n.placement(probe)
 	begin, err := refGroup.propose(ctx, &shard.Command{Kind: shard.CmdTxBegin, Project: p, ReferenceID: refID, Ops: ops})
@@ -105,9 +111,9 @@ func (n *Node) acrossGroups(ctx context.Context, p shard.ProjectID, refID string
 	// The record's operations are the truth: a retry may carry others.
 	_, parts := n.placement(&shard.Command{Project: p, ReferenceID: refID, Ops: tx.Ops})
 	if duplicate && tx.Status != shard.TxWaiting {
-		if !resolver {
-			return answer(tx), nil
-		}
+		// Decided, but its coordinator may have died before finishing
+		// every part: finish them (a no-op where done) before answering,
+		// so a read after the answer sees the whole transaction.
 		if err := n.finishParts(ctx, tx, parts); err != nil {
 			return shard.Result{}, err
 		}
@@ -212,7 +218,7 @@ func (n *Node) resolveLoop() {
 func (n *Node) resolve(d shard.InDoubt) {
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
 	defer cancel()
-	if _, err := n.acrossGroups(ctx, d.Project, d.Ref, d.Ops, true); err != nil {
+	if _, err := n.acrossGroups(ctx, d.Project, d.Ref, d.Ops); err != nil {
 		n.log.Warn("resolver: a transaction across groups is still in doubt", "project", d.Project, "referenceId", d.Ref, "err", err)
 		return
 	}

@@ -671,8 +671,13 @@ func postTransaction(c *call) *apiError {
 		switch {
 		case !found:
 			return c.reply(http.StatusAccepted, txJSON{ReferenceID: cmd.ReferenceID, Status: "Waiting", Operations: opViews(cmd.Ops)})
-		case tx.Status == shard.TxWaiting: // across groups, not yet decided: the id is known
-			return c.reply(http.StatusAccepted, txView(tx))
+		case tx.Status == shard.TxWaiting || c.s.node.SpansGroups(cmd):
+			// Across groups, a decided record may still have parts to
+			// finish: only a retry (which finishes them) answers, so a
+			// read after the answer sees the whole transaction.
+			v := txView(tx)
+			v.Status = "Waiting"
+			return c.reply(http.StatusAccepted, v)
 		}
 		r, perr = shard.Result{Code: tx.ErrCode, Value: tx}, nil
 	}

@@ -17,9 +17,10 @@ run:
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/cloudwallet ./cmd/cloudwallet
 
-## test: vet, format check, and every test with the race detector
+## test: vet, format check, and every test with the race detector (the
+## end-to-end tests' servers too: a race kills the server and fails its test)
 test: vet fmt-check
-	$(GOTESTSUM) --format pkgname-and-test-fails --format-hide-empty-pkg -- -race -timeout 12m -count=1 $(PKGS)
+	CLOUDWALLET_E2E_RACE=1 GORACE=halt_on_error=1 $(GOTESTSUM) --format pkgname-and-test-fails --format-hide-empty-pkg -- -race -timeout 12m -count=1 $(PKGS)
 
 vet:
 	$(GO) vet $(PKGS)

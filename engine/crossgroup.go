@@ -123,6 +123,7 @@ func (n *Node) acrossGroups(ctx context.Context, p shard.ProjectID, refID string
 	if err := each(parts, func(i int, rp *replica) error {
 		r, err := rp.propose(ctx, &shard.Command{Kind: shard.CmdTxPrepare, Project: p, ReferenceID: refID, Tx: tx.ID, Ops: tx.Ops})
 		if err == nil {
+			var ok bool // not the outer ok: the prepares run in parallel
 			if prepared[i], ok = r.Value.(*shard.Prepared); !ok {
 				err = errors.New("engine: a prepare was refused: " + r.Code.String())
 			}

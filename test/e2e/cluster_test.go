@@ -35,6 +35,15 @@ func startCluster(t *testing.T, n int, proxies bool, extra ...string) *cluster {
 	t.Helper()
 	c := &cluster{t: t, ids: map[int]string{}}
 	base := t.TempDir()
+	t.Cleanup(func() {
+		// A server under the race detector (CLOUDWALLET_E2E_RACE) reports
+		// in its log: show the report.
+		for i, s := range c.nodes {
+			if l := s.log(); strings.Contains(l, "DATA RACE") {
+				t.Errorf("node %d raced:\n%s", i+1, l[strings.Index(l, "WARNING: DATA RACE"):])
+			}
+		}
+	})
 	for i := 0; i < n; i++ {
 		ip := nodeIP(i)
 		s := &server{t: t, dir: filepath.Join(base, fmt.Sprintf("n%d", i+1)), joined: i > 0}

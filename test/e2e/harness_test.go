@@ -25,7 +25,13 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "cloudwallet")
-	build := exec.Command("go", "build", "-o", binary, "github.com/cloudwallet/cloudwallet/cmd/cloudwallet")
+	args := []string{"build", "-o", binary}
+	if os.Getenv("CLOUDWALLET_E2E_RACE") != "" {
+		// The servers themselves under the race detector; with
+		// GORACE=halt_on_error=1 a race kills the server and fails the test.
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, "github.com/cloudwallet/cloudwallet/cmd/cloudwallet")...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "building cloudwallet:", err)

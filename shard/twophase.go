@@ -168,9 +168,8 @@ func (m *Machine) txPrepare(ctx Context, c *Command) Result {
 		if p.tx != c.Tx {
 			return Result{Code: ValidationError, Value: "referenceId prepared for another transaction"}
 		}
-		for i := range c.Ops {
-			find(c.Ops[i].Source)
-			find(c.Ops[i].Destination)
+		for _, id := range opWallets(c.Ops) {
+			find(id)
 		}
 		return Result{Value: res}
 	}
@@ -228,12 +227,10 @@ func (m *Machine) txPrepare(ctx Context, c *Command) Result {
 // preparedFor finds this group's record of a prepared transaction in any
 // shard of its wallets.
 func (m *Machine) preparedFor(c *Command, key string) *preparedTx {
-	for i := range c.Ops {
-		for _, id := range [2]WalletID{c.Ops[i].Source, c.Ops[i].Destination} {
-			if s := m.shard(id.Shard); s != nil {
-				if p := s.prepared[key]; p != nil {
-					return p
-				}
+	for _, id := range opWallets(c.Ops) {
+		if s := m.shard(id.Shard); s != nil {
+			if p := s.prepared[key]; p != nil {
+				return p
 			}
 		}
 	}
@@ -243,16 +240,30 @@ func (m *Machine) preparedFor(c *Command, key string) *preparedTx {
 // finishedHere reports whether a commit or abort of the transaction has
 // run in this group.
 func (m *Machine) finishedHere(c *Command) bool {
-	for i := range c.Ops {
-		for _, id := range [2]WalletID{c.Ops[i].Source, c.Ops[i].Destination} {
-			if s := m.shard(id.Shard); s != nil {
-				if _, ok := s.finished[c.Tx]; ok {
-					return true
-				}
+	for _, id := range opWallets(c.Ops) {
+		if s := m.shard(id.Shard); s != nil {
+			if _, ok := s.finished[c.Tx]; ok {
+				return true
 			}
 		}
 	}
 	return false
+}
+
+// opWallets lists the wallets the operations name: an Issue's source and a
+// Redeem's destination are not wallets (their zero ids would name wallet 0
+// of shard 0, a partition the command does not hold).
+func opWallets(ops []Op) []WalletID {
+	ids := make([]WalletID, 0, 2*len(ops))
+	for i := range ops {
+		if ops[i].Type != OpIssue {
+			ids = append(ids, ops[i].Source)
+		}
+		if ops[i].Type != OpRedeem {
+			ids = append(ids, ops[i].Destination)
+		}
+	}
+	return ids
 }
 
 // addHold adds (sign 1) or releases (sign -1) a hold on a wallet.

@@ -612,8 +612,17 @@ func (h *history) now() int64 { return time.Since(h.start).Nanoseconds() }
 // goes on, healing converges, and the whole history of reads and writes is
 // linearizable per wallet (checked with porcupine; writes whose answer was
 // not definite count if a retry with their referenceId finds them).
-func TestClusterPartitionedLeaderIsLinearizable(t *testing.T) {
-	c := startCluster(t, 3, true)
+func TestClusterPartitionedLeaderIsLinearizable(t *testing.T) { partitionedLeader(t) }
+
+// The same with two shard groups: the isolated node leads group 0 (group 1
+// may be led by it too, or by a node of the majority), and most issues
+// run across both groups (a wallet and a referenceId in different groups).
+func TestClusterShardGroupsPartitionedLeaderIsLinearizable(t *testing.T) {
+	partitionedLeader(t, "--groups", "2", "--shards", "2")
+}
+
+func partitionedLeader(t *testing.T, extra ...string) {
+	c := startCluster(t, 3, true, extra...)
 	n := c.nodes[0]
 	a := n.asset("PTS")
 	var ws []string

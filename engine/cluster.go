@@ -80,10 +80,22 @@ type callConn struct {
 	w *bufio.Writer
 }
 
+// do makes one call. Every call is idempotent (reads, and membership
+// changes that are no-ops when already made), so one that fails at once on
+// an idle connection — the peer may have restarted since — is made again
+// on a new one (not one that timed out: that would double the wait).
 func (c *callClient) do(addr string, req callRequest, ans *callAnswer, timeout time.Duration) error {
-	conn, err := c.take(addr, timeout)
+	reused, err := c.once(addr, req, ans, timeout)
+	if err != nil && reused && !errors.Is(err, os.ErrDeadlineExceeded) {
+		_, err = c.once(addr, req, ans, timeout)
+	}
+	return err
+}
+
+func (c *callClient) once(addr string, req callRequest, ans *callAnswer, timeout time.Duration) (reused bool, err error) {
+	conn, reused, err := c.take(addr, timeout)
 	if err != nil {
-		return err
+		return false, err
 	}
 	conn.SetDeadline(time.Now().Add(timeout))
 	b, _ := json.Marshal(req)
@@ -97,46 +109,47 @@ func (c *callClient) do(addr string, req callRequest, ans *callAnswer, timeout t
 	}
 	if err != nil {
 		c.put(addr, conn, false)
-		return fmt.Errorf("engine: %s call to %s: %w", req.Op, addr, err)
+		return reused, fmt.Errorf("engine: %s call to %s: %w", req.Op, addr, err)
 	}
 	conn.SetDeadline(time.Time{})
 	c.put(addr, conn, true)
 	if ans.Err != "" {
-		return errors.New(ans.Err)
+		return false, errors.New(ans.Err)
 	}
-	return nil
+	return false, nil
 }
 
-func (c *callClient) take(addr string, timeout time.Duration) (*callConn, error) {
+// take returns an idle connection to addr (reused) or a new one.
+func (c *callClient) take(addr string, timeout time.Duration) (conn *callConn, reused bool, err error) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		return nil, ErrUnavailable
+		return nil, false, ErrUnavailable
 	}
 	if list := c.idle[addr]; len(list) > 0 {
 		conn := list[len(list)-1].(*callConn)
 		c.idle[addr] = list[:len(list)-1]
 		c.busy[conn] = struct{}{}
 		c.mu.Unlock()
-		return conn, nil
+		return conn, true, nil
 	}
 	c.mu.Unlock()
 	raw, err := c.mux.Dial(addr, peer.KindCall, 0, timeout)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	conn := &callConn{Conn: raw, r: bufio.NewReader(raw), w: bufio.NewWriter(raw)}
+	conn = &callConn{Conn: raw, r: bufio.NewReader(raw), w: bufio.NewWriter(raw)}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
 		raw.Close()
-		return nil, ErrUnavailable
+		return nil, false, ErrUnavailable
 	}
 	if c.busy == nil {
 		c.busy, c.idle = map[net.Conn]struct{}{}, map[string][]net.Conn{}
 	}
 	c.busy[conn] = struct{}{}
-	return conn, nil
+	return conn, false, nil
 }
 
 // put returns a connection after a call; broken ones are closed.

@@ -1,0 +1,60 @@
+package engine
+
+import (
+	"bufio"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/cloudwallet/cloudwallet/transport/peer"
+)
+
+// serveIndex answers every call on a peer port with Index 7.
+func serveIndex(t *testing.T, addr string, secret []byte) *peer.Mux {
+	t.Helper()
+	m, err := peer.Listen(addr, "", secret, slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Handle(peer.KindCall, func(conn net.Conn, _ uint16) {
+		r, w := bufio.NewReader(conn), bufio.NewWriter(conn)
+		for {
+			if _, err := peer.ReadFrame(r, nil); err != nil {
+				return
+			}
+			b, _ := json.Marshal(callAnswer{Index: 7})
+			if peer.WriteFrame(w, b) != nil {
+				return
+			}
+		}
+	})
+	return m
+}
+
+// A peer that restarted left this node's idle connection to it dead: the
+// next call still succeeds (on a new connection) instead of reporting the
+// peer unreachable once.
+func TestCallsSurviveAPeerRestart(t *testing.T) {
+	secret := []byte("a-cluster-secret-of-enough-length")
+	server := serveIndex(t, "127.0.0.1:0", secret)
+	addr := server.Addr()
+	client, err := peer.Listen("127.0.0.1:0", "", secret, slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	calls := callClient{mux: client}
+	defer calls.close()
+	var ans callAnswer
+	if err := calls.do(addr, callRequest{Op: opStatus}, &ans, time.Second); err != nil || ans.Index != 7 {
+		t.Fatalf("first call: %v %+v", err, ans)
+	}
+	server.Close()
+	server = serveIndex(t, addr, secret) // the same address, a new process
+	defer server.Close()
+	if err := calls.do(addr, callRequest{Op: opStatus}, &ans, time.Second); err != nil || ans.Index != 7 {
+		t.Fatalf("call after the peer restarted: %v %+v", err, ans)
+	}
+}

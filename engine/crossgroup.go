@@ -58,15 +58,21 @@ func (n *Node) placement(cmd *shard.Command) (ref *replica, parts []*replica) {
 
 // SpansGroups reports whether a transaction runs across shard groups.
 func (n *Node) SpansGroups(cmd *shard.Command) bool {
-	ref, parts := n.placement(cmd)
-	return !(len(parts) == 0 || (len(parts) == 1 && parts[0] == ref))
+	return len(n.groups) > 1 && spans(n.placement(cmd))
+}
+
+func spans(ref *replica, parts []*replica) bool {
+	return len(parts) > 1 || (len(parts) == 1 && parts[0] != ref)
 }
 
 // proposeTransaction runs a transaction as one command when one group holds
 // all of it, else across groups.
 func (n *Node) proposeTransaction(ctx context.Context, cmd *shard.Command) (shard.Result, error) {
-	if !n.SpansGroups(cmd) {
-		ref, _ := n.placement(cmd)
+	if len(n.groups) == 1 {
+		return n.groups[0].propose(ctx, cmd) // the common case: no placement to work out
+	}
+	ref, parts := n.placement(cmd)
+	if !spans(ref, parts) {
 		r, err := ref.propose(ctx, cmd)
 		if err == nil && r.Code == shard.DuplicateReferenceID && r.Value.(*shard.Tx).Status == shard.TxWaiting {
 			// The referenceId belongs to a transaction across groups

@@ -8,4 +8,11 @@
 // position, time clamped never to go backwards), and passes them to an
 // Applier (the engine) in log order. Snapshots freeze the state between two
 // applies and encode it while Raft goes on applying.
+//
+// Every command carries its proposing node's tag (origin, sequence number),
+// so each node completes its own proposals from its own replica. A fence
+// (CmdFence, fsm.go) is the one command the FSM interprets itself: from
+// its place in the log, its origin's commands up to its mark are skipped,
+// which lets a node whose link to the leader broke know for certain which
+// of its writes will never apply.
 package raftfsm

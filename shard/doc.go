@@ -2,13 +2,16 @@
 //
 // It holds two kinds of partition:
 //
-//   - Meta: projects, key pairs and assets (one per shard group).
+//   - Meta: projects, key pairs and assets (used in shard group 0; the
+//     other groups' meta partitions stay empty).
 //   - Shard: customers, their wallets and entries, system wallets, and the
 //     transaction records keyed by referenceId.
 //
-// A Machine is one Meta plus S Shards. Machine.Apply runs one Command with a
-// Context taken from the Raft log (its sequence number and the leader's time
-// stamp) and returns a Result. Nothing here reads a clock, draws a random
+// A Machine is one Meta plus the S Shards of its group; its Layout places
+// them among the cluster's G x S shards. Transactions whose wallets live in
+// several groups run as two-phase commit with escrow holds (twophase.go).
+// Machine.Apply runs one Command with a Context taken from the Raft log (its
+// sequence number and the leader's time stamp) and returns a Result. Nothing here reads a clock, draws a random
 // number, does I/O, or lets map iteration order reach a result: the same
 // commands in the same order give byte-identical state on every replica.
 //

@@ -152,8 +152,6 @@ func validShape(shards, groups int) bool {
 	return shards >= 1 && groups >= 1 && groups <= GroupsMax && shards*groups <= shard.ShardsMax
 }
 
-func (n *Node) layoutGroups() int { return len(n.groups) }
-
 // groupOf is the group that holds a shard.
 func (n *Node) groupOf(s uint16) *replica {
 	g := int(s) / n.shardsPerGroup

@@ -237,7 +237,7 @@ func (rp *replica) waitReady(ctx context.Context) error {
 // the log applied up to where it stood when the node started.
 func (rp *replica) checks() []Check {
 	name := func(what string) string {
-		if rp.n.layoutGroups() == 1 {
+		if len(rp.n.groups) == 1 {
 			return what
 		}
 		return fmt.Sprintf("%s (group %d)", what, rp.group)

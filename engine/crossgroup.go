@@ -74,10 +74,14 @@ func (n *Node) proposeTransaction(ctx context.Context, cmd *shard.Command) (shar
 	ref, parts := n.placement(cmd)
 	if !spans(ref, parts) {
 		r, err := ref.propose(ctx, cmd)
-		if err == nil && r.Code == shard.DuplicateReferenceID && r.Value.(*shard.Tx).Status == shard.TxWaiting {
-			// The referenceId belongs to a transaction across groups
-			// still in flight: finish it, then answer with its outcome.
-			return n.acrossGroups(ctx, r.Value.(*shard.Tx).Project, cmd.ReferenceID, r.Value.(*shard.Tx).Ops)
+		if err == nil && r.Code == shard.DuplicateReferenceID {
+			// A retry whose body stays in one group may name a
+			// transaction across groups: finish every part of it (it
+			// may be Waiting, or decided with parts left by a dead
+			// coordinator) before answering with its outcome.
+			if tx := r.Value.(*shard.Tx); tx.Status == shard.TxWaiting || spans(n.placement(&shard.Command{Project: tx.Project, ReferenceID: tx.ReferenceID, Ops: tx.Ops})) {
+				return n.acrossGroups(ctx, tx.Project, tx.ReferenceID, tx.Ops)
+			}
 		}
 		return r, err
 	}

@@ -222,7 +222,7 @@ func (rp *replica) answer(req callRequest) callAnswer {
 		if rp.raft.State() != raft.Leader {
 			return fail(raft.ErrNotLeader)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), rp.cfg.ReadTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), rp.n.cfg.ReadTimeout)
 		defer cancel()
 		index, err := rp.localReads.do(ctx)
 		if err != nil {
@@ -243,7 +243,7 @@ func (rp *replica) answer(req callRequest) callAnswer {
 			}
 			req.Proxied = true
 			var ans callAnswer
-			if err := rp.calls.do(string(addr), req, &ans, membershipWait+callTimeout); err != nil {
+			if err := rp.n.calls.do(string(addr), req, &ans, membershipWait+callTimeout); err != nil {
 				return fail(err)
 			}
 			return ans
@@ -291,16 +291,16 @@ func (rp *replica) changeMembership(req callRequest) callAnswer {
 // the node closes.
 func (rp *replica) joinLoop() {
 	defer rp.proposer.Done()
-	me := callRequest{NodeID: rp.id, Addr: rp.mux.Addr(), Group: rp.group}
+	me := callRequest{NodeID: rp.n.id, Addr: rp.n.mux.Addr(), Group: rp.group}
 	ask := func(op string) (callAnswer, bool) {
 		for wait := 200 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
 			me.Op = op
 			var ans callAnswer
-			err := rp.calls.do(rp.cfg.JoinAddr, me, &ans, membershipWait+2*callTimeout)
+			err := rp.n.calls.do(rp.n.cfg.JoinAddr, me, &ans, membershipWait+2*callTimeout)
 			if err == nil {
 				return ans, true
 			}
-			rp.log.Warn("cluster join: retrying", "step", op, "via", rp.cfg.JoinAddr, "err", err)
+			rp.log.Warn("cluster join: retrying", "step", op, "via", rp.n.cfg.JoinAddr, "err", err)
 			select {
 			case <-rp.closing:
 				return ans, false
@@ -389,7 +389,7 @@ type ClusterStatus struct {
 func (rp *replica) localStatus() NodeStatus {
 	_, leader := rp.raft.LeaderWithID()
 	return NodeStatus{
-		ID: rp.id, Addr: rp.mux.Addr(), Reachable: true,
+		ID: rp.n.id, Addr: rp.n.mux.Addr(), Reachable: true,
 		State: rp.raft.State().String(), Term: rp.raft.CurrentTerm(), Leader: string(leader),
 		CommitIndex: rp.raft.CommitIndex(), AppliedIndex: rp.applied.get(), LastIndex: rp.raft.LastIndex(),
 	}
@@ -422,11 +422,11 @@ func (rp *replica) status() (GroupStatus, error) {
 		go func() {
 			defer wg.Done()
 			var st NodeStatus
-			if string(s.ID) == rp.id {
+			if string(s.ID) == rp.n.id {
 				st = rp.localStatus()
 			} else {
 				var ans callAnswer
-				if err := rp.calls.do(string(s.Address), callRequest{Op: opStatus, Group: rp.group}, &ans, 2*time.Second); err != nil {
+				if err := rp.n.calls.do(string(s.Address), callRequest{Op: opStatus, Group: rp.group}, &ans, 2*time.Second); err != nil {
 					st.Error = err.Error()
 				} else {
 					st = *ans.Status

@@ -34,7 +34,7 @@ const resolveEvery = 2 * time.Second
 // of its wallets (wallets on shards no group holds are left out: the
 // checks find them missing).
 func (n *Node) placement(cmd *shard.Command) (ref *replica, parts []*replica) {
-	ref = n.groupOf(shard.ReferenceShard(cmd.Project, cmd.ReferenceID, n.Shards()))
+	ref = n.refGroup(cmd.Project, cmd.ReferenceID)
 	add := func(w shard.WalletID) {
 		if rp := n.groupOf(w.Shard); rp != nil {
 			for _, p := range parts {
@@ -56,13 +56,26 @@ func (n *Node) placement(cmd *shard.Command) (ref *replica, parts []*replica) {
 	return ref, parts
 }
 
-// SpansGroups reports whether a transaction runs across shard groups.
-func (n *Node) SpansGroups(cmd *shard.Command) bool {
-	return len(n.groups) > 1 && spans(n.placement(cmd))
+// Recorded reads the record of a referenceId (nil if none) and whether its
+// outcome is final: decided, and, across groups, with every part finished.
+// That last one only a retry can tell (it finishes them), so a decided
+// record across groups is not final here: a read after the answer must see
+// the whole transaction.
+func (n *Node) Recorded(p shard.ProjectID, ref string) (tx *shard.Tx, final bool) {
+	n.ReadShard(shard.ReferenceShard(p, ref, n.Shards()), func(s *shard.Shard) { tx, _ = s.TxByReference(p, ref) })
+	if tx == nil || tx.Status == shard.TxWaiting {
+		return tx, false
+	}
+	return tx, !spans(n.placement(&shard.Command{Project: p, ReferenceID: ref, Ops: tx.Ops}))
 }
 
 func spans(ref *replica, parts []*replica) bool {
 	return len(parts) > 1 || (len(parts) == 1 && parts[0] != ref)
+}
+
+// refGroup is the group that holds a referenceId's record.
+func (n *Node) refGroup(p shard.ProjectID, ref string) *replica {
+	return n.groupOf(shard.ReferenceShard(p, ref, n.Shards()))
 }
 
 // proposeTransaction runs a transaction as one command when one group holds
@@ -98,9 +111,13 @@ func (n *Node) proposeTransaction(ctx context.Context, cmd *shard.Command) (shar
 // its referenceId already names (a retry, or the resolver): a Waiting
 // record is taken on from the prepares, a decided one from the finishes.
 func (n *Node) acrossGroups(ctx context.Context, p shard.ProjectID, refID string, ops []shard.Op) (shard.Result, error) {
-	probe := &shard.Command{Project: p, ReferenceID: refID, Ops: ops}
-	refGroup, _ := n.placement(probe)
-	begin, err := refGroup.propose(ctx, &shard.Command{Kind: shard.CmdTxBegin, Project: p, ReferenceID: refID, Ops: ops})
+	// The steps share one deadline; a step that was definitely not
+	// proposed (no leader known for a moment, a full queue) is tried
+	// again within it, so an election answers late rather than 202.
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.ApplyTimeout)
+	defer cancel()
+	refGroup := n.refGroup(p, refID)
+	begin, err := refGroup.step(ctx, &shard.Command{Kind: shard.CmdTxBegin, Project: p, ReferenceID: refID, Ops: ops})
 	if err != nil {
 		return shard.Result{}, err
 	}
@@ -131,7 +148,7 @@ func (n *Node) acrossGroups(ctx context.Context, p shard.ProjectID, refID string
 	}
 	prepared := make([]*shard.Prepared, len(parts))
 	if err := each(parts, func(i int, rp *replica) error {
-		r, err := rp.propose(ctx, &shard.Command{Kind: shard.CmdTxPrepare, Project: p, ReferenceID: refID, Tx: tx.ID, Ops: tx.Ops})
+		r, err := rp.step(ctx, &shard.Command{Kind: shard.CmdTxPrepare, Project: p, ReferenceID: refID, Tx: tx.ID, Ops: tx.Ops})
 		if err == nil {
 			var ok bool // not the outer ok: the prepares run in parallel
 			if prepared[i], ok = r.Value.(*shard.Prepared); !ok {
@@ -143,7 +160,7 @@ func (n *Node) acrossGroups(ctx context.Context, p shard.ProjectID, refID string
 		return shard.Result{}, unknownAfterBegin(err)
 	}
 	st, code, at := shard.Outcome(tx.Ops, n.Shards(), prepared)
-	d, err := refGroup.propose(ctx, &shard.Command{Kind: shard.CmdTxDecide, Project: p, ReferenceID: refID, Tx: tx.ID,
+	d, err := refGroup.step(ctx, &shard.Command{Kind: shard.CmdTxDecide, Project: p, ReferenceID: refID, Tx: tx.ID,
 		TxStatus: st, ErrCode: code, ErrOpIndex: at})
 	if err != nil {
 		return shard.Result{}, unknownAfterBegin(err)
@@ -165,11 +182,30 @@ func (n *Node) finishParts(ctx context.Context, decided *shard.Tx, parts []*repl
 		kind = shard.CmdTxCommit
 	}
 	err := each(parts, func(_ int, rp *replica) error {
-		_, err := rp.propose(ctx, &shard.Command{Kind: kind, Project: decided.Project, ReferenceID: decided.ReferenceID,
+		_, err := rp.step(ctx, &shard.Command{Kind: kind, Project: decided.Project, ReferenceID: decided.ReferenceID,
 			Tx: decided.ID, At: decided.CreatedAt, Ops: decided.Ops})
 		return err
 	})
 	return unknownAfterBegin(err)
+}
+
+// step proposes one step of the protocol, again while it is definitely
+// not proposed (ErrUnavailable, ErrOverloaded) and ctx allows: every step
+// is idempotent, and nothing of a refused one happened.
+func (rp *replica) step(ctx context.Context, cmd *shard.Command) (shard.Result, error) {
+	for wait := 10 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
+		r, err := rp.propose(ctx, cmd)
+		if !errors.Is(err, ErrUnavailable) && !errors.Is(err, ErrOverloaded) {
+			return r, err
+		}
+		select {
+		case <-ctx.Done():
+			return r, err
+		case <-rp.closing:
+			return r, err
+		case <-time.After(wait):
+		}
+	}
 }
 
 // unknownAfterBegin: once the record exists, a failed step leaves the

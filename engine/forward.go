@@ -192,7 +192,7 @@ func (f *forwarder) get(addr string) (*fwdConn, error) {
 		}
 		c.conn.Close()
 	}
-	conn, err := f.rp.mux.Dial(addr, peer.KindForward, uint16(f.rp.group), callTimeout)
+	conn, err := f.rp.n.mux.Dial(addr, peer.KindForward, uint16(f.rp.group), callTimeout)
 	if err != nil {
 		return nil, err
 	}
@@ -331,7 +331,7 @@ func (rp *replica) forwardBatch(batch []*proposal, entry []byte) {
 // (ApplyTimeout) still bounds what its client sees.
 func (rp *replica) fence(mark uint64) {
 	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
-		ctx, cancel := context.WithTimeout(context.Background(), rp.cfg.ApplyTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), rp.n.cfg.ApplyTimeout)
 		_, err := rp.propose(ctx, &shard.Command{Kind: shard.CmdFence, Fence: mark})
 		cancel()
 		if err == nil {

@@ -128,7 +128,7 @@ func (rp *replica) ReadIndex(ctx context.Context) (uint64, error) {
 // acknowledged (by any node) in its group before the call. It fails with
 // ErrUnavailable when no leader answers within ctx (at most ReadTimeout).
 func (rp *replica) linearize(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, rp.cfg.ReadTimeout)
+	ctx, cancel := context.WithTimeout(ctx, rp.n.cfg.ReadTimeout)
 	defer cancel()
 	index, ok := rp.soloReadIndex()
 	if !ok {
@@ -155,7 +155,7 @@ func (rp *replica) soloReadIndex() (uint64, bool) {
 	}
 	servers := rp.raft.GetConfiguration().Configuration().Servers
 	for _, s := range servers {
-		if s.Suffrage == raft.Voter && string(s.ID) != rp.id {
+		if s.Suffrage == raft.Voter && string(s.ID) != rp.n.id {
 			return 0, false
 		}
 	}
@@ -170,7 +170,7 @@ func (rp *replica) askLeaderReadIndex() (uint64, error) {
 		return 0, errors.New("no leader known")
 	}
 	var ans callAnswer
-	if err := rp.calls.do(string(addr), callRequest{Op: opReadIndex, Group: rp.group}, &ans, rp.cfg.ReadTimeout); err != nil {
+	if err := rp.n.calls.do(string(addr), callRequest{Op: opReadIndex, Group: rp.group}, &ans, rp.n.cfg.ReadTimeout); err != nil {
 		return 0, err
 	}
 	return ans.Index, nil
@@ -194,7 +194,7 @@ func (rp *replica) markTerm() {
 		return
 	}
 	var b raftfsm.EntryBuilder
-	f := rp.raft.Apply(b.Entry(time.Now().UnixMilli()), rp.cfg.ApplyTimeout)
+	f := rp.raft.Apply(b.Entry(time.Now().UnixMilli()), rp.n.cfg.ApplyTimeout)
 	if err := f.Error(); err != nil {
 		rp.log.Warn("leader could not commit its term marker", "term", term, "err", err)
 		return

@@ -18,7 +18,6 @@ import (
 
 	"github.com/cloudwallet/cloudwallet/raftfsm"
 	"github.com/cloudwallet/cloudwallet/shard"
-	"github.com/cloudwallet/cloudwallet/transport/peer"
 	"github.com/cloudwallet/cloudwallet/wal"
 )
 
@@ -39,20 +38,14 @@ var (
 // replica is this node's member of one shard group: Raft, the log stores,
 // the FSM and its partition workers, and the proposer.
 type replica struct {
-	n         *Node
+	n         *Node // config, id, tag origin, internal port, calls, key cache
 	group     int
 	layout    shard.Layout
-	cfg       Config // the node's, for this group's timings and bounds
-	id        string // the node's
-	origin    uint64 // the node's tag origin: a hash of id
 	parts     *group
 	fsm       *raftfsm.FSM
 	raft      *raft.Raft
-	mux       *peer.Mux
 	transport *raft.NetworkTransport
 	closers   []io.Closer
-	keys      *keyCache // the node's; only the meta group feeds it
-	calls     *callClient
 	log       *slog.Logger
 	metrics   *metrics
 	observer  *raft.Observer
@@ -91,8 +84,7 @@ type proposal struct {
 // openReplica starts this node's replica of group g.
 func (n *Node) openReplica(g int, layout shard.Layout) (*replica, error) {
 	rp := &replica{
-		n: n, group: g, layout: layout, cfg: n.cfg, id: n.id, origin: n.origin,
-		mux: n.mux, keys: &n.keys, calls: &n.calls, log: n.log.With("group", g),
+		n: n, group: g, layout: layout, log: n.log.With("group", g),
 		proposals: make(chan *proposal, n.cfg.ProposalQueueMax),
 		inflight:  make(chan struct{}, n.cfg.EntriesInFlightMax),
 		closing:   make(chan struct{}),
@@ -133,7 +125,7 @@ func (rp *replica) watchLeader() {
 				rp.metrics.leaderChanges.Inc()
 				rp.log.Info("leader changed", "leader", string(lo.LeaderID), "leaderAddr", string(lo.LeaderAddr))
 				rp.fwd.leaderIs(string(lo.LeaderAddr))
-				if string(lo.LeaderID) == rp.id {
+				if string(lo.LeaderID) == rp.n.id {
 					rp.ensureMarked()
 				}
 			case <-rp.closing:
@@ -147,9 +139,9 @@ func (rp *replica) watchLeader() {
 // group 0 (where they were before there were groups), group-G beside it.
 func (rp *replica) dataDir() (string, error) {
 	if rp.group == 0 {
-		return rp.cfg.DataDir, nil
+		return rp.n.cfg.DataDir, nil
 	}
-	dir := filepath.Join(rp.cfg.DataDir, fmt.Sprintf("group-%d", rp.group))
+	dir := filepath.Join(rp.n.cfg.DataDir, fmt.Sprintf("group-%d", rp.group))
 	return dir, os.MkdirAll(dir, 0o700)
 }
 
@@ -158,14 +150,14 @@ func (rp *replica) startRaft() error {
 	if err != nil {
 		return err
 	}
-	logger := newRaftLogger(rp.log, rp.cfg.RaftLogLevel)
+	logger := newRaftLogger(rp.log, rp.n.cfg.RaftLogLevel)
 	stable, err := wal.NewBoltStore(filepath.Join(dir, "raft-stable.db"))
 	if err != nil {
 		return fmt.Errorf("engine: stable store: %w", err)
 	}
 	rp.closers = append(rp.closers, stable)
 	var logs raft.LogStore
-	if rp.cfg.LogStore == "bolt" {
+	if rp.n.cfg.LogStore == "bolt" {
 		b, err := wal.NewBoltStore(filepath.Join(dir, "raft-log.db"))
 		if err != nil {
 			return fmt.Errorf("engine: bolt log store: %w", err)
@@ -182,22 +174,22 @@ func (rp *replica) startRaft() error {
 		}
 		rp.closers, logs = append(rp.closers, w), w
 	}
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(filepath.Join(dir, "snapshots"), rp.cfg.SnapshotsRetained, logger)
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(filepath.Join(dir, "snapshots"), rp.n.cfg.SnapshotsRetained, logger)
 	if err != nil {
 		return err
 	}
 	rp.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream: rp.mux.Stream(uint16(rp.group)), MaxPool: 3, Timeout: 10 * time.Second, Logger: logger,
+		Stream: rp.n.mux.Stream(uint16(rp.group)), MaxPool: 3, Timeout: 10 * time.Second, Logger: logger,
 	})
 	rc := raft.DefaultConfig()
-	rc.LocalID = raft.ServerID(rp.id)
+	rc.LocalID = raft.ServerID(rp.n.id)
 	rc.Logger = logger
-	rc.HeartbeatTimeout = rp.cfg.HeartbeatTimeout
-	rc.ElectionTimeout = rp.cfg.ElectionTimeout
-	rc.LeaderLeaseTimeout = rp.cfg.LeaderLeaseTimeout
-	rc.SnapshotThreshold = rp.cfg.SnapshotThreshold
-	rc.SnapshotInterval = rp.cfg.SnapshotInterval
-	rc.TrailingLogs = rp.cfg.TrailingLogs
+	rc.HeartbeatTimeout = rp.n.cfg.HeartbeatTimeout
+	rc.ElectionTimeout = rp.n.cfg.ElectionTimeout
+	rc.LeaderLeaseTimeout = rp.n.cfg.LeaderLeaseTimeout
+	rc.SnapshotThreshold = rp.n.cfg.SnapshotThreshold
+	rc.SnapshotInterval = rp.n.cfg.SnapshotInterval
+	rc.TrailingLogs = rp.n.cfg.TrailingLogs
 	rc.MaxAppendEntries = 256
 	rc.BatchApplyCh = true
 	logs = meteredLogStore{LogStore: logs, m: rp.metrics}
@@ -205,7 +197,7 @@ func (rp *replica) startRaft() error {
 	if err != nil {
 		return err
 	}
-	if !existing && rp.cfg.JoinAddr == "" {
+	if !existing && rp.n.cfg.JoinAddr == "" {
 		conf := raft.Configuration{Servers: []raft.Server{{ID: rc.LocalID, Address: rp.transport.LocalAddr()}}}
 		if err := raft.BootstrapCluster(rc, logs, stable, snaps, rp.transport, conf); err != nil {
 			return fmt.Errorf("engine: bootstrap: %w", err)
@@ -293,9 +285,9 @@ func (rp *replica) Apply(ctxs []shard.Context, cmds []*shard.Command, res []shar
 		}
 		switch c.Kind {
 		case shard.CmdCreateKeyPair, shard.CmdDeleteKeyPair:
-			rp.keys.put(res[i].Value.(shard.KeyPair))
+			rp.n.keys.put(res[i].Value.(shard.KeyPair))
 		case shard.CmdCreateProject:
-			rp.keys.projects.Add(1)
+			rp.n.keys.projects.Add(1)
 		}
 	}
 }
@@ -312,7 +304,7 @@ func (rp *replica) Restore(m *shard.Machine) {
 	rp.restored = true
 	rp.parts.restore(m)
 	if rp.group == metaGroup {
-		rp.keys.reset(m.Meta)
+		rp.n.keys.reset(m.Meta)
 	}
 	rp.metrics.recount(m)
 }
@@ -324,7 +316,7 @@ func (rp *replica) Settle(index uint64, tags []raftfsm.Tag, res []shard.Result) 
 		rp.restoredAt.Store(index)
 		rp.restored = false
 	}
-	rp.pend.settle(rp.origin, index, tags, res, rp.restoredAt.Load())
+	rp.pend.settle(rp.n.origin, index, tags, res, rp.restoredAt.Load())
 	rp.applied.set(index)
 }
 
@@ -354,7 +346,7 @@ func (rp *replica) propose(ctx context.Context, cmd *shard.Command) (shard.Resul
 		return shard.Result{}, ErrUnavailable
 	default:
 	}
-	p := &proposal{cmd: cmd, tag: raftfsm.Tag{Origin: rp.origin}, done: make(chan struct{})}
+	p := &proposal{cmd: cmd, tag: raftfsm.Tag{Origin: rp.n.origin}, done: make(chan struct{})}
 	rp.pend.add(p)
 	select {
 	case rp.proposals <- p:
@@ -363,7 +355,7 @@ func (rp *replica) propose(ctx context.Context, cmd *shard.Command) (shard.Resul
 		return shard.Result{}, ErrOverloaded
 	}
 	timer := timerPool.Get().(*time.Timer)
-	timer.Reset(rp.cfg.ApplyTimeout)
+	timer.Reset(rp.n.cfg.ApplyTimeout)
 	defer func() {
 		timer.Stop() // since Go 1.23 a stopped timer holds no stale tick
 		timerPool.Put(timer)
@@ -417,7 +409,7 @@ func (rp *replica) proposeLoop() {
 		}
 		add(first)
 	drain:
-		for b.Len() < rp.cfg.CommandsPerEntryMax && b.BodyBytes() < rp.cfg.EntryBytesMax {
+		for b.Len() < rp.n.cfg.CommandsPerEntryMax && b.BodyBytes() < rp.n.cfg.EntryBytesMax {
 			select {
 			case p := <-rp.proposals:
 				add(p)
@@ -430,7 +422,7 @@ func (rp *replica) proposeLoop() {
 			<-rp.inflight
 		case leading:
 			rp.lastMs = max(rp.lastMs, time.Now().UnixMilli())
-			f := rp.raft.Apply(b.Entry(rp.lastMs), rp.cfg.ApplyTimeout)
+			f := rp.raft.Apply(b.Entry(rp.lastMs), rp.n.cfg.ApplyTimeout)
 			go rp.await(f, batch)
 		default:
 			go rp.forwardBatch(batch, b.Entry(0))

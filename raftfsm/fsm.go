@@ -74,7 +74,7 @@ func New(a Applier, obs Observer) *FSM {
 // either applied before it (and was settled) or never will. The table is
 // replicated state: snapshots carry it.
 
-// fencedResult marks a command skipped by a fence.
+// fencedMarker marks a command skipped by a fence.
 type fencedMarker struct{}
 
 // Fenced is the result Settle gets for a command a fence skipped.

@@ -68,9 +68,6 @@ func (m *Machine) shard(id uint16) *Shard {
 	return nil
 }
 
-// Shard is the exported form of shard, for readers.
-func (m *Machine) Shard(id uint16) *Shard { return m.shard(id) }
-
 // Apply runs one command. It returns an operating error as a Result code and
 // panics only on a broken invariant (a bug, or a command the decoder should
 // have refused).

@@ -392,8 +392,9 @@ func readShard(r *bin.Reader, s *Shard) {
 			c.Wallets = append(c.Wallets, uint32(i))
 		}
 	}
-	s.txs = make([]*Tx, r.Count(snapshotCountMax, 8))
-	for i := range s.txs {
+	n := r.Count(snapshotCountMax, 8)
+	s.txs = make([]*Tx, 0, n)
+	for i := range n {
 		t := &Tx{ID: TxID{s.id, uint32(i)}}
 		t.Seq, t.Project, t.ReferenceID = r.Uvarint(), ProjectID(r.UvarintMax(IndexMax)), r.String(ReferenceIDLenMax)
 		t.Status, t.CreatedAt = TxStatus(r.Byte()), r.Varint()
@@ -402,12 +403,7 @@ func readShard(r *bin.Reader, s *Shard) {
 		if r.Err() != nil {
 			return
 		}
-		s.txs[i] = t
-		if t.Status == TxWaiting {
-			s.waiting[uint32(i)] = t
-		}
-		s.refIndex.put(t.Project, t.ReferenceID, uint32(i))
-		s.projectTxs[t.Project] = append(s.projectTxs[t.Project], uint32(i))
+		s.keep(t)
 	}
 }
 

@@ -353,16 +353,6 @@ func creditType(t OpType) EntryType {
 	return EntryTransferIn
 }
 
-// Held reports what prepared transactions hold on a wallet of this shard.
-func (s *Shard) Held(index uint32) (debit, credit int64) {
-	h := s.holds[index]
-	return h.debit, h.credit
-}
-
-// PreparedCount is the number of transactions prepared in this shard and
-// not yet finished.
-func (s *Shard) PreparedCount() int { return len(s.prepared) }
-
 // Outcome decides a transaction across groups from every participant's
 // prepare: the earliest failing operation over all of them (ties broken by
 // CheckRank), counting as not found a wallet on a shard no group holds

@@ -338,7 +338,7 @@ func TestHeldMoneyCannotBeSpent(t *testing.T) {
 	for k.step <= len(k.parts) { // begin and prepare every group, no decision yet
 		k.next()
 	}
-	if d, _ := c.ms[0].Shards[0].Held(w[0].Index); d != 7 {
+	if d := c.ms[0].Shards[0].holds[w[0].Index].debit; d != 7 {
 		t.Fatalf("w0 holds %d, want 7", d)
 	}
 	if r := local(refIn0("spend"), Op{Type: OpRedeem, Source: w[0], Amount: 4}); r.Code != InsufficientFunds {

@@ -661,20 +661,14 @@ func postTransaction(c *call) *apiError {
 	}
 	r, perr := c.s.node.Propose(proposeCtx, cmd)
 	if errors.Is(perr, engine.ErrOutcomeUnknown) {
-		// The entry may still commit. If it has been applied by now, its
+		// The entry may still commit. If its outcome is final by now, the
 		// record gives the definitive answer; otherwise the client waits or
 		// retries with the same referenceId (never applied twice).
-		var tx *shard.Tx
-		var found bool
-		c.s.node.ReadShard(shard.ReferenceShard(c.project, cmd.ReferenceID, c.s.node.Shards()),
-			func(s *shard.Shard) { tx, found = s.TxByReference(c.project, cmd.ReferenceID) })
+		tx, final := c.s.node.Recorded(cmd.Project, cmd.ReferenceID)
 		switch {
-		case !found:
+		case tx == nil:
 			return c.reply(http.StatusAccepted, txJSON{ReferenceID: cmd.ReferenceID, Status: "Waiting", Operations: opViews(cmd.Ops)})
-		case tx.Status == shard.TxWaiting || c.s.node.SpansGroups(cmd):
-			// Across groups, a decided record may still have parts to
-			// finish: only a retry (which finishes them) answers, so a
-			// read after the answer sees the whole transaction.
+		case !final:
 			v := txView(tx)
 			v.Status = "Waiting"
 			return c.reply(http.StatusAccepted, v)

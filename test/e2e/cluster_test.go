@@ -738,7 +738,7 @@ func partitionedLeader(t *testing.T, extra ...string) {
 	// others are settled by a retry through a majority node: found (409)
 	// means applied at some point after their call; applied only now (201)
 	// means not during the history.
-	unclear := 0
+	unclear, appliedUnclear := 0, 0
 	for _, w := range h.writes {
 		op := porcupine.Operation{ClientId: 1000, Input: w.in, Call: w.call, Return: w.ret}
 		switch w.status {
@@ -749,13 +749,14 @@ func partitionedLeader(t *testing.T, extra ...string) {
 			if !c.resolve(t, majority, w, ws[w.in.wallet]) {
 				continue
 			}
+			appliedUnclear++
 		default:
 			t.Fatalf("write %s answered %d", w.ref, w.status)
 		}
 		h.ops = append(h.ops, op)
 	}
-	t.Logf("%d operations (%d writes acknowledged by the majority during the partition, %d writes not definite and settled by retry)",
-		len(h.ops), majorityAcks, unclear)
+	t.Logf("%d operations (%d writes acknowledged by the majority during the partition, %d writes not definite and settled by retry, %d of them applied)",
+		len(h.ops), majorityAcks, unclear, appliedUnclear)
 	res, info := porcupine.CheckOperationsVerbose(walletModel, h.ops, time.Minute)
 	if res != porcupine.Ok {
 		path := filepath.Join(os.TempDir(), fmt.Sprintf("cloudwallet-history-%d.html", time.Now().UnixNano())) // kept for reading

@@ -58,7 +58,7 @@ func (c *cluster) waitLeadersSpread() int {
 // and transaction list.
 func TestClusterShardGroups(t *testing.T) {
 	c := startCluster(t, 3, false, "--groups", "2", "--shards", "2")
-	c.waitLeadersSpread()
+	lead1 := c.waitLeadersSpread()
 	out, err := cli(t, "cluster", "status", "--server", c.nodes[1].url, "--token", c.nodes[1].operator)
 	if err != nil || strings.Count(out, "Leader") != 2 {
 		t.Fatalf("cluster status should show two groups with a leader each: %v\n%s", err, out)
@@ -215,6 +215,22 @@ func TestClusterShardGroups(t *testing.T) {
 			t.Fatalf("wallet %s: balance %d, the Completed transactions give %d", w, got, want[w])
 		}
 	}
+
+	// SIGTERM on the node leading group 1 hands that group over first.
+	c.nodes[lead1].stop()
+	handed := false
+	for _, line := range strings.Split(c.nodes[lead1].log(), "\n") {
+		handed = handed || (strings.Contains(line, "leadership handed over before stopping") && strings.Contains(line, `"group":1`))
+	}
+	if !handed {
+		t.Fatalf("node %d led group 1 and stopped without handing it over:\n%s", lead1+1, c.nodes[lead1].log())
+	}
+	other := c.nodes[(lead1+1)%3]
+	st, err := c.status(other)
+	if err != nil || len(st.Groups) != 2 || st.Groups[1].Leader == "" || st.Groups[1].Leader == c.ids[lead1] {
+		t.Fatalf("group 1 right after the handover: %v %+v", err, st)
+	}
+	other.expect(other.ak("POST", "/transactions", tx("after-handoff", op("Issue", "", ws[0], 1))), 201, "")
 }
 
 // kill -9 of the node leading group 1 while transfers, most of them across

@@ -49,6 +49,7 @@ type callRequest struct {
 
 type callAnswer struct {
 	Err    string      `json:"err,omitempty"`
+	Code   string      `json:"code,omitempty"` // Err's sentinel (errors.go wireErrors)
 	Index  uint64      `json:"index,omitempty"`
 	Shards int         `json:"shards,omitempty"`        // info: S per group
 	Groups int         `json:"groups,omitempty"`        // info: G
@@ -114,7 +115,7 @@ func (c *callClient) once(addr string, req callRequest, ans *callAnswer, timeout
 	conn.SetDeadline(time.Time{})
 	c.put(addr, conn, true)
 	if ans.Err != "" {
-		return false, errors.New(ans.Err)
+		return false, fromWire(ans.Code, ans.Err)
 	}
 	return false, nil
 }
@@ -216,7 +217,6 @@ func (n *Node) answer(req callRequest) callAnswer {
 }
 
 func (rp *replica) answer(req callRequest) callAnswer {
-	fail := func(err error) callAnswer { return callAnswer{Err: err.Error()} }
 	switch req.Op {
 	case opReadIndex:
 		if rp.raft.State() != raft.Leader {
@@ -239,7 +239,7 @@ func (rp *replica) answer(req callRequest) callAnswer {
 			}
 			addr, _ := rp.raft.LeaderWithID()
 			if addr == "" {
-				return fail(errors.New("no leader: the cluster has no quorum"))
+				return fail(ErrNoLeader)
 			}
 			req.Proxied = true
 			var ans callAnswer
@@ -252,6 +252,9 @@ func (rp *replica) answer(req callRequest) callAnswer {
 	}
 	return fail(fmt.Errorf("unknown call %q", req.Op))
 }
+
+// fail is the answer of a call that failed with err.
+func fail(err error) callAnswer { return callAnswer{Err: err.Error(), Code: wireCode(err)} }
 
 // changeMembership runs a join, promote or remove on the leader.
 func (rp *replica) changeMembership(req callRequest) callAnswer {
@@ -268,19 +271,19 @@ func (rp *replica) changeMembership(req callRequest) callAnswer {
 	case opRemove:
 		cf := rp.raft.GetConfiguration()
 		if err := cf.Error(); err != nil {
-			return callAnswer{Err: err.Error()}
+			return fail(err)
 		}
 		known := false
 		for _, s := range cf.Configuration().Servers {
 			known = known || s.ID == id
 		}
 		if !known {
-			return callAnswer{Err: "no node " + req.NodeID + " in the cluster"}
+			return fail(fmt.Errorf("%w: %s", ErrNoSuchNode, req.NodeID))
 		}
 		f = rp.raft.RemoveServer(id, 0, membershipWait)
 	}
 	if err := f.Error(); err != nil {
-		return callAnswer{Err: err.Error()}
+		return fail(err)
 	}
 	rp.log.Info("membership changed", "op", req.Op, "node", req.NodeID, "addr", req.Addr)
 	return callAnswer{Index: rp.raft.CommitIndex()}
@@ -450,10 +453,19 @@ func (rp *replica) status() (GroupStatus, error) {
 // RemoveNode takes a node out of every group (through their leaders).
 func (n *Node) RemoveNode(id string) error {
 	var errs []error
+	gone := 0 // groups that do not (any more) hold the node
 	for _, rp := range n.groups {
-		if ans := rp.answer(callRequest{Op: opRemove, NodeID: id, Group: rp.group}); ans.Err != "" {
-			errs = append(errs, fmt.Errorf("group %d: %s", rp.group, ans.Err))
+		ans := rp.answer(callRequest{Op: opRemove, NodeID: id, Group: rp.group})
+		switch err := fromWire(ans.Code, ans.Err); {
+		case ans.Err == "":
+		case errors.Is(err, ErrNoSuchNode):
+			gone++
+		default:
+			errs = append(errs, fmt.Errorf("group %d: %w", rp.group, err))
 		}
+	}
+	if gone == len(n.groups) {
+		return fmt.Errorf("%w: %s", ErrNoSuchNode, id)
 	}
 	return errors.Join(errs...)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,20 +18,6 @@ import (
 	"github.com/cloudwallet/cloudwallet/raftfsm"
 	"github.com/cloudwallet/cloudwallet/shard"
 	"github.com/cloudwallet/cloudwallet/wal"
-)
-
-// Operating errors of the engine. The transport maps them to HTTP.
-var (
-	// ErrUnavailable: the command was not proposed (no leader, shutting
-	// down, queue full). Nothing happened; a retry is safe.
-	ErrUnavailable = errors.New("engine: unavailable")
-	// ErrOverloaded: the proposal queue is full. Nothing happened; retry
-	// after a pause.
-	ErrOverloaded = errors.New("engine: overloaded")
-	// ErrOutcomeUnknown: the command was proposed but its fate is not known
-	// in time (leadership lost, shutdown, timeout). It may yet apply; a retry
-	// with the same referenceId finds the one true outcome.
-	ErrOutcomeUnknown = errors.New("engine: outcome unknown")
 )
 
 // replica is this node's member of one shard group: Raft, the log stores,

@@ -79,7 +79,8 @@ func authenticate(header []byte, operatorToken string, keys keySource, cache *ve
 		return principal{}, unauth(codeNoKey, "the Authorization: Bearer header is missing")
 	}
 	h := string(header)
-	if !strings.HasPrefix(h, bearerPrefix) || len(h) > tokenLenMax {
+	// The scheme is case-insensitive (RFC 7235 §2.1): bearer, BEARER.
+	if len(h) < len(bearerPrefix) || !strings.EqualFold(h[:len(bearerPrefix)], bearerPrefix) || len(h) > tokenLenMax {
 		return principal{}, unauth(codeIllegalToken, "the Authorization header must be 'Bearer <token>'")
 	}
 	tok := strings.TrimSpace(h[len(bearerPrefix):])

@@ -48,3 +48,26 @@ func TestVerifiedTokenStillExpiresAndIsRevoked(t *testing.T) {
 		t.Fatalf("cached token after key pair delete: %v, want API_KEY_PAIR_NOT_FOUND", e)
 	}
 }
+
+// The scheme name is case-insensitive (RFC 7235 §2.1); anything that is not
+// the Bearer scheme is ILLEGAL_TOKEN.
+func TestBearerSchemeIsCaseInsensitive(t *testing.T) {
+	kp := shard.KeyPair{ID: 1, Project: 0, Secret: "s", SignatureKey: "sig", CreatedAt: 1_700_000_000_000}
+	keys := keyMap{kp.ID: kp}
+	ak := MintAccessKey(kp)
+	for _, scheme := range []string{"Bearer ", "bearer ", "BEARER ", "bEaReR  "} {
+		var cache verifiedCache
+		if p, e := authenticate([]byte(scheme+ak), "", keys, &cache); e != nil || p.project != kp.Project {
+			t.Errorf("%q: %v", scheme, e)
+		}
+		if p, e := authenticate([]byte(scheme+"op-token"), "op-token", keys, &cache); e != nil || !p.operator {
+			t.Errorf("%q with the operator token: %v", scheme, e)
+		}
+	}
+	for _, bad := range []string{"Basic " + ak, "Bearer" + ak, "Bear " + ak, ak, "Bearer"} {
+		var cache verifiedCache
+		if _, e := authenticate([]byte(bad), "", keys, &cache); e == nil || e.code != codeIllegalToken {
+			t.Errorf("%q: want ILLEGAL_TOKEN, got %v", bad, e)
+		}
+	}
+}

@@ -1,10 +1,11 @@
 package transport
 
 import (
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/cloudwallet/cloudwallet/engine"
 	"github.com/cloudwallet/cloudwallet/shard"
@@ -274,6 +275,11 @@ func parseCustomer(body []byte, project shard.ProjectID, pathID string) (*shard.
 	}
 	if !shard.ValidCustomerID(id) {
 		return nil, invalid("customer id must be 1-64 chars of A-Z a-z 0-9 _ . : @ -")
+	}
+	if id == "." || id == ".." {
+		// As a path segment the router would resolve it away
+		// (/customers/.. is /), so the customer could never be reached.
+		return nil, invalid("customer id must not be . or ..: a URL path cannot hold it")
 	}
 	if err := checkText("name", req.Name, false, shard.NameLenMax); err != nil {
 		return nil, err
@@ -574,10 +580,10 @@ func listEntries(c *call) *apiError {
 // ---- §4.4 transactions ----
 
 type opReq struct {
-	Type        *string         `json:"type"`
-	Source      *string         `json:"sourceWalletId"`
-	Destination *string         `json:"destinationWalletId"`
-	Amount      json.RawMessage `json:"amount"`
+	Type        *string        `json:"type"`
+	Source      *string        `json:"sourceWalletId"`
+	Destination *string        `json:"destinationWalletId"`
+	Amount      jsontext.Value `json:"amount"` // a number or a digit string: parseAmount decides
 }
 
 type txReq struct {
@@ -589,7 +595,7 @@ type txReq struct {
 // what it refuses is a 400 and stores nothing.
 func parseTransaction(body []byte, project shard.ProjectID, shards int) (*shard.Command, *apiError) {
 	var req txReq
-	if err := decodeTxReq(body, &req); err != nil {
+	if err := decodeJSON(body, &req); err != nil {
 		return nil, err
 	}
 	if err := checkText("referenceId", req.ReferenceID, true, shard.ReferenceIDLenMax); err != nil {

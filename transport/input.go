@@ -5,25 +5,45 @@ import (
 	"errors"
 	"math/big"
 	"strconv"
+	"strings"
 	"unicode/utf8"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/cloudwallet/cloudwallet/shard"
 )
 
-// decodeJSON decodes a request body. Not JSON, or a value of the wrong JSON
-// type, is ILLEGAL_DATA; unknown fields are ignored.
+// decodeJSON decodes a request body strictly (go-json-experiment/json, the
+// module encoding/json/v2 comes from): object keys match the field names
+// exactly, a key twice in one object is refused, and so is invalid UTF-8 —
+// raw, or an escaped lone surrogate. encoding/json would match keys in any
+// case, keep the last duplicate and replace bad bytes with U+FFFD: two
+// different bodies would then mean the same request, and a proxy or WAF in
+// front could read a body differently from the server. Anything refused is
+// ILLEGAL_DATA; unknown fields are ignored.
 func decodeJSON(body []byte, v any) *apiError {
 	if len(body) == 0 {
 		return badData("a JSON body is required")
 	}
-	if err := json.Unmarshal(body, v); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) && typeErr.Field != "" {
-			return badData("field " + typeErr.Field + " has the wrong JSON type")
-		}
-		return badData("the body is not valid JSON of the expected shape")
+	if err := jsonv2.Unmarshal(body, v); err != nil {
+		return jsonRefusal(body, err)
 	}
 	return nil
+}
+
+// jsonRefusal explains why a body was refused, most specific reason first.
+func jsonRefusal(body []byte, err error) *apiError {
+	var sem *jsonv2.SemanticError
+	switch {
+	case !utf8.Valid(body):
+		return badData("the body is not valid UTF-8")
+	case errors.Is(err, jsontext.ErrDuplicateName):
+		return badData("the body has a key twice in one object")
+	case errors.As(err, &sem) && len(sem.JSONPointer) > 1:
+		return badData("field " + strings.TrimPrefix(string(sem.JSONPointer), "/") + " has the wrong JSON type")
+	}
+	return badData("the body is not valid JSON of the expected shape (UTF-8, one value, each key once)")
 }
 
 // checkText validates an optional or required free-text field.
@@ -52,10 +72,43 @@ func deref(s *string) string {
 
 var maxAmount = new(big.Rat).SetInt64(shard.AmountMax)
 
+const (
+	// amountTextLenMax bounds the text of a JSON number amount.
+	amountTextLenMax = 64
+	// amountExponentMax bounds its exponent: with at most 64 characters of
+	// digits, anything past 10^±100 is far outside 1..2^63-1 or not whole.
+	amountExponentMax = 100
+)
+
+// splitExponent splits a JSON number into the part before e/E and the
+// exponent's value, saturated past ±amountExponentMax (no overflow).
+func splitExponent(num []byte) (mantissa []byte, exp int) {
+	i := strings.IndexAny(string(num), "eE")
+	if i < 0 {
+		return num, 0
+	}
+	digits, sign := num[i+1:], 1
+	if len(digits) > 0 && (digits[0] == '+' || digits[0] == '-') {
+		if digits[0] == '-' {
+			sign = -1
+		}
+		digits = digits[1:]
+	}
+	for _, d := range digits {
+		if d < '0' || d > '9' {
+			return num[:i], 0 // not a number: big.Rat refuses it
+		}
+		if exp <= amountExponentMax {
+			exp = exp*10 + int(d-'0')
+		}
+	}
+	return num[:i], sign * exp
+}
+
 // parseAmount reads an amount: a JSON number, or a string of digits. A
 // value with a fractional part is FRACTION_IN_AMOUNT_NOT_VALID; anything
 // else outside 1..2^63-1 is VALIDATION_ERROR.
-func parseAmount(field string, raw json.RawMessage) (int64, *apiError) {
+func parseAmount(field string, raw []byte) (int64, *apiError) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return 0, invalid(field + " is required")
 	}
@@ -87,8 +140,23 @@ func parseAmount(field string, raw json.RawMessage) (int64, *apiError) {
 		}
 		return v, nil
 	}
-	r, ok := new(big.Rat).SetString(string(raw)) // 10.5, 1e3, huge
-	if !ok || len(raw) > 64 {
+	// 10.5, 1e3, huge. Bound the text and the exponent before big.Rat sees
+	// them: it would compute 10^999999 for 1e-999999 (30 ms of CPU).
+	if len(raw) > amountTextLenMax {
+		return 0, invalid(field + " must be a whole number from 1 to 2^63-1")
+	}
+	mantissa, exp := splitExponent(raw)
+	if exp < -amountExponentMax || exp > amountExponentMax {
+		switch {
+		case strings.Trim(string(mantissa), "-0.") == "":
+			return 0, invalid(field + " must be at least 1")
+		case exp < 0: // at most 63 digits times 10^-101: not whole
+			return 0, errf(400, codeFraction, field+" has a fractional part; amounts count the asset's smallest parts")
+		}
+		return 0, invalid(field + " must be a whole number from 1 to 2^63-1")
+	}
+	r, ok := new(big.Rat).SetString(string(raw))
+	if !ok {
 		return 0, badData(field + " must be a number")
 	}
 	if !r.IsInt() {

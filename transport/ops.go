@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -48,8 +49,8 @@ func clusterStatus(c *call) *apiError {
 func removeNode(c *call) *apiError {
 	id := c.params[0]
 	if err := c.s.node.RemoveNode(id); err != nil {
-		if strings.HasPrefix(err.Error(), "no node ") {
-			return errf(http.StatusNotFound, codeNotFound, err.Error())
+		if errors.Is(err, engine.ErrNoSuchNode) {
+			return errf(http.StatusNotFound, codeNotFound, "no node "+id+" in the cluster")
 		}
 		return errf(http.StatusServiceUnavailable, codeUnavailable, "removing "+id+": "+err.Error())
 	}

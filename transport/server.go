@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -24,8 +25,13 @@ type Config struct {
 	OperatorToken string
 	// BodyBytesMax is the largest request body accepted (413 beyond).
 	BodyBytesMax int
-	// ConnectionsMax bounds concurrent connections.
+	// ConnectionsMax bounds concurrent connections; beyond it a new
+	// connection is answered 503 and closed. Size it below the open-file
+	// limit (cmd/cloudwallet sizes it from RLIMIT_NOFILE).
 	ConnectionsMax int
+	// ConnectionsPerIPMax bounds concurrent connections from one client
+	// IP (0: no bound but ConnectionsMax).
+	ConnectionsPerIPMax int
 	// Timeouts of one request read, one response write, and an idle
 	// keep-alive connection.
 	ReadTimeout, WriteTimeout, IdleTimeout time.Duration
@@ -34,6 +40,9 @@ type Config struct {
 	Metrics *prometheus.Registry
 	// MetricsAuth makes /metrics require the operator token.
 	MetricsAuth bool
+	// Log receives what the HTTP layer itself logs (requests it cannot
+	// parse, connections over a limit), credentials removed. Nil: discarded.
+	Log *slog.Logger
 }
 
 // DefaultConfig returns the defaults of API.md: 1 MiB bodies.
@@ -70,15 +79,23 @@ func New(node *engine.Node, cfg Config) (*Server, error) {
 	}
 	s.registerOpsRoutes()
 	s.registerRoutes()
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	s.srv = &fasthttp.Server{
-		Handler:            s.Handle,
-		ErrorHandler:       s.handleTransportError,
-		Name:               "cloudwallet",
-		MaxRequestBodySize: cfg.BodyBytesMax,
-		Concurrency:        cfg.ConnectionsMax,
-		ReadTimeout:        cfg.ReadTimeout,
-		WriteTimeout:       cfg.WriteTimeout,
-		IdleTimeout:        cfg.IdleTimeout,
+		Handler:      s.Handle,
+		ErrorHandler: s.handleTransportError,
+		Logger:       httpLogger{log},
+		// Errors never quote the request's bytes (its headers hold keys).
+		SecureErrorLogMessage: true,
+		Name:                  "cloudwallet",
+		MaxRequestBodySize:    cfg.BodyBytesMax,
+		Concurrency:           cfg.ConnectionsMax,
+		MaxConnsPerIP:         cfg.ConnectionsPerIPMax,
+		ReadTimeout:           cfg.ReadTimeout,
+		WriteTimeout:          cfg.WriteTimeout,
+		IdleTimeout:           cfg.IdleTimeout,
 	}
 	return s, nil
 }
@@ -161,6 +178,9 @@ func (s *Server) dispatch(c *call) *apiError {
 		if !who.operator {
 			return denied("this route needs the operator token")
 		}
+		if r.access == accessCustomerOnly { // as for an Access Key: whose wallets?
+			return denied("only a Customer Key may call this endpoint; list a customer's wallets at /customers/{customerId}/wallets")
+		}
 		if prefixed {
 			p, ok := shard.ParseProjectID(segs[1])
 			if !ok || !s.node.ProjectExists(p) {
@@ -237,7 +257,9 @@ func (s *Server) handleTransportError(ctx *fasthttp.RequestCtx, err error) {
 		c.fail(errf(http.StatusRequestHeaderFieldsTooLarge, codeLimitExceeded, "the request line and headers must fit in 4 KiB"))
 		return
 	}
-	c.fail(badData("the request could not be read: " + err.Error()))
+	// A fixed message: fasthttp's error can quote the request's headers,
+	// Authorization included, and an answer must never echo a key.
+	c.fail(badData("the request is not valid HTTP/1.1"))
 }
 
 // reply writes a JSON answer.

@@ -37,6 +37,7 @@ type serveFlags struct {
 	readyTimeout, shutdownDelay, shutdownTimeout         time.Duration
 	metricsAuth                                          bool
 	pprofAddr                                            string
+	maxConnsPerIP                                        int
 }
 
 func parseServeFlags(args []string) (serveFlags, error) {
@@ -65,6 +66,8 @@ func parseServeFlags(args []string) (serveFlags, error) {
 	fs.BoolVar(&f.metricsAuth, "metrics-auth", envOr("CLOUDWALLET_METRICS_AUTH", "") == "true", "make /metrics require the operator token (env CLOUDWALLET_METRICS_AUTH=true)")
 	fs.DurationVar(&f.shutdownDelay, "shutdown-delay", 0, "on SIGTERM, answer /readyz 503 this long before closing the HTTP port (give load balancers time to notice)")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long requests in flight may take to finish")
+	maxPerIP, _ := strconv.Atoi(envOr("CLOUDWALLET_MAX_CONNS_PER_IP", "0"))
+	fs.IntVar(&f.maxConnsPerIP, "max-conns-per-ip", maxPerIP, "most HTTP connections from one client IP; 0: no limit but the connection cap (env CLOUDWALLET_MAX_CONNS_PER_IP)")
 	fs.StringVar(&f.pprofAddr, "pprof-addr", envOr("CLOUDWALLET_PPROF_ADDR", ""), "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060; keep it private); empty: off")
 	if err := fs.Parse(args); err != nil {
 		return f, err
@@ -84,6 +87,9 @@ func parseServeFlags(args []string) (serveFlags, error) {
 			return f, fmt.Errorf("--cluster-secret-file: %w", err)
 		}
 		f.clusterSecret = strings.TrimSpace(string(b))
+	}
+	if f.maxConnsPerIP < 0 {
+		return f, fmt.Errorf("--max-conns-per-ip must be 0 (off) or more, not %d", f.maxConnsPerIP)
 	}
 	if fs.NArg() > 0 {
 		return f, fmt.Errorf("unexpected arguments %q", fs.Args())
@@ -188,7 +194,13 @@ func serve(args []string) error {
 		return err
 	}
 	hcfg := transport.DefaultConfig()
-	hcfg.OperatorToken, hcfg.Metrics, hcfg.MetricsAuth = token, reg, f.metricsAuth
+	hcfg.OperatorToken, hcfg.Metrics, hcfg.MetricsAuth, hcfg.Log = token, reg, f.metricsAuth, log
+	files, err := raiseFileLimit()
+	if err != nil {
+		log.Warn("could not raise the open-file limit to its hard limit", "limit", files, "err", err)
+	}
+	hcfg.ConnectionsMax, hcfg.ConnectionsPerIPMax = connectionsMax(files), f.maxConnsPerIP
+	log.Info("connection limits", "openFilesMax", files, "connectionsMax", hcfg.ConnectionsMax, "connectionsPerIPMax", hcfg.ConnectionsPerIPMax)
 	srv, err := transport.New(node, hcfg)
 	if err != nil {
 		ln.Close()

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -363,6 +364,15 @@ func TestBadInputNeverBreaksTheServer(t *testing.T) {
 	if hr.StatusCode != 413 || !strings.Contains(string(body), "LIMIT_EXCEEDED") {
 		t.Fatalf("oversized body: %d %s", hr.StatusCode, body)
 	}
+	// ids a URL path cannot hold, bodies with two readings, huge exponents
+	s.expect(s.ak("POST", "/customers", map[string]any{"id": "."}), 400, "VALIDATION_ERROR")
+	s.expect(s.ak("POST", "/customers", map[string]any{"id": ".."}), 400, "VALIDATION_ERROR")
+	s.expect(s.ak("POST", "/customers", "{\"id\":\"caf\xe9\"}"), 400, "ILLEGAL_DATA")
+	s.expect(s.ak("POST", "/customers", `{"id":"a","id":"b"}`), 400, "ILLEGAL_DATA")
+	s.expect(s.ak("POST", "/transactions", `{"referenceId":"a","REFERENCEID":"b","operations":[]}`), 400, "VALIDATION_ERROR")
+	s.expect(s.ak("POST", "/transactions", `{"referenceId":"\ud800","operations":[]}`), 400, "ILLEGAL_DATA")
+	s.expect(s.ak("POST", "/transactions", `{"referenceId":"x","operations":[{"type":"Issue","destinationWalletId":"w000000000","amount":1e-999999}]}`),
+		400, "FRACTION_IN_AMOUNT_NOT_VALID")
 	s.expect(s.ak("GET", "/transactions?page=abc", nil), 400, "VALIDATION_ERROR")
 	s.expect(s.ak("GET", "/transactions?page=0&from=yesterday", nil), 400, "VALIDATION_ERROR")
 	s.expect(s.ak("GET", "/project", nil), 200, "") // still serving
@@ -469,5 +479,56 @@ func TestTenantIsolation(t *testing.T) {
 	s.expect(s.call("PUT", "/projects/"+pb+"/name", s.operator, map[string]any{"name": "B2"}), 200, "")
 	if g := s.expect(s.call("GET", "/projects/"+pb, s.operator, nil), 200, ""); g.str("name") != "B2" || g.str("id") != pb {
 		t.Fatalf("GET /projects/{id}: %s", g.raw)
+	}
+}
+
+// A request the HTTP parser refuses never leaks its credentials: not in
+// the 400 answer, not in the log, and every log line is still JSON.
+func TestUnparsableRequestsLeakNoKeys(t *testing.T) {
+	s := newServer(t)
+	auth := "Authorization: Bearer " + s.accessKey + "\r\n"
+	requests := []string{
+		"GET /project HTTP/1.1\r\nHost: x\r\nX-Bad: a\rb\r\n" + auth + "\r\n",                                    // a bare CR in a header
+		"GET /project HTTP/1.1\r\nHost: x\r\nX-Bad: a\x00b\r\n" + auth + "\r\n",                                  // NUL
+		"POST /transactions HTTP/1.1\r\nHost: x\r\n" + auth + "Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}", // two lengths
+		"GET /project HTTP/1.1\r\n" + auth + "\r\n",                                                              // no Host
+		"GET /project HTTP/1.1\r\nHost: x\r\n" + auth + "Transfer-Encoding: bogus\r\n\r\n",                       // bad coding
+		"GET\x00/project HTTP/1.1\r\nHost: x\r\n" + auth + "\r\n",                                                // NUL in the request line
+	}
+	refused := 0
+	for _, raw := range requests {
+		conn, err := net.DialTimeout("tcp", s.httpAddr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(conn, raw)
+		answer, _ := io.ReadAll(conn) // the server closes after an error answer
+		conn.Close()
+		if strings.Contains(string(answer), s.accessKey) || strings.Contains(string(answer), "Bearer") {
+			t.Errorf("%q: the answer quotes the key:\n%s", raw, answer)
+		}
+		if strings.HasPrefix(string(answer), "HTTP/1.1 400") {
+			refused++
+			if !strings.Contains(string(answer), `"message":"the request is not valid HTTP/1.1"`) {
+				t.Errorf("%q: 400 without the fixed message:\n%s", raw, answer)
+			}
+		}
+	}
+	if refused < 3 {
+		t.Fatalf("only %d of %d malformed requests were refused with 400", refused, len(requests))
+	}
+	s.expect(s.ak("GET", "/project", nil), 200, "") // still serving
+	logged := s.log()
+	if strings.Contains(logged, s.accessKey) || strings.Contains(logged, strings.Split(s.accessKey, ".")[2]) {
+		t.Fatalf("the log holds the access key:\n%s", logged)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(logged), "\n") {
+		if !json.Valid([]byte(line)) {
+			t.Fatalf("a log line is not JSON: %q", line)
+		}
+	}
+	if !strings.Contains(logged, `"msg":"http: `) {
+		t.Fatalf("the parser's refusals are not logged through slog:\n%s", logged)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -58,6 +59,7 @@ type server struct {
 	dir, httpAddr, url string
 	raftAddr           string
 	cmd                *exec.Cmd
+	proc               *process // the current run
 	stdout             *syncBuffer
 	operator           string
 	accessKey, sigKey  string
@@ -104,16 +106,76 @@ func (s *server) start(extra ...string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	logStart, _ := logf.Seek(0, io.SeekEnd)
 	s.cmd.Stderr = logf
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	cmd := s.cmd
+	run := &process{cmd: s.cmd, exited: make(chan struct{})}
+	s.proc = run
+	go func() {
+		run.err = run.cmd.Wait()
+		close(run.exited)
+	}()
 	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
+		select {
+		case <-run.exited:
+			if !run.planned.Load() {
+				t.Errorf("the server exited by itself (%v):\n%s", run.err, s.logSince(logStart))
+			}
+		default:
+			run.planned.Store(true)
+			run.cmd.Process.Kill()
+			<-run.exited
+		}
 		logf.Close()
+		checkServerLog(t, s.logSince(logStart))
 	})
+}
+
+// process is one run of the server binary. exited closes when it has
+// exited; err is its exit status then. planned is set before the test
+// stops or kills it: any other exit fails the test.
+type process struct {
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	err     error // written before exited closes
+	planned atomic.Bool
+}
+
+// checkServerLog fails the test on what a server must never print: a data
+// race (the servers run under the race detector with CLOUDWALLET_E2E_RACE)
+// or a panic.
+func checkServerLog(t *testing.T, log string) {
+	t.Helper()
+	for _, bad := range []string{"WARNING: DATA RACE", "panic:", "fatal error:"} {
+		if i := strings.Index(log, bad); i >= 0 {
+			t.Errorf("the server log has %q:\n%s", bad, log[i:])
+		}
+	}
+}
+
+// signal sends sig as a planned step of the test.
+func (s *server) signal(sig os.Signal) {
+	s.t.Helper()
+	s.proc.planned.Store(true)
+	select {
+	case <-s.proc.exited:
+		s.t.Fatalf("the server had already exited before %v (%v):\n%s", sig, s.proc.err, s.log())
+	default:
+	}
+	s.proc.cmd.Process.Signal(sig)
+}
+
+// waitExit waits for the process to exit after a planned signal and
+// returns its exit status.
+func (s *server) waitExit(d time.Duration) (error, bool) {
+	select {
+	case <-s.proc.exited:
+		return s.proc.err, true
+	case <-time.After(d):
+		return nil, false
+	}
 }
 
 // waitReady polls /readyz until 200, remembering every answer on the way,
@@ -161,16 +223,13 @@ func newServer(t *testing.T) *server { return startServer(t, t.TempDir(), nil) }
 // stop sends SIGTERM and waits for a clean exit.
 func (s *server) stop() {
 	s.t.Helper()
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- s.cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			s.t.Fatalf("server exited uncleanly after SIGTERM: %v", err)
-		}
-	case <-time.After(30 * time.Second):
+	s.signal(syscall.SIGTERM)
+	err, exited := s.waitExit(30 * time.Second)
+	switch {
+	case !exited:
 		s.t.Fatal("server did not stop after SIGTERM")
+	case err != nil:
+		s.t.Fatalf("server exited uncleanly after SIGTERM: %v\n%s", err, s.log())
 	}
 }
 
@@ -180,9 +239,20 @@ func (s *server) log() string {
 	return string(b)
 }
 
+// logSince is the server's log from byte offset off on.
+func (s *server) logSince(off int64) string {
+	l := s.log()
+	if off > int64(len(l)) {
+		return ""
+	}
+	return l[off:]
+}
+
+// kill is kill -9, planned: the server must still be running until then.
 func (s *server) kill() {
-	s.cmd.Process.Signal(syscall.SIGKILL)
-	s.cmd.Wait()
+	s.t.Helper()
+	s.signal(syscall.SIGKILL)
+	<-s.proc.exited
 }
 
 // freeAddrOn is a free port on a given loopback IP (127.0.0.0/8 is all

@@ -214,7 +214,7 @@ func TestReadinessFlipsDuringStartAndShutdown(t *testing.T) {
 		}
 	}
 
-	s.cmd.Process.Signal(syscall.SIGTERM)
+	s.signal(syscall.SIGTERM)
 	flipped := time.Now().Add(5 * time.Second)
 	for {
 		r, err := s.callNoFatal("GET", "/readyz?verbose", "", nil)
@@ -228,8 +228,8 @@ func TestReadinessFlipsDuringStartAndShutdown(t *testing.T) {
 	}
 	s.expect(s.call("GET", "/livez", "", nil), 200, "")
 	s.expect(s.ak("GET", "/project", nil), 200, "") // still served while draining
-	if err := s.cmd.Wait(); err != nil {
-		t.Fatalf("exit after SIGTERM: %v\n%s", err, s.log())
+	if err, exited := s.waitExit(30 * time.Second); !exited || err != nil {
+		t.Fatalf("exit after SIGTERM: exited %v, %v\n%s", exited, err, s.log())
 	}
 }
 
@@ -378,7 +378,7 @@ func TestSIGTERMFinishesRequestsInFlight(t *testing.T) {
 	fmt.Fprintf(conn, "POST /transactions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
 		s.accessKey, len(body), body[:half])
 	time.Sleep(200 * time.Millisecond) // the server is reading the body
-	s.cmd.Process.Signal(syscall.SIGTERM)
+	s.signal(syscall.SIGTERM)
 	time.Sleep(300 * time.Millisecond) // the shutdown has begun
 	conn.Write(body[half:])
 	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -390,11 +390,117 @@ func TestSIGTERMFinishesRequestsInFlight(t *testing.T) {
 	if hr.StatusCode != 201 || !strings.Contains(string(answer), `"Completed"`) {
 		t.Fatalf("request in flight: %d %s", hr.StatusCode, answer)
 	}
-	if err := s.cmd.Wait(); err != nil {
-		t.Fatalf("exit after SIGTERM: %v", err)
+	if err, exited := s.waitExit(30 * time.Second); !exited || err != nil {
+		t.Fatalf("exit after SIGTERM: exited %v, %v\n%s", exited, err, s.log())
 	}
 	s = startServer(t, s.dir, s)
 	if s.balance(w) != 7 {
 		t.Fatalf("the answered issue is not in the ledger after restart: balance %d", s.balance(w))
+	}
+}
+
+// The operations endpoints answer what the OpenAPI document promises for
+// a node that is not there, and for a route only Customer Keys may call.
+func TestOperatorAnswersForMissingNodeAndCustomerOnlyRoute(t *testing.T) {
+	s := newServer(t)
+	s.expect(s.call("DELETE", "/cluster/nodes/node-nobody", s.operator, nil), 404, "NOT_FOUND")
+	// GET /wallets lists the caller's own wallets: a Customer Key's. The
+	// operator token has no customer, as an Access Key has none: 403 both.
+	s.expect(s.call("GET", "/projects/"+s.projectID+"/wallets", s.operator, nil), 403, "ACCESS_DENIED")
+	s.expect(s.ak("GET", "/wallets", nil), 403, "ACCESS_DENIED")
+	// Bearer is case-insensitive (RFC 7235).
+	r, err := http.NewRequest("GET", s.url+"/project", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Header.Set("Authorization", "bearer "+s.accessKey)
+	hr, err := client.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hr.Body.Close()
+	if hr.StatusCode != 200 {
+		t.Fatalf("lower-case bearer: %d", hr.StatusCode)
+	}
+}
+
+// The server lifts its open-file limit to the hard limit, sizes its
+// connection cap below it, and refuses a client IP's connections past
+// --max-conns-per-ip with 429 while serving the others.
+func TestConnectionLimits(t *testing.T) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	if lim.Max < 2048 {
+		t.Fatalf("this test needs a hard open-file limit of 2048 or more, not %d", lim.Max)
+	}
+	// The child inherits a low soft limit; the test's own is put back at once.
+	low := syscall.Rlimit{Cur: 1500, Max: lim.Max}
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low); err != nil {
+		t.Fatal(err)
+	}
+	s := launch(t, t.TempDir(), nil, "--max-conns-per-ip", "2")
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	s.waitReady()
+	limits, err := os.ReadFile(fmt.Sprintf("/proc/%d/limits", s.proc.cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("Max open files            %-20d %-20d", lim.Max, lim.Max)
+	if !strings.Contains(string(limits), want) {
+		t.Fatalf("the open-file limit was not raised to the hard limit %d:\n%s", lim.Max, limits)
+	}
+	if !strings.Contains(s.log(), fmt.Sprintf(`"connectionsMax":%d`, min(lim.Max-1024, 100_000))) {
+		t.Fatalf("the connection cap is not sized from the file limit:\n%s", s.log())
+	}
+
+	get := func(conn net.Conn) int {
+		fmt.Fprintf(conn, "GET /livez HTTP/1.1\r\nHost: x\r\n\r\n")
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		hr, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			return 0
+		}
+		hr.Body.Close()
+		return hr.StatusCode
+	}
+	var open []net.Conn
+	for range 2 {
+		conn, err := net.DialTimeout("tcp", s.httpAddr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if st := get(conn); st != 200 {
+			t.Fatalf("connection %d: %d", len(open)+1, st)
+		}
+		open = append(open, conn)
+	}
+	third, err := net.DialTimeout("tcp", s.httpAddr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := get(third); st != 429 {
+		t.Fatalf("a third connection from one IP: %d, want 429", st)
+	}
+	third.Close()
+	open[0].Close()
+	// The slot frees once the server sees the close.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		conn, err := net.DialTimeout("tcp", s.httpAddr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := get(conn)
+		conn.Close()
+		if st == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after closing a connection, a new one still gets %d", st)
+		}
 	}
 }

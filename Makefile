@@ -48,7 +48,6 @@ fuzz:
 	$(GO) test ./raftfsm/ -run '^$$' -fuzz FuzzDecodeEntry -fuzztime $(FUZZTIME)
 	$(GO) test ./shard/ -run '^$$' -fuzz FuzzReadMachine -fuzztime $(FUZZTIME)
 	$(GO) test ./transport/ -run '^$$' -fuzz FuzzParseTransaction -fuzztime $(FUZZTIME)
-	$(GO) test ./transport/ -run '^$$' -fuzz FuzzDecodeTxReqMatchesEncodingJSON -fuzztime $(FUZZTIME)
 	$(GO) test ./transport/ -run '^$$' -fuzz FuzzParseCustomer -fuzztime $(FUZZTIME)
 
 clean:

@@ -59,5 +59,3 @@ func (e *remoteError) Unwrap() error { return e.sentinel }
 func fromWire(code, msg string) error {
 	return &remoteError{msg: msg, sentinel: wireErrors[code]}
 }
-
-

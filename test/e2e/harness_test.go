@@ -360,6 +360,7 @@ func (s *server) callNoFatal(method, path, token string, body any) (resp, error)
 	if r.raw, err = io.ReadAll(hr.Body); err != nil {
 		return r, err
 	}
+	checkContract(s.t, method, path, hr, r.raw)
 	if len(r.raw) > 0 && r.raw[0] == '[' {
 		json.Unmarshal(r.raw, &r.list)
 	} else {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/pb33f/libopenapi"
@@ -35,6 +36,72 @@ func TestOpenAPIDocumentIsValid31(t *testing.T) {
 			for _, se := range e.SchemaValidationErrors {
 				t.Errorf("  at %s (%s): %s", se.FieldPath, se.KeywordLocation, se.Reason)
 			}
+		}
+	}
+}
+
+// What client generators need from the document (a generated client's
+// types depend on it): a unique operationId and one tag per operation,
+// enums as named string schemas, and every object schema that answers
+// listing what the server always sends as required.
+func TestOpenAPIDocumentSuitsGenerators(t *testing.T) {
+	b, err := OpenAPIJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Tags  []struct{ Name string }
+		Paths map[string]map[string]json.RawMessage
+		Components struct {
+			Schemas map[string]map[string]any
+		}
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	tags := map[string]bool{}
+	for _, tag := range doc.Tags {
+		tags[tag.Name] = true
+	}
+	ids := map[string]string{}
+	for path, item := range doc.Paths {
+		for method, raw := range item {
+			if method == "parameters" {
+				continue
+			}
+			var op struct {
+				OperationID string `json:"operationId"`
+				Tags        []string
+			}
+			if err := json.Unmarshal(raw, &op); err != nil {
+				t.Fatalf("%s %s: %v", method, path, err)
+			}
+			where := method + " " + path
+			if op.OperationID == "" {
+				t.Errorf("%s has no operationId", where)
+			} else if other, dup := ids[op.OperationID]; dup {
+				t.Errorf("%s and %s share operationId %s", where, other, op.OperationID)
+			}
+			ids[op.OperationID] = where
+			if len(op.Tags) != 1 || !tags[op.Tags[0]] {
+				t.Errorf("%s: tags %v, want one declared resource tag", where, op.Tags)
+			}
+		}
+	}
+	for _, enum := range []string{"OperationType", "ErrorCode", "WalletStatus", "CustomerStatus", "TransactionStatus", "EntryType"} {
+		s := doc.Components.Schemas[enum]
+		if s["type"] != "string" || s["enum"] == nil {
+			t.Errorf("schema %s: want a named string enum, got %v", enum, s)
+		}
+	}
+	for name, s := range doc.Components.Schemas {
+		if s["type"] == "object" && s["properties"] != nil && s["required"] == nil {
+			t.Errorf("schema %s lists no required fields", name)
+		}
+	}
+	for _, name := range []string{"Amount", "AmountInput"} {
+		if s := doc.Components.Schemas[name]; s["type"] != "integer" || s["format"] != "int64" {
+			t.Errorf("schema %s: want integer int64, got %v", name, s)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -135,18 +136,24 @@ func TestCrashKeepsEveryAcknowledgedTransaction(t *testing.T) {
 	dir, addr := t.TempDir(), freePort(t)
 	acked := map[string]string{}
 	const rounds = 6
-	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	r := rand.New(rand.NewPCG(seed, 7))
 	for round := 0; round < rounds; round++ {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), "CW_CRASH_CHILD="+dir, "CW_CRASH_ADDR="+addr, fmt.Sprintf("CW_CRASH_ROUND=%d", round))
 		cmd.Stderr = os.Stderr
-		stdout, err := cmd.StdoutPipe()
+		// Our own pipe, not StdoutPipe: Wait closes that one, and an ACK
+		// line still in it would be lost. This one ends at the child's death.
+		stdout, w, err := os.Pipe()
 		if err != nil {
 			t.Fatal(err)
 		}
+		cmd.Stdout = w
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		w.Close()
 		ready := make(chan struct{})
 		lines := make(chan []string, 1)
 		go func() {
@@ -159,6 +166,7 @@ func TestCrashKeepsEveryAcknowledgedTransaction(t *testing.T) {
 				}
 				got = append(got, sc.Text())
 			}
+			stdout.Close()
 			lines <- got
 		}()
 		select {
@@ -167,9 +175,19 @@ func TestCrashKeepsEveryAcknowledgedTransaction(t *testing.T) {
 			cmd.Process.Kill()
 			t.Fatalf("round %d: child not ready", round)
 		}
-		time.Sleep(time.Duration(150+r.IntN(600)) * time.Millisecond)
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		select {
+		case err := <-exited: // a panic, or a race report under -race
+			t.Fatalf("round %d: the child exited before it was killed: %v", round, err)
+		case <-time.After(time.Duration(150+r.IntN(600)) * time.Millisecond):
+		}
 		cmd.Process.Signal(syscall.SIGKILL)
-		cmd.Wait()
+		err = <-exited
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || !exit.Sys().(syscall.WaitStatus).Signaled() || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+			t.Fatalf("round %d: the child did not die of the SIGKILL but of %v", round, err)
+		}
 		got := <-lines
 		for _, l := range got {
 			f := strings.Fields(l)

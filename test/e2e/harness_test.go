@@ -270,6 +270,7 @@ func freeAddrOn(t *testing.T, ip string) string {
 // resp is a decoded answer.
 type resp struct {
 	status int
+	header http.Header
 	raw    []byte
 	body   map[string]any
 	list   []any
@@ -356,7 +357,7 @@ func (s *server) callNoFatal(method, path, token string, body any) (resp, error)
 		return resp{}, err
 	}
 	defer hr.Body.Close()
-	r := resp{status: hr.StatusCode}
+	r := resp{status: hr.StatusCode, header: hr.Header}
 	if r.raw, err = io.ReadAll(hr.Body); err != nil {
 		return r, err
 	}

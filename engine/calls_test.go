@@ -11,8 +11,8 @@ import (
 	"github.com/cloudwallet/cloudwallet/transport/peer"
 )
 
-// serveIndex answers every call on a peer port with Index 7.
-func serveIndex(t *testing.T, addr string, secret []byte) *peer.Mux {
+// serveIndex answers every call on a peer port with the given Index.
+func serveIndex(t *testing.T, addr string, secret []byte, index uint64) *peer.Mux {
 	t.Helper()
 	m, err := peer.Listen(addr, "", secret, slog.Default())
 	if err != nil {
@@ -24,7 +24,7 @@ func serveIndex(t *testing.T, addr string, secret []byte) *peer.Mux {
 			if _, err := peer.ReadFrame(r, nil); err != nil {
 				return
 			}
-			b, _ := json.Marshal(callAnswer{Index: 7})
+			b, _ := json.Marshal(callAnswer{Index: index})
 			if peer.WriteFrame(w, b) != nil {
 				return
 			}
@@ -38,7 +38,7 @@ func serveIndex(t *testing.T, addr string, secret []byte) *peer.Mux {
 // peer unreachable once.
 func TestCallsSurviveAPeerRestart(t *testing.T) {
 	secret := []byte("a-cluster-secret-of-enough-length")
-	server := serveIndex(t, "127.0.0.1:0", secret)
+	server := serveIndex(t, "127.0.0.1:0", secret, 7)
 	addr := server.Addr()
 	client, err := peer.Listen("127.0.0.1:0", "", secret, slog.Default())
 	if err != nil {
@@ -52,9 +52,10 @@ func TestCallsSurviveAPeerRestart(t *testing.T) {
 		t.Fatalf("first call: %v %+v", err, ans)
 	}
 	server.Close()
-	server = serveIndex(t, addr, secret) // the same address, a new process
+	server = serveIndex(t, addr, secret, 8) // the same address, a new process
 	defer server.Close()
-	if err := calls.do(addr, callRequest{Op: opStatus}, &ans, time.Second); err != nil || ans.Index != 7 {
-		t.Fatalf("call after the peer restarted: %v %+v", err, ans)
+	var again callAnswer // a fresh answer: the new process's, not the first one left over
+	if err := calls.do(addr, callRequest{Op: opStatus}, &again, time.Second); err != nil || again.Index != 8 {
+		t.Fatalf("call after the peer restarted: %v %+v", err, again)
 	}
 }

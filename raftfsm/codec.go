@@ -24,6 +24,12 @@ const (
 // ErrBadEntry reports a log entry that does not decode.
 var ErrBadEntry = errors.New("raftfsm: malformed log entry")
 
+// Reasons a tagged entry's header is refused, wrapped with ErrBadEntry.
+var (
+	errOriginZero = errors.New("an origin is 0")
+	errTagSlot    = errors.New("a command's tag names an origin slot the entry does not have")
+)
+
 // Tag names the node that proposed a command and that node's sequence
 // number for it. Every replica applies the same tags, so the proposing node
 // learns its command's result from its own state machine, whichever node
@@ -217,8 +223,8 @@ func DecodeEntry(data []byte) (Entry, error) {
 	if tagged {
 		origins = make([]uint64, r.Count(originsMax, 1))
 		for i := range origins {
-			if origins[i] = r.Uvarint(); origins[i] == 0 {
-				r.Fail()
+			if origins[i] = r.Uvarint(); origins[i] == 0 && r.Err() == nil {
+				return Entry{}, fmt.Errorf("%w: %w", ErrBadEntry, errOriginZero)
 			}
 		}
 	}
@@ -232,7 +238,11 @@ func DecodeEntry(data []byte) (Entry, error) {
 	}
 	for i := range e.Commands {
 		if tagged {
-			if slot := r.UvarintMax(uint64(len(origins))); slot != 0 {
+			slot := r.Uvarint()
+			if slot > uint64(len(origins)) && r.Err() == nil {
+				return Entry{}, fmt.Errorf("%w: command %d: %w", ErrBadEntry, i, errTagSlot)
+			}
+			if slot != 0 && r.Err() == nil {
 				e.Tags[i] = Tag{Origin: origins[slot-1], Seq: r.Uvarint()}
 			}
 		}

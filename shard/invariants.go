@@ -6,6 +6,22 @@ import "fmt"
 // one-group cluster; CheckGroups for several groups.
 func (m *Machine) CheckInvariants() error { return CheckGroups([]*Machine{m}) }
 
+// CheckLocal verifies what one group's machine must hold on its own, in
+// any cluster: holds and entries (conservation needs every group). It is
+// what a restored snapshot, which may be any group's, can be checked for.
+func (m *Machine) CheckLocal() error {
+	entriesOf := map[TxID]int{}
+	for _, s := range m.Shards {
+		if err := s.checkHolds(); err != nil {
+			return err
+		}
+		if err := s.checkEntries(entriesOf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // CheckGroups verifies what must hold in any reachable state of a cluster
 // whose groups have the machines ms, and returns the first violation:
 //   - no balance is negative, and no wallet's holds exceed its balance or

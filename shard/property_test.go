@@ -292,6 +292,12 @@ func FuzzReadMachine(f *testing.F) {
 		if err != nil {
 			return
 		}
+		// Whatever decodes is a sound part of a ledger: a snapshot is
+		// restored on every replica, and a broken one must be refused, not
+		// served. (Conservation needs every group: a snapshot is one.)
+		if err := m.CheckLocal(); err != nil {
+			t.Fatalf("a decoded snapshot breaks the invariants: %v", err)
+		}
 		// Whatever decodes must encode and decode again to the same state.
 		b := snapshotBytes(t, m)
 		m2, err := ReadMachine(b)

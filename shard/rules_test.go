@@ -326,8 +326,11 @@ func TestEntriesRecordEveryStep(t *testing.T) {
 		if e.Type != w.typ || e.Amount != w.amt || e.Balance != w.bal || e.OpIndex != w.op || e.Tx() != tx.ID || e.CreatedAt != tx.CreatedAt {
 			t.Errorf("entry %d: %+v", i, e)
 		}
-		if e.HasCounterparty() && e.Counterparty() != w.peer {
-			t.Errorf("entry %d counterparty %s, want %s", i, e.Counterparty(), w.peer)
+		// A transfer's entries name the other wallet; an issue's or a
+		// redeem's name none.
+		wantPeer := w.typ == EntryTransferIn || w.typ == EntryTransferOut
+		if e.HasCounterparty() != wantPeer || (wantPeer && e.Counterparty() != w.peer) {
+			t.Errorf("entry %d: has counterparty %v (%s), want %v (%s)", i, e.HasCounterparty(), e.Counterparty(), wantPeer, w.peer)
 		}
 	}
 	// Time range is from ≤ createdAt < to.

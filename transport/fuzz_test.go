@@ -3,6 +3,9 @@ package transport
 import (
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
 	"github.com/cloudwallet/cloudwallet/raftfsm"
 	"github.com/cloudwallet/cloudwallet/shard"
 )
@@ -59,7 +62,16 @@ func checkLoggable(t *testing.T, cmd *shard.Command) {
 	if err != nil {
 		t.Fatalf("accepted command does not survive the log codec: %v (%+v)", err, cmd)
 	}
+	if len(e.Commands) != 1 {
+		t.Fatalf("one command went into the log, %d came out", len(e.Commands))
+	}
+	if d := cmp.Diff(*cmd, e.Commands[0], cmpopts.EquateEmpty()); d != "" {
+		t.Fatalf("the log codec changed an accepted command (-sent +logged):\n%s", d)
+	}
 	m := shard.NewMachine(2)
 	m.Apply(shard.Context{Seq: 1}, &shard.Command{Kind: shard.CmdCreateProject})
 	m.Apply(shard.Context{Seq: 2}, &e.Commands[0])
+	if err := m.CheckInvariants(); err != nil {
+		t.Fatalf("an accepted command broke the state machine: %v", err)
+	}
 }

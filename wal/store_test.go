@@ -198,13 +198,27 @@ func TestZeroFilledTailIsRepaired(t *testing.T) {
 	s := open(t, dir)
 	store(t, s, 1, 10)
 	s.Close()
-	f, _ := os.OpenFile(lastSegment(t, dir), os.O_APPEND|os.O_WRONLY, 0)
-	f.Write(make([]byte, 64))
-	f.Close()
-	s = open(t, dir)
+	f, err := os.OpenFile(lastSegment(t, dir), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(make([]byte, 64)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var repaired int64
+	s, err = Open(dir, Options{SegmentBytes: 4096, OnRepair: func(_ string, _, n int64) { repaired += n }})
+	if err != nil {
+		t.Fatalf("open after a zero-filled tail: %v", err)
+	}
 	defer s.Close()
 	wantBounds(t, s, 1, 10)
 	checkLogs(t, s, 1, 10)
+	if repaired != 64 {
+		t.Fatalf("repair reported %d bytes cut, want the 64 zero bytes", repaired)
+	}
 }
 
 // A flipped bit is detected: at the tail it is cut off on open, elsewhere
@@ -216,14 +230,18 @@ func TestCorruptChecksumIsDetected(t *testing.T) {
 	s.Close()
 	files, _ := segmentFiles(filepath.Join(dir, segmentsDirName))
 	first := filepath.Join(dir, segmentsDirName, files[0])
-	b, _ := os.ReadFile(first)
-	b[40] ^= 0x10 // inside the first or second record of the oldest segment
-	os.WriteFile(first, b, 0o600)
-
-	tail := lastSegment(t, dir)
-	tb, _ := os.ReadFile(tail)
-	tb[len(tb)-3] ^= 0x01 // inside the last record
-	os.WriteFile(tail, tb, 0o600)
+	flip := func(path string, at func(n int) int, bit byte) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[at(len(b))] ^= bit
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flip(first, func(int) int { return 40 }, 0x10)                    // inside the first or second record of the oldest segment
+	flip(lastSegment(t, dir), func(n int) int { return n - 3 }, 0x01) // inside the last record
 
 	s = open(t, dir)
 	defer s.Close()

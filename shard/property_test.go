@@ -8,90 +8,246 @@ import (
 	"pgregory.net/rapid"
 )
 
-// model is the simplest possible ledger: balances in a map, transactions
-// checked step by step on a copy. The machine must agree with it on every
-// outcome and every balance.
+// model is the simplest possible ledger: maps of customers and wallets,
+// transactions checked step by step on a copy. It derives every outcome
+// (codes included) from the rules of API.md on its own; the machine must
+// agree with it on every outcome, every balance and every status.
 type model struct {
-	balance map[WalletID]int64
-	asset   map[WalletID]AssetID
-	open    map[WalletID]bool
-	refs    map[string]Code
-	net     map[AssetID]int64 // issued minus redeemed
+	wallets   map[WalletID]*modelWallet
+	customers map[modelCustomerKey]CustomerStatus // absent: never created
+	refs      map[modelRef]Code
+	net       map[AssetID]int64 // issued minus redeemed
 }
 
-func (md *model) tx(ops []Op) (Code, int) {
+type modelWallet struct {
+	project  ProjectID
+	asset    AssetID
+	customer string // "" for a system wallet
+	status   WalletStatus
+	balance  int64
+}
+
+type modelCustomerKey struct {
+	project ProjectID
+	id      string
+}
+
+type modelRef struct {
+	project ProjectID
+	ref     string
+}
+
+// wallet is the wallet as project p sees it: another project's is missing.
+func (md *model) wallet(p ProjectID, id WalletID) *modelWallet {
+	if w := md.wallets[id]; w != nil && w.project == p {
+		return w
+	}
+	return nil
+}
+
+func (md *model) tx(p ProjectID, ops []Op) (Code, int) {
 	bal := map[WalletID]int64{}
-	get := func(w WalletID) (int64, bool) {
-		if b, ok := bal[w]; ok {
-			return b, true
+	get := func(id WalletID) int64 {
+		if b, ok := bal[id]; ok {
+			return b
 		}
-		b, ok := md.balance[w]
-		return b, ok
+		return md.wallets[id].balance
 	}
 	for i, op := range ops {
-		sb, sok := get(op.Source)
-		db, dok := get(op.Destination)
-		if (op.Type != OpIssue && !sok) || (op.Type != OpRedeem && !dok) {
+		var src, dst *modelWallet // an issue has no source, a redeem no destination
+		if op.Type != OpIssue {
+			src = md.wallet(p, op.Source)
+		}
+		if op.Type != OpRedeem {
+			dst = md.wallet(p, op.Destination)
+		}
+		if (op.Type != OpIssue && src == nil) || (op.Type != OpRedeem && dst == nil) {
 			return WalletNotFound, i
 		}
-		if (op.Type != OpIssue && !md.open[op.Source]) || (op.Type != OpRedeem && !md.open[op.Destination]) {
+		if (src != nil && src.status != WalletOpen) || (dst != nil && dst.status != WalletOpen) {
 			return WrongWalletStatus, i
 		}
-		if op.Type == OpTransfer && md.asset[op.Source] != md.asset[op.Destination] {
+		if op.Type == OpTransfer && src.asset != dst.asset {
 			return ValidationError, i
 		}
 		if op.Type != OpIssue {
+			sb := get(op.Source)
 			if sb < op.Amount {
 				return InsufficientFunds, i
 			}
 			bal[op.Source] = sb - op.Amount
 		}
 		if op.Type != OpRedeem {
-			db, _ = get(op.Destination) // a self-transfer sees its own debit
+			db := get(op.Destination) // a self-transfer sees its own debit
 			if db > AmountMax-op.Amount {
 				return LimitExceeded, i
 			}
 			bal[op.Destination] = db + op.Amount
 		}
 	}
-	for w, b := range bal {
-		md.balance[w] = b
+	for id, b := range bal {
+		md.wallets[id].balance = b
 	}
 	for _, op := range ops {
 		switch op.Type {
 		case OpIssue:
-			md.net[md.asset[op.Destination]] += op.Amount
+			md.net[md.wallets[op.Destination].asset] += op.Amount
 		case OpRedeem:
-			md.net[md.asset[op.Source]] -= op.Amount
+			md.net[md.wallets[op.Source].asset] -= op.Amount
 		}
 	}
 	return OK, 0
 }
 
+func (md *model) upsertCustomer(k modelCustomerKey) Code {
+	switch st, ok := md.customers[k]; {
+	case !ok:
+		md.customers[k] = CustomerActive
+	case st == CustomerDeleted:
+		return CustomerAlreadyExist
+	}
+	return OK
+}
+
+func (md *model) createWallet(k modelCustomerKey) Code {
+	switch st, ok := md.customers[k]; {
+	case !ok:
+		return CustomerNotFound
+	case st != CustomerActive:
+		return WrongWalletStatus
+	}
+	return OK
+}
+
+func (md *model) setWalletStatus(p ProjectID, id WalletID, to WalletStatus) Code {
+	w := md.wallet(p, id)
+	switch {
+	case w == nil:
+		return WalletNotFound
+	case w.status == to:
+		return OK
+	case w.status == WalletClosed: // nothing leaves Closed
+		return ChangeWalletStatusError
+	case to == WalletClosed && w.balance != 0:
+		return ChangeWalletStatusError
+	case to == WalletOpen && w.customer != "" && md.customers[modelCustomerKey{p, w.customer}] != CustomerActive:
+		return ChangeWalletStatusError // resume the customer instead
+	}
+	w.status = to
+	return OK
+}
+
+// walletsOf lists a customer's wallets.
+func (md *model) walletsOf(k modelCustomerKey) []*modelWallet {
+	var ws []*modelWallet
+	for _, w := range md.wallets {
+		if w.project == k.project && w.customer == k.id {
+			ws = append(ws, w)
+		}
+	}
+	return ws
+}
+
+func (md *model) suspendCustomer(k modelCustomerKey) Code {
+	if st, ok := md.customers[k]; !ok || st == CustomerDeleted {
+		return CustomerNotFound
+	}
+	md.customers[k] = CustomerSuspended
+	for _, w := range md.walletsOf(k) {
+		if w.status == WalletOpen {
+			w.status = WalletSuspended
+		}
+	}
+	return OK
+}
+
+func (md *model) resumeCustomer(k modelCustomerKey, reopen []WalletID) Code {
+	if st, ok := md.customers[k]; !ok || st == CustomerDeleted {
+		return CustomerNotFound
+	}
+	for _, id := range reopen { // all or nothing: every wallet is checked first
+		w := md.wallet(k.project, id)
+		if w == nil || w.customer != k.id {
+			return WalletNotFound
+		}
+		if w.status == WalletClosed {
+			return ChangeWalletStatusError
+		}
+	}
+	md.customers[k] = CustomerActive
+	for _, id := range reopen {
+		md.wallets[id].status = WalletOpen
+	}
+	return OK
+}
+
+func (md *model) deleteCustomer(k modelCustomerKey) Code {
+	switch st, ok := md.customers[k]; {
+	case !ok:
+		return CustomerNotFound
+	case st == CustomerDeleted:
+		return OK
+	}
+	for _, w := range md.walletsOf(k) {
+		if w.status != WalletClosed {
+			return CustomerHasActiveWallets
+		}
+	}
+	md.customers[k] = CustomerDeleted
+	return OK
+}
+
+// Two projects, customers that are suspended, resumed and deleted, wallets
+// that are suspended and closed, transactions with wallets of the other
+// project: every command's outcome is the model's, derived from its rules.
 func TestPropertyLedgerMatchesModel(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		shards := rapid.IntRange(1, 5).Draw(t, "shards")
 		h := newHarness(t, shards)
-		p := h.project()
-		assets := []AssetID{h.asset(p, "A"), h.asset(p, "B")}
-		md := &model{balance: map[WalletID]int64{}, asset: map[WalletID]AssetID{}, open: map[WalletID]bool{},
-			refs: map[string]Code{}, net: map[AssetID]int64{}}
+		projects := []ProjectID{h.project(), h.project()}
+		assets := map[ProjectID][]AssetID{}
+		for _, p := range projects {
+			assets[p] = []AssetID{h.asset(p, "A"), h.asset(p, "B")}
+		}
+		md := &model{wallets: map[WalletID]*modelWallet{}, customers: map[modelCustomerKey]CustomerStatus{},
+			refs: map[modelRef]Code{}, net: map[AssetID]int64{}}
 		var wallets []WalletID
-		newWallet := func(i int) {
-			a := assets[i%2]
-			var w WalletID
-			if i%3 == 0 {
-				w = h.systemWallet(p, a)
-			} else {
-				c := fmt.Sprintf("c%d", i%4)
-				h.customer(p, c)
-				w = h.wallet(p, c, a)
+		expect := func(what string, got Result, want Code) {
+			t.Helper()
+			if got.Code != want {
+				t.Fatalf("%s: machine %s, model %s", what, got.Code, want)
 			}
-			wallets = append(wallets, w)
-			md.balance[w], md.asset[w], md.open[w] = 0, a, true
+		}
+		projectGen := rapid.SampledFrom(projects)
+		customerGen := rapid.Custom(func(t *rapid.T) modelCustomerKey {
+			return modelCustomerKey{projectGen.Draw(t, "project"), fmt.Sprintf("c%d", rapid.IntRange(0, 3).Draw(t, "customer"))}
+		})
+		newWallet := func(t *rapid.T) {
+			p := projectGen.Draw(t, "wallet project")
+			a := rapid.SampledFrom(assets[p]).Draw(t, "asset")
+			var r Result
+			w := &modelWallet{project: p, asset: a, status: WalletOpen}
+			if rapid.IntRange(0, 3).Draw(t, "system") == 0 {
+				r = h.apply(Command{Kind: CmdCreateSystemWallet, Project: p, Asset: a, Shard: uint16(rapid.IntRange(0, shards-1).Draw(t, "shard"))})
+				expect("create system wallet", r, OK)
+			} else {
+				k := customerGen.Draw(t, "owner")
+				k.project, w.customer = p, k.id
+				r = h.apply(Command{Kind: CmdCreateWallet, Project: p, Customer: k.id, Asset: a})
+				expect("create wallet of "+k.id, r, md.createWallet(k))
+			}
+			if r.Code == OK {
+				id := r.Value.(WalletView).ID
+				md.wallets[id] = w
+				wallets = append(wallets, id)
+			}
+		}
+		for i := 0; i < 8; i++ {
+			k := modelCustomerKey{projects[i%2], fmt.Sprintf("c%d", i/2)}
+			expect("create customer", h.apply(Command{Kind: CmdUpsertCustomer, Project: k.project, Customer: k.id}), md.upsertCustomer(k))
 		}
 		for i := 0; i < 4; i++ {
-			newWallet(i)
+			newWallet(t)
 		}
 		walletGen := rapid.Custom(func(t *rapid.T) WalletID {
 			if rapid.IntRange(0, 20).Draw(t, "missing") == 0 {
@@ -110,31 +266,42 @@ func TestPropertyLedgerMatchesModel(t *testing.T) {
 			}
 			return op
 		})
-		steps := rapid.IntRange(1, 60).Draw(t, "steps")
+		statusGen := rapid.SampledFrom([]WalletStatus{WalletOpen, WalletSuspended, WalletClosed})
+		steps := rapid.IntRange(1, 80).Draw(t, "steps")
 		for i := 0; i < steps; i++ {
-			switch rapid.IntRange(0, 9).Draw(t, "action") {
+			switch rapid.IntRange(0, 14).Draw(t, "action") {
 			case 0:
-				newWallet(len(wallets))
-			case 1:
-				w := rapid.SampledFrom(wallets).Draw(t, "toggle")
-				to := WalletSuspended
-				if !md.open[w] {
-					to = WalletOpen
-				}
-				if h.apply(Command{Kind: CmdSetWalletStatus, Project: p, Wallet: w, Status: to}).Code == OK {
-					md.open[w] = to == WalletOpen
-				}
+				newWallet(t)
+			case 1, 2:
+				p, w, to := projectGen.Draw(t, "project"), walletGen.Draw(t, "wallet"), statusGen.Draw(t, "to")
+				expect(fmt.Sprintf("set wallet %s %s", w, to), h.apply(Command{Kind: CmdSetWalletStatus, Project: p, Wallet: w, Status: to}),
+					md.setWalletStatus(p, w, to))
+			case 3:
+				k := customerGen.Draw(t, "customer")
+				expect("suspend "+k.id, h.apply(Command{Kind: CmdSuspendCustomer, Project: k.project, Customer: k.id}), md.suspendCustomer(k))
+			case 4:
+				k := customerGen.Draw(t, "customer")
+				reopen := rapid.SliceOfN(walletGen, 0, 3).Draw(t, "reopen")
+				expect("resume "+k.id, h.apply(Command{Kind: CmdResumeCustomer, Project: k.project, Customer: k.id, Wallets: reopen}),
+					md.resumeCustomer(k, reopen))
+			case 5:
+				k := customerGen.Draw(t, "customer")
+				expect("delete "+k.id, h.apply(Command{Kind: CmdDeleteCustomer, Project: k.project, Customer: k.id}), md.deleteCustomer(k))
+			case 6:
+				k := customerGen.Draw(t, "customer")
+				expect("upsert "+k.id, h.apply(Command{Kind: CmdUpsertCustomer, Project: k.project, Customer: k.id}), md.upsertCustomer(k))
 			default:
-				ref := fmt.Sprintf("r%d", rapid.IntRange(0, 40).Draw(t, "ref"))
+				p := projectGen.Draw(t, "tx project")
+				ref := modelRef{p, fmt.Sprintf("r%d", rapid.IntRange(0, 40).Draw(t, "ref"))}
 				ops := rapid.SliceOfN(opGen, 1, 5).Draw(t, "ops")
-				r := h.tx(p, ref, ops...)
+				r := h.tx(p, ref.ref, ops...)
 				if prev, used := md.refs[ref]; used {
 					if r.Code != DuplicateReferenceID || r.Value.(*Tx).ErrCode != prev {
-						t.Fatalf("reused ref %s: %s, stored %s", ref, r.Code, prev)
+						t.Fatalf("reused ref %s: %s, stored %s", ref.ref, r.Code, prev)
 					}
 					continue
 				}
-				code, at := md.tx(ops)
+				code, at := md.tx(p, ops)
 				md.refs[ref] = code
 				tx := r.Value.(*Tx)
 				if r.Code != code || (code != OK && int(tx.ErrOpIndex) != at) {
@@ -142,16 +309,28 @@ func TestPropertyLedgerMatchesModel(t *testing.T) {
 				}
 			}
 		}
-		for _, w := range wallets {
-			if got := h.balance(p, w); got != md.balance[w] || got < 0 {
-				t.Fatalf("wallet %s: balance %d, model %d", w, got, md.balance[w])
+		for id, w := range md.wallets {
+			v, ok := h.m.Shards[id.Shard].Wallet(w.project, id.Index)
+			if !ok || v.Balance != w.balance || v.Balance < 0 || v.Status != w.status {
+				t.Fatalf("wallet %s: machine %v %+v, model %+v", id, ok, v, *w)
+			}
+		}
+		for k, st := range md.customers {
+			v, ok := h.m.Shards[CustomerShard(k.project, k.id, shards)].Customer(k.project, k.id)
+			if !ok || v.Status != st {
+				t.Fatalf("customer %v: machine %v %s, model %s", k, ok, v.Status, st)
 			}
 		}
 		balances, issued := h.m.Totals()
-		for _, a := range assets {
-			if balances[a] != issued[a] || balances[a] != md.net[a] {
-				t.Fatalf("asset %s: balances %d, issued-redeemed %d, model %d", a, balances[a], issued[a], md.net[a])
+		for _, p := range projects {
+			for _, a := range assets[p] {
+				if balances[a] != issued[a] || balances[a] != md.net[a] {
+					t.Fatalf("asset %s: balances %d, issued-redeemed %d, model %d", a, balances[a], issued[a], md.net[a])
+				}
 			}
+		}
+		if err := h.m.CheckInvariants(); err != nil {
+			t.Fatal(err)
 		}
 	})
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -108,26 +109,31 @@ func TestAppliedIndexWait(t *testing.T) {
 // the caller arrived (what makes the read index safe).
 func TestRoundsStartAfterTheirCallers(t *testing.T) {
 	var started atomic.Uint64
-	release := make(chan struct{})
+	firstRunning, release := make(chan struct{}), make(chan struct{})
 	r := &rounds{fn: func() (uint64, error) {
 		n := started.Add(1)
 		if n == 1 {
+			close(firstRunning)
 			<-release // hold the first round while others arrive
 		}
 		return n, nil
 	}}
 	first := make(chan uint64)
 	go func() { i, _ := r.do(context.Background()); first <- i }()
-	for started.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	<-firstRunning
 	var wg sync.WaitGroup
 	results := make([]uint64, 20)
 	for i := range results {
 		wg.Add(1)
 		go func() { defer wg.Done(); results[i], _ = r.do(context.Background()) }()
 	}
-	time.Sleep(20 * time.Millisecond) // let them queue behind the running round
+	// Release the first round once all 20 wait behind it.
+	for queued := 0; queued < len(results); {
+		r.mu.Lock()
+		queued = len(r.waiting)
+		r.mu.Unlock()
+		runtime.Gosched()
+	}
 	close(release)
 	wg.Wait()
 	if <-first != 1 {

@@ -64,6 +64,7 @@ type Server struct {
 	srv     *fasthttp.Server
 	tokens  verifiedCache
 	metrics *httpMetrics
+	conns   *connStates
 
 	opened   atomic.Bool // Open was called: the API is served
 	draining atomic.Bool // Drain was called: not ready, shutting down
@@ -77,6 +78,9 @@ func New(node *engine.Node, cfg Config) (*Server, error) {
 	if s.metrics, err = newHTTPMetrics(cfg.Metrics); err != nil {
 		return nil, err
 	}
+	if s.conns, err = newConnStates(cfg.Metrics); err != nil {
+		return nil, err
+	}
 	s.registerOpsRoutes()
 	s.registerRoutes()
 	log := cfg.Log
@@ -86,6 +90,7 @@ func New(node *engine.Node, cfg Config) (*Server, error) {
 	s.srv = &fasthttp.Server{
 		Handler:      s.Handle,
 		ErrorHandler: s.handleTransportError,
+		ConnState:    s.conns.change,
 		Logger:       httpLogger{log},
 		// Errors never quote the request's bytes (its headers hold keys).
 		SecureErrorLogMessage: true,

@@ -398,9 +398,26 @@ func TestSIGTERMFinishesRequestsInFlight(t *testing.T) {
 	half := len(body) / 2
 	fmt.Fprintf(conn, "POST /transactions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
 		s.accessKey, len(body), body[:half])
-	time.Sleep(200 * time.Millisecond) // the server is reading the body
+	// The server is reading the body: our connection is active (the scrape
+	// that asks is the other one).
+	for deadline := time.Now().Add(10 * time.Second); s.scrape()[series("cloudwallet_http_connections", "state", "active")] < 2; {
+		if time.Now().After(deadline) {
+			t.Fatal("the request never became active")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 	s.signal(syscall.SIGTERM)
-	time.Sleep(300 * time.Millisecond) // the shutdown has begun
+	// The shutdown has begun: the port takes no new connection.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(2 * time.Millisecond) {
+		c, err := net.DialTimeout("tcp", s.httpAddr, time.Second)
+		if err != nil {
+			break
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("the port still accepts connections 10 s after SIGTERM")
+		}
+	}
 	conn.Write(body[half:])
 	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	hr, err := http.ReadResponse(bufio.NewReader(conn), nil)

@@ -88,13 +88,15 @@ func crashChild(dir, addr, round string) {
 		os.Stdout.WriteString(line + "\n")
 		out.Unlock()
 	}
+	seed := uint64(time.Now().UnixNano())
+	say(fmt.Sprintf("SEED %d", seed))
 	say("READY")
 	var wg sync.WaitGroup
 	for w := 0; w < 8; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := rand.New(rand.NewPCG(uint64(w), uint64(time.Now().UnixNano())))
+			r := rand.New(rand.NewPCG(uint64(w), seed))
 			for k := 0; ; k++ {
 				a, b := wallets[r.IntN(len(wallets))], wallets[r.IntN(len(wallets))]
 				ops := []shard.Op{{Type: shard.OpTransfer, Source: a, Destination: b, Amount: 1 + r.Int64N(400)}}
@@ -193,6 +195,9 @@ func TestCrashKeepsEveryAcknowledgedTransaction(t *testing.T) {
 			f := strings.Fields(l)
 			if len(f) == 3 && f[0] == "ACK" {
 				acked[f[1]] = f[2]
+			}
+			if len(f) == 2 && f[0] == "SEED" {
+				t.Logf("round %d: the child's load seed %s", round, f[1])
 			}
 		}
 		t.Logf("round %d: %d acknowledged so far", round, len(acked))

@@ -56,7 +56,7 @@ func Open(cfg Config) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+	if err := wal.MkdirAllDurable(cfg.DataDir, 0o700); err != nil {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, closing: make(chan struct{}), log: cfg.Logger}

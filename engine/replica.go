@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -127,7 +126,7 @@ func (rp *replica) dataDir() (string, error) {
 		return rp.n.cfg.DataDir, nil
 	}
 	dir := filepath.Join(rp.n.cfg.DataDir, fmt.Sprintf("group-%d", rp.group))
-	return dir, os.MkdirAll(dir, 0o700)
+	return dir, wal.MkdirAllDurable(dir, 0o700)
 }
 
 func (rp *replica) startRaft() error {
@@ -159,8 +158,17 @@ func (rp *replica) startRaft() error {
 		}
 		rp.closers, logs = append(rp.closers, w), w
 	}
+	if err := wal.MkdirAllDurable(filepath.Join(dir, "snapshots"), 0o700); err != nil {
+		return err
+	}
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(filepath.Join(dir, "snapshots"), rp.n.cfg.SnapshotsRetained, logger)
 	if err != nil {
+		return err
+	}
+	// The stores may have just made their files (bolt does not fsync the
+	// directory that names its file): make the names durable before any
+	// write is acknowledged.
+	if err := wal.SyncDir(dir); err != nil {
 		return err
 	}
 	rp.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{

@@ -60,7 +60,9 @@ func Open(dir string, opts Options) (*LogStore, error) {
 		opts.SegmentBytes = segmentBytesDefault
 	}
 	s := &LogStore{dir: dir, segDir: filepath.Join(dir, segmentsDirName), opts: opts}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	// The segment directory and every directory above it that is new
+	// must survive a power cut with their names.
+	if err := MkdirAllDurable(s.segDir, 0o700); err != nil {
 		return nil, err
 	}
 	// A delete-all that crashed half way left a renamed directory behind.
@@ -226,17 +228,9 @@ func (s *LogStore) syncDirIfChanged() error {
 		return nil
 	}
 	s.segFiles = len(files)
-	return syncDir(s.segDir)
+	return SyncDir(s.segDir)
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
 
 // FirstIndex returns the first Raft index stored, or 0 when empty.
 func (s *LogStore) FirstIndex() (uint64, error) {
@@ -371,10 +365,13 @@ func (s *LogStore) deleteAllLocked() error {
 	if err := os.Rename(s.segDir, gone); err != nil {
 		return err
 	}
-	if err := syncDir(s.dir); err != nil {
+	if err := SyncDir(s.dir); err != nil {
 		return err
 	}
 	if err := os.RemoveAll(gone); err != nil {
+		return err
+	}
+	if err := MkdirAllDurable(s.segDir, 0o700); err != nil {
 		return err
 	}
 	l, err := twal.Open(s.segDir, s.tidwallOptions())
@@ -442,5 +439,5 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	if err := os.Rename(tmp, path); err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(path))
+	return SyncDir(filepath.Dir(path))
 }

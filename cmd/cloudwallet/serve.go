@@ -167,7 +167,7 @@ func serve(args []string) error {
 	tokenPath := filepath.Join(f.dataDir, "operator.token")
 	token := f.operatorToken
 	if token == "" && (f.join == "" || fileExists(tokenPath)) {
-		if err := os.MkdirAll(f.dataDir, 0o700); err != nil {
+		if err := wal.MkdirAllDurable(f.dataDir, 0o700); err != nil {
 			return err
 		}
 		if token, err = loadOrCreateToken(tokenPath, ""); err != nil {

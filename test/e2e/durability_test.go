@@ -82,6 +82,7 @@ func TestSIGTERMUnderLoadLosesNothingAcknowledged(t *testing.T) {
 // Issues and redeems change the total, so a transfer applied twice cannot
 // hide behind conservation: verify replays every balance from the records.
 type load struct {
+	name     string // prefix of its referenceIds, customers and asset code
 	ws       []string
 	funding  int64
 	mu       sync.Mutex               // guards the fields below
@@ -94,15 +95,20 @@ type load struct {
 
 type ack struct{ id, status string }
 
-func startLoad(t *testing.T, s *server) *load {
-	a := s.asset("USD")
-	l := &load{funding: 10_000, acked: map[string]ack{}, unclear: map[string]map[string]any{}, stop: make(chan struct{})}
+func startLoad(t *testing.T, s *server) *load { return startNamedLoad(t, s, "L") }
+
+// startNamedLoad starts a load whose referenceIds, customers and asset
+// code start with name, so that several loads can run on one server, one
+// after another, and each be verified on its own.
+func startNamedLoad(t *testing.T, s *server, name string) *load {
+	a := s.asset(name + "USD")
+	l := &load{name: name, funding: 10_000, acked: map[string]ack{}, unclear: map[string]map[string]any{}, stop: make(chan struct{})}
 	const wallets = 20
 	for i := 0; i < wallets; i++ {
-		c := fmt.Sprintf("c%d", i)
+		c := fmt.Sprintf("%sc%d", name, i)
 		s.customer(c)
 		w := s.wallet(c, a)
-		s.expect(s.ak("POST", "/transactions", tx("fund"+c, op("Issue", "", w, l.funding))), 201, "")
+		s.expect(s.ak("POST", "/transactions", tx(name+"fund"+c, op("Issue", "", w, l.funding))), 201, "")
 		l.ws = append(l.ws, w)
 	}
 	seed := uint64(time.Now().UnixNano())
@@ -118,7 +124,7 @@ func startLoad(t *testing.T, s *server) *load {
 					return
 				default:
 				}
-				ref := fmt.Sprintf("g%d-%d", g, k)
+				ref := fmt.Sprintf("%sg%d-%d", name, g, k)
 				body := randomOperation(r, ref, l.ws)
 				res, err := postQuiet(s, body)
 				l.mu.Lock()
@@ -182,6 +188,11 @@ func (l *load) verify(t *testing.T, s *server) {
 		}
 	}
 	held, _ := transactions(t, s)
+	for ref := range held {
+		if !strings.HasPrefix(ref, l.name) {
+			delete(held, ref) // another load's
+		}
+	}
 	for ref, want := range l.acked {
 		if got, ok := held[ref]; !ok || got != want {
 			t.Fatalf("answered %s %+v, stored %+v (present: %v)", ref, want, got, ok)

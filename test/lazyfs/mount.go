@@ -1,0 +1,68 @@
+package lazyfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// ErrNoFUSE means this machine cannot mount a FUSE file system here: no
+// /dev/fuse, or not root (the mount is made without fusermount).
+var ErrNoFUSE = errors.New("lazyfs: FUSE mounts need /dev/fuse and root")
+
+// Available reports whether Mount can work on this machine, and why not.
+func Available() error {
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		return fmt.Errorf("%w: %v", ErrNoFUSE, err)
+	}
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("%w: running as uid %d", ErrNoFUSE, os.Geteuid())
+	}
+	return nil
+}
+
+// Mounted is an FS mounted at a directory.
+type Mounted struct {
+	FS     *FS
+	Dir    string
+	server *fuse.Server
+}
+
+// Mount mounts f at dir (an existing, empty directory).
+func Mount(f *FS, dir string) (*Mounted, error) {
+	if err := Available(); err != nil {
+		return nil, err
+	}
+	timeout := time.Second
+	server, err := fs.Mount(dir, f.root, &fs.Options{
+		MountOptions: fuse.MountOptions{
+			DirectMount: true, // no fusermount binary needed as root
+			FsName:      "lazyfs",
+			Name:        "lazyfs",
+			MaxWrite:    1 << 20,
+		},
+		EntryTimeout: &timeout,
+		AttrTimeout:  &timeout,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("lazyfs: mounting at %s: %w", dir, err)
+	}
+	return &Mounted{FS: f, Dir: dir, server: server}, nil
+}
+
+// Unmount unmounts, retrying while the mount is busy (a killed process's
+// files close a moment after it is reaped).
+func (m *Mounted) Unmount() error {
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if err = m.server.Unmount(); err == nil {
+			m.server.Wait()
+			return nil
+		}
+	}
+	return fmt.Errorf("lazyfs: unmounting %s: %w", m.Dir, err)
+}

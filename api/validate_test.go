@@ -50,8 +50,8 @@ func TestOpenAPIDocumentSuitsGenerators(t *testing.T) {
 		t.Fatal(err)
 	}
 	var doc struct {
-		Tags  []struct{ Name string }
-		Paths map[string]map[string]json.RawMessage
+		Tags       []struct{ Name string }
+		Paths      map[string]map[string]json.RawMessage
 		Components struct {
 			Schemas map[string]map[string]any
 		}

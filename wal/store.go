@@ -231,7 +231,6 @@ func (s *LogStore) syncDirIfChanged() error {
 	return SyncDir(s.segDir)
 }
 
-
 // FirstIndex returns the first Raft index stored, or 0 when empty.
 func (s *LogStore) FirstIndex() (uint64, error) {
 	s.mu.RLock()

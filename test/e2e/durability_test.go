@@ -85,10 +85,10 @@ type load struct {
 	name     string // prefix of its referenceIds, customers and asset code
 	ws       []string
 	funding  int64
-	mu       sync.Mutex               // guards the fields below
-	acked    map[string]ack           // referenceId → the answered id and status
+	mu       sync.Mutex                // guards the fields below
+	acked    map[string]ack            // referenceId → the answered id and status
 	unclear  map[string]map[string]any // sent, no definite answer: the body
-	problems []string                 // what a client saw that must never happen
+	problems []string                  // what a client saw that must never happen
 	stop     chan struct{}
 	wg       sync.WaitGroup
 }

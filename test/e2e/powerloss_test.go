@@ -47,7 +47,7 @@ func TestPowerLossLosesNothingAcknowledged(t *testing.T) {
 		l := startNamedLoad(t, s, fmt.Sprintf("P%d", cut))
 		loads = append(loads, l)
 		time.Sleep(time.Duration(400+r.IntN(800)) * time.Millisecond) // the load runs
-		s.kill()                                                       // the power cut: the process dies,
+		s.kill()                                                      // the power cut: the process dies,
 		l.wait(t)
 		st := disk.FS.Stats()
 		if err := disk.Unmount(); err != nil {

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cloudwallet/cloudwallet/transport/peer"
+	"github.com/cloudwallet/cloudwallet/peer"
 )
 
 // serveIndex answers every call on a peer port with the given Index.

@@ -15,7 +15,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
-	"github.com/cloudwallet/cloudwallet/transport/peer"
+	"github.com/cloudwallet/cloudwallet/peer"
 	"github.com/cloudwallet/cloudwallet/wal"
 )
 

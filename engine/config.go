@@ -17,7 +17,7 @@ type Config struct {
 	// DataDir holds the Raft log, stable store, snapshots and node identity.
 	DataDir string
 	// PeerAddr is the internal port: Raft of every group, forwarded
-	// commands and cluster calls (package transport/peer).
+	// commands and cluster calls (package peer).
 	PeerAddr string
 	// Advertise is the internal address other nodes dial; empty means
 	// PeerAddr (which must then name a reachable host, not 0.0.0.0).

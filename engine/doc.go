@@ -31,7 +31,7 @@
 //
 // # A cluster
 //
-// Raft runs over the internal port (package transport/peer). A node that
+// Raft runs over the internal port (package peer). A node that
 // does not lead sends its batches to the leader (forward.go); every
 // command is tagged in the log with its node and a sequence number, so
 // each node completes its own proposals from its own state machine

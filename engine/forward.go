@@ -15,7 +15,7 @@ import (
 	"github.com/cloudwallet/cloudwallet/internal/bin"
 	"github.com/cloudwallet/cloudwallet/raftfsm"
 	"github.com/cloudwallet/cloudwallet/shard"
-	"github.com/cloudwallet/cloudwallet/transport/peer"
+	"github.com/cloudwallet/cloudwallet/peer"
 )
 
 // Forwarding: a node that does not lead sends its proposals to the leader

@@ -1,6 +1,6 @@
-// Package transport is cloudwallet's outside world: the REST API of
-// ../shared/API.md served with fasthttp. Its subpackage peer is the
-// internal port between nodes.
+// Package transport is cloudwallet's HTTP edge: the REST API of
+// docs/API.md served with fasthttp. (The internal port between nodes is
+// package peer, below the engine.)
 //
 // A request goes: router (a table of route templates, routes.go) →
 // authentication (operator token, Access Key or Customer Key as HS256 JWTs,

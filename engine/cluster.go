@@ -296,7 +296,7 @@ func (rp *replica) joinLoop() {
 	defer rp.proposer.Done()
 	me := callRequest{NodeID: rp.n.id, Addr: rp.n.mux.Addr(), Group: rp.group}
 	ask := func(op string) (callAnswer, bool) {
-		for wait := 200 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+		for retry := joinRetry.start(); ; {
 			me.Op = op
 			var ans callAnswer
 			err := rp.n.calls.do(rp.n.cfg.JoinAddr, me, &ans, membershipWait+2*callTimeout)
@@ -304,10 +304,8 @@ func (rp *replica) joinLoop() {
 				return ans, true
 			}
 			rp.log.Warn("cluster join: retrying", "step", op, "via", rp.n.cfg.JoinAddr, "err", err)
-			select {
-			case <-rp.closing:
+			if !retry.wait(context.Background(), rp.closing) {
 				return ans, false
-			case <-time.After(wait):
 			}
 		}
 	}
@@ -338,7 +336,7 @@ func (rp *replica) joinLoop() {
 // this node's data dir is made.
 func askInfo(calls *callClient, addr string, closing <-chan struct{}) (callAnswer, error) {
 	var last error
-	for attempt := 0; attempt < 30; attempt++ {
+	for retry := infoRetry.start(); ; {
 		var ans callAnswer
 		if last = calls.do(addr, callRequest{Op: opInfo}, &ans, callTimeout); last == nil {
 			return ans, nil
@@ -346,10 +344,13 @@ func askInfo(calls *callClient, addr string, closing <-chan struct{}) (callAnswe
 		if errors.Is(last, peer.ErrBadSecret) {
 			break
 		}
-		select {
-		case <-closing:
-			return callAnswer{}, ErrUnavailable
-		case <-time.After(time.Second):
+		if !retry.wait(context.Background(), closing) {
+			select {
+			case <-closing:
+				return callAnswer{}, ErrUnavailable
+			default: // tries used up
+			}
+			break
 		}
 	}
 	return callAnswer{}, fmt.Errorf("engine: cannot reach the cluster at %s: %w", addr, last)

@@ -193,17 +193,14 @@ func (n *Node) finishParts(ctx context.Context, decided *shard.Tx, parts []*repl
 // not proposed (ErrUnavailable, ErrOverloaded) and ctx allows: every step
 // is idempotent, and nothing of a refused one happened.
 func (rp *replica) step(ctx context.Context, cmd *shard.Command) (shard.Result, error) {
-	for wait := 10 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
+	retry := stepRetry.start()
+	for {
 		r, err := rp.propose(ctx, cmd)
 		if !errors.Is(err, ErrUnavailable) && !errors.Is(err, ErrOverloaded) {
 			return r, err
 		}
-		select {
-		case <-ctx.Done():
+		if !retry.wait(ctx, rp.closing) {
 			return r, err
-		case <-rp.closing:
-			return r, err
-		case <-time.After(wait):
 		}
 	}
 }

@@ -330,7 +330,7 @@ func (rp *replica) forwardBatch(batch []*proposal, entry []byte) {
 // until the fence applies or the node closes; a proposal's own wait
 // (ApplyTimeout) still bounds what its client sees.
 func (rp *replica) fence(mark uint64) {
-	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+	for retry := fenceRetry.start(); ; {
 		ctx, cancel := context.WithTimeout(context.Background(), rp.n.cfg.ApplyTimeout)
 		_, err := rp.propose(ctx, &shard.Command{Kind: shard.CmdFence, Fence: mark})
 		cancel()
@@ -341,10 +341,8 @@ func (rp *replica) fence(mark uint64) {
 			}
 			return
 		}
-		select {
-		case <-rp.closing:
+		if !retry.wait(context.Background(), rp.closing) {
 			return
-		case <-time.After(wait):
 		}
 	}
 }

@@ -101,6 +101,7 @@ func (rp *replica) leaderReadIndex() (uint64, error) {
 // ReadIndex returns the log index a linearizable read must wait for: every
 // write acknowledged before the call is at or below it.
 func (rp *replica) ReadIndex(ctx context.Context) (uint64, error) {
+	retry := readIndexRetry.start()
 	for {
 		var index uint64
 		var err error
@@ -114,12 +115,11 @@ func (rp *replica) ReadIndex(ctx context.Context) (uint64, error) {
 		}
 		// A leader that just took office, or a moment without one, passes
 		// quickly: wait a little and ask again, within ctx.
-		select {
-		case <-ctx.Done():
-			return 0, fmt.Errorf("%w: %v", ErrUnavailable, err)
-		case <-rp.closing:
+		if !retry.wait(ctx, rp.closing) {
+			if ctx.Err() != nil {
+				return 0, fmt.Errorf("%w: %v", ErrUnavailable, err)
+			}
 			return 0, ErrUnavailable
-		case <-time.After(10 * time.Millisecond):
 		}
 	}
 }

@@ -13,9 +13,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cloudwallet/cloudwallet/internal/bin"
+	"github.com/cloudwallet/cloudwallet/peer"
 	"github.com/cloudwallet/cloudwallet/raftfsm"
 	"github.com/cloudwallet/cloudwallet/shard"
-	"github.com/cloudwallet/cloudwallet/peer"
 )
 
 // Forwarding: a node that does not lead sends its proposals to the leader

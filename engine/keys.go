@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"sync"
 	"sync/atomic"
 
@@ -48,4 +50,19 @@ func (k *keyCache) get(id shard.KeyPairID) (shard.KeyPair, bool) {
 	defer k.mu.RUnlock()
 	kp, ok := k.pairs[id]
 	return kp, ok
+}
+
+// NewKeyPairCommand draws the secrets of a new key pair.
+func NewKeyPairCommand(p shard.ProjectID, name string) *shard.Command {
+	return &shard.Command{Kind: shard.CmdCreateKeyPair, Project: p, Name: name,
+		Secret: RandomToken(32), SignatureKey: RandomToken(32)}
+}
+
+// RandomToken returns n random bytes as unpadded base64url.
+func RandomToken(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("engine: no randomness: " + err.Error())
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
 }

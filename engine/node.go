@@ -14,8 +14,8 @@ import (
 
 	"github.com/hashicorp/raft"
 
-	"github.com/cloudwallet/cloudwallet/shard"
 	"github.com/cloudwallet/cloudwallet/peer"
+	"github.com/cloudwallet/cloudwallet/shard"
 	"github.com/cloudwallet/cloudwallet/wal"
 )
 

@@ -2,8 +2,6 @@ package engine
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"fmt"
 	"io"
 	"log/slog"
@@ -50,19 +48,6 @@ type replica struct {
 	readyTerm   atomic.Uint64 // the term whose marker entry is applied
 	marking     atomic.Bool
 	caughtUp    atomic.Bool // the log as it stood at start has been applied
-}
-
-// proposal is one command on its way into the log. A local one waits in
-// pending for its result; one forwarded by another node (remote) is
-// answered with a status in its batch.
-type proposal struct {
-	cmd    *shard.Command
-	tag    raftfsm.Tag
-	remote *remoteBatch
-	slot   int // index in remote
-	res    shard.Result
-	err    error
-	done   chan struct{}
 }
 
 // openReplica starts this node's replica of group g.
@@ -322,170 +307,7 @@ func (rp *replica) markLost(seq, index uint64) {
 	rp.pend.lostAt(seq, index, applied, rp.restoredAt.Load())
 }
 
-// originOf is a node's tag origin: a 64-bit FNV-1a hash of its id, never 0.
-func originOf(id string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(id); i++ {
-		h = (h ^ uint64(id[i])) * 1099511628211
-	}
-	return max(h, 1)
-}
-
 // --- writes ---
-
-func (rp *replica) propose(ctx context.Context, cmd *shard.Command) (shard.Result, error) {
-	select {
-	case <-rp.closing:
-		return shard.Result{}, ErrUnavailable
-	default:
-	}
-	p := &proposal{cmd: cmd, tag: raftfsm.Tag{Origin: rp.n.origin}, done: make(chan struct{})}
-	rp.pend.add(p)
-	select {
-	case rp.proposals <- p:
-	default:
-		rp.pend.complete(p.tag.Seq, shard.Result{}, ErrOverloaded) // queue full: shed load, retry is safe
-		return shard.Result{}, ErrOverloaded
-	}
-	timer := timerPool.Get().(*time.Timer)
-	timer.Reset(rp.n.cfg.ApplyTimeout)
-	defer func() {
-		timer.Stop() // since Go 1.23 a stopped timer holds no stale tick
-		timerPool.Put(timer)
-	}()
-	select {
-	case <-p.done:
-	case <-timer.C:
-		rp.pend.complete(p.tag.Seq, shard.Result{}, ErrOutcomeUnknown)
-	case <-ctx.Done():
-		rp.pend.complete(p.tag.Seq, shard.Result{}, ErrOutcomeUnknown)
-	}
-	<-p.done // closed by us above, or by whoever completed it first
-	return p.res, p.err
-}
-
-// proposeLoop packs waiting proposals into log entries. It takes an
-// in-flight slot before draining the queue, so while the disk is busy the
-// queue fills and the next entry carries all of it. On a node that does not
-// lead, the same batches go to the leader (forward.go).
-func (rp *replica) proposeLoop() {
-	defer rp.proposer.Done()
-	var b raftfsm.EntryBuilder
-	for {
-		var first *proposal
-		select {
-		case first = <-rp.proposals:
-		case <-rp.closing:
-			rp.failQueued()
-			return
-		}
-		select {
-		case rp.inflight <- struct{}{}:
-		case <-rp.closing:
-			rp.finish(first, ErrUnavailable, 0)
-			rp.failQueued()
-			return
-		}
-		leading := rp.raft.State() == raft.Leader
-		b.Reset()
-		var batch []*proposal
-		add := func(p *proposal) {
-			switch {
-			case p.remote != nil && !leading:
-				rp.finish(p, ErrUnavailable, 0) // forwarded to us, but we no longer lead
-			case b.Full(p.tag):
-				rp.finish(p, ErrOverloaded, 0)
-			default:
-				b.Add(p.tag, p.cmd)
-				batch = append(batch, p)
-			}
-		}
-		add(first)
-	drain:
-		for b.Len() < rp.n.cfg.CommandsPerEntryMax && b.BodyBytes() < rp.n.cfg.EntryBytesMax {
-			select {
-			case p := <-rp.proposals:
-				add(p)
-			default:
-				break drain
-			}
-		}
-		switch {
-		case len(batch) == 0:
-			<-rp.inflight
-		case leading:
-			rp.lastMs = max(rp.lastMs, time.Now().UnixMilli())
-			f := rp.raft.Apply(b.Entry(rp.lastMs), rp.n.cfg.ApplyTimeout)
-			go rp.await(f, batch)
-		default:
-			go rp.forwardBatch(batch, b.Entry(0))
-		}
-	}
-}
-
-// await ends a leader's batch when its entry's future resolves: forwarded
-// proposals get their status; local ones end here only if the entry failed
-// (on success Settle has already given them their results).
-func (rp *replica) await(f raft.ApplyFuture, batch []*proposal) {
-	defer func() { <-rp.inflight }()
-	if err := f.Error(); err != nil {
-		// Index 0: never appended, a definite no. Otherwise the entry may
-		// still commit under the next leader (finish marks it lost).
-		index, why := f.Index(), ErrOutcomeUnknown
-		if index == 0 {
-			why = ErrUnavailable
-		}
-		for _, p := range batch {
-			rp.finish(p, why, index)
-		}
-		return
-	}
-	res, ok := f.Response().([]shard.Result)
-	if !ok || len(res) != len(batch) {
-		panic(fmt.Sprintf("engine: entry of %d commands answered %T of %d results", len(batch), f.Response(), len(res)))
-	}
-	// Local proposals already have their results: Raft answers a future
-	// only after the FSM applied its entry, and Settle delivered them then.
-	for _, p := range batch {
-		if p.remote != nil {
-			p.remote.settle(p.slot, fwdApplied, f.Index())
-		}
-	}
-}
-
-// timerPool recycles the timers that bound a proposal's wait: one per
-// write would otherwise be the largest allocation of the write path.
-var timerPool = sync.Pool{New: func() any {
-	t := time.NewTimer(time.Hour)
-	t.Stop()
-	return t
-}}
-
-func (rp *replica) failQueued() {
-	for {
-		select {
-		case p := <-rp.proposals:
-			rp.finish(p, ErrUnavailable, 0)
-		default:
-			return
-		}
-	}
-}
-
-// NewKeyPairCommand draws the secrets of a new key pair.
-func NewKeyPairCommand(p shard.ProjectID, name string) *shard.Command {
-	return &shard.Command{Kind: shard.CmdCreateKeyPair, Project: p, Name: name,
-		Secret: RandomToken(32), SignatureKey: RandomToken(32)}
-}
-
-// RandomToken returns n random bytes as unpadded base64url.
-func RandomToken(n int) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		panic("engine: no randomness: " + err.Error())
-	}
-	return base64.RawURLEncoding.EncodeToString(b)
-}
 
 // leads reports whether this node leads the group.
 func (rp *replica) leads() bool { return rp.raft.State() == raft.Leader }

@@ -35,7 +35,8 @@
 // does not lead sends its batches to the leader (forward.go); every
 // command is tagged in the log with its node and a sequence number, so
 // each node completes its own proposals from its own state machine
-// (settle.go), whoever led. Membership (cluster.go): a bootstrapped node
+// (settle.go), whoever led. Membership (membership.go, over the calls of
+// calls.go): a bootstrapped node
 // holds the cluster secret; a joining node is added as a non-voter and
 // promoted once it has caught up; SIGTERM hands leadership over first.
 //

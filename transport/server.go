@@ -336,3 +336,11 @@ func (c *call) proposeReply(cmd *shard.Command, view func(any) any) *apiError {
 	}
 	return c.reply(status, view(r.Value))
 }
+
+// replyFound answers 200 with view(v), or the not-found code.
+func replyFound[T, J any](c *call, v T, ok bool, missing shard.Code, view func(T) J) *apiError {
+	if !ok {
+		return notFound(missing)
+	}
+	return c.reply(http.StatusOK, view(v))
+}

@@ -1,0 +1,156 @@
+package transport
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/cloudwallet/cloudwallet/engine"
+	"github.com/cloudwallet/cloudwallet/shard"
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// Transactions (docs/API.md §4.4, §4.5).
+
+type opReq struct {
+	Type        *string        `json:"type"`
+	Source      *string        `json:"sourceWalletId"`
+	Destination *string        `json:"destinationWalletId"`
+	Amount      jsontext.Value `json:"amount"` // a number or a digit string: parseAmount decides
+}
+
+type txReq struct {
+	ReferenceID *string `json:"referenceId"`
+	Operations  []opReq `json:"operations"`
+}
+
+// parseTransaction does every check that needs no state (API.md §4.5):
+// what it refuses is a 400 and stores nothing.
+func parseTransaction(body []byte, project shard.ProjectID, shards int) (*shard.Command, *apiError) {
+	var req txReq
+	if err := decodeJSON(body, &req); err != nil {
+		return nil, err
+	}
+	if err := checkText("referenceId", req.ReferenceID, true, shard.ReferenceIDLenMax); err != nil {
+		return nil, err
+	}
+	if len(req.Operations) < 1 || len(req.Operations) > shard.OperationsPerTxMax {
+		return nil, invalid("operations must hold 1 to 1000 operations")
+	}
+	cmd := &shard.Command{Kind: shard.CmdTransaction, Project: project, ReferenceID: *req.ReferenceID,
+		Ops: make([]shard.Op, len(req.Operations))}
+	for i, o := range req.Operations {
+		if err := parseOp(&o, &cmd.Ops[i], shards); err != nil {
+			err.msg = "operations[" + strconv.Itoa(i) + "]" + err.msg // named only when it fails
+			return nil, err
+		}
+	}
+	return cmd, nil
+}
+
+// parseOp checks one operation. Its error messages start with the field
+// within the operation (".amount ..."); the caller prefixes the index.
+func parseOp(o *opReq, op *shard.Op, shards int) *apiError {
+	if o.Type == nil {
+		return invalid(".type is required")
+	}
+	t, ok := shard.ParseOpType(*o.Type)
+	if !ok {
+		return invalid(".type must be Transfer, Issue or Redeem")
+	}
+	op.Type = t
+	var err *apiError
+	if op.Amount, err = parseAmount(".amount", o.Amount); err != nil {
+		return err
+	}
+	if op.Source, err = opWallet(".sourceWalletId", o.Source, t != shard.OpIssue, shards); err != nil {
+		return err
+	}
+	if op.Destination, err = opWallet(".destinationWalletId", o.Destination, t != shard.OpRedeem, shards); err != nil {
+		return err
+	}
+	if t == shard.OpTransfer && op.Source == op.Destination {
+		return invalid(": source and destination must differ")
+	}
+	return nil
+}
+
+// opWallet reads a wallet id field that the operation type requires or forbids.
+func opWallet(field string, s *string, want bool, shards int) (shard.WalletID, *apiError) {
+	if !want {
+		if s != nil && *s != "" {
+			return shard.WalletID{}, invalid(field + " is not allowed for this operation type")
+		}
+		return shard.WalletID{}, nil
+	}
+	if s == nil || *s == "" {
+		return shard.WalletID{}, invalid(field + " is required for this operation type")
+	}
+	id, ok := shard.ParseWalletID(*s)
+	if !ok || int(id.Shard) >= shards {
+		return shard.WalletID{}, invalid(field + ": " + truncate(*s) + " is not a wallet id of this server")
+	}
+	return id, nil
+}
+
+func postTransaction(c *call) *apiError {
+	cmd, err := parseTransaction(c.body, c.project, c.s.node.Shards())
+	if err != nil {
+		return err
+	}
+	r, perr := c.s.node.Propose(proposeCtx, cmd)
+	if errors.Is(perr, engine.ErrOutcomeUnknown) {
+		// The entry may still commit. If its outcome is final by now, the
+		// record gives the definitive answer; otherwise the client waits or
+		// retries with the same referenceId (never applied twice).
+		tx, final := c.s.node.Recorded(cmd.Project, cmd.ReferenceID)
+		switch {
+		case tx == nil:
+			return c.reply(http.StatusAccepted, txJSON{ReferenceID: cmd.ReferenceID, Status: "Waiting", Operations: opViews(cmd.Ops)})
+		case !final:
+			v := txView(tx)
+			v.Status = "Waiting"
+			return c.reply(http.StatusAccepted, v)
+		}
+		r, perr = shard.Result{Code: tx.ErrCode, Value: tx}, nil
+	}
+	if perr != nil {
+		return fromEngine(perr)
+	}
+	switch r.Code {
+	case shard.OK:
+		return c.reply(http.StatusCreated, txView(r.Value.(*shard.Tx)))
+	case shard.DuplicateReferenceID:
+		return c.reply(http.StatusConflict, duplicateJSON{Status: r.Code.String(),
+			Message: "the referenceId was already used; this is the stored transaction", Transaction: txView(r.Value.(*shard.Tx))})
+	}
+	if tx, ok := r.Value.(*shard.Tx); ok {
+		return c.reply(http.StatusUnprocessableEntity, txView(tx))
+	}
+	return fromResult(r)
+}
+
+func getTransaction(c *call) *apiError {
+	id, ok := shard.ParseTxID(c.params[0])
+	if !ok || int(id.Shard) >= c.s.node.Shards() {
+		return notFound(shard.TransactionNotFound)
+	}
+	var tx *shard.Tx
+	c.s.node.ReadShard(id.Shard, func(s *shard.Shard) { tx, ok = s.Tx(c.project, id.Index) })
+	return replyFound(c, tx, ok, shard.TransactionNotFound, txView)
+}
+
+func listTransactions(c *call) *apiError {
+	from, to, err := timeRange(c.query)
+	if err != nil {
+		return err
+	}
+	page, size, err := pageParams(c.query)
+	if err != nil {
+		return err
+	}
+	var parts []shard.Part[*shard.Tx]
+	c.s.node.ReadAll(func(m *shard.Machine) { parts = append(parts, m.TransactionsPart(c.project, from, to, page, size)) })
+	p := shard.Merge(parts, shard.TxOrder, page, size)
+	return c.reply(http.StatusOK, pageOf(p, page, size, txView))
+}

@@ -59,8 +59,9 @@ const (
 // close cuts the calls in flight too, so a node stops at once even while
 // a join call waits on a slow leader.
 type callClient struct {
-	mux    *peer.Mux
-	mu     sync.Mutex
+	mux *peer.Mux // set at start, read-only after
+
+	mu     sync.Mutex // guards following
 	idle   map[string][]net.Conn
 	busy   map[net.Conn]struct{}
 	closed bool

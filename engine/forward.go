@@ -46,13 +46,14 @@ func (st forwardStatus) String() string { return fwdStatusNames[st] }
 
 // remoteBatch is, on the leader, one frame of forwarded commands.
 type remoteBatch struct {
-	id       uint64
-	served   *[fwdStatusCount]prometheus.Counter
+	id     uint64                              // set when made, read-only after
+	served *[fwdStatusCount]prometheus.Counter // set when made, read-only after
+	answer func(b []byte)                      // set when made, read-only after
+
+	mu       sync.Mutex // guards following: each proposal of the batch ends on its own goroutine
 	statuses []forwardStatus
 	indexes  []uint64
-	mu       sync.Mutex
 	left     int
-	answer   func(b []byte)
 }
 
 func (rb *remoteBatch) settle(slot int, st forwardStatus, index uint64) {
@@ -159,24 +160,26 @@ func (rp *replica) serveForward(conn net.Conn) {
 
 // forwarder keeps the connection to the leader on a forwarding node.
 type forwarder struct {
-	rp   *replica
-	mu   sync.Mutex
+	rp *replica // set at start, read-only after
+
+	mu   sync.Mutex // guards conn: the link now in use, replaced when it breaks or the leader changes
 	conn *fwdConn
 }
 
 type fwdConn struct {
-	addr    string
-	conn    net.Conn
+	addr string   // set when dialled, read-only after
+	conn net.Conn // set when dialled; its reads belong to the link's reader goroutine
+
+	mu      sync.Mutex // guards following
 	w       *bufio.Writer
-	mu      sync.Mutex // w, next, waiting, dead
 	next    uint64
 	waiting map[uint64]*fwdWait
 	dead    bool
 }
 
 type fwdWait struct {
-	batch []*proposal
-	done  chan struct{}
+	batch []*proposal   // set when sent, read-only after
+	done  chan struct{} // closed once, by whoever answers the batch
 }
 
 // get returns a live connection to addr, dialing if needed.

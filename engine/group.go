@@ -12,10 +12,12 @@ import (
 const workerQueueMax = 256
 
 // group runs a shard.Machine on one goroutine per partition.
+// Each partition's state is owned by its worker goroutine; others reach it
+// only with a task on the worker's channel.
 type group struct {
 	machine atomic.Pointer[shard.Machine] // replaced whole by restore
-	layout  shard.Layout
-	workers []chan task
+	layout  shard.Layout                  // set at start, read-only after
+	workers []chan task                   // one per partition, set at start
 
 	// submitMu orders tasks that go to several workers (apply batches,
 	// all-partition reads): every worker sees them in the same order, so
@@ -31,6 +33,8 @@ type task struct {
 }
 
 // slot is one command in a schedule.
+// A slot is written by the scheduler before it is handed to the workers,
+// then by the one worker that runs the command (the last to arrive).
 type slot struct {
 	ctx     shard.Context
 	cmd     *shard.Command

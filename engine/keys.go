@@ -15,7 +15,7 @@ import (
 type keyCache struct {
 	mu       sync.RWMutex // guards pairs
 	pairs    map[shard.KeyPairID]shard.KeyPair
-	projects atomic.Uint64
+	projects atomic.Uint64 // written by the FSM goroutine only
 }
 
 func (k *keyCache) reset(m *shard.Meta) {

@@ -57,7 +57,9 @@ var latencyBuckets = prometheus.ExponentialBucketsRange(50e-6, 10, 16)
 
 // metrics are the engine's Prometheus collectors. Names carry the
 // cloudwallet_ prefix and base units; label values are from closed sets
-// (outcome, partition, group), never ids.
+// (outcome, partition, group), never ids. The collectors are set at start
+// and are safe for concurrent use; the gauges at the end are written by
+// the FSM goroutine only.
 type metrics struct {
 	txTotal          *prometheus.CounterVec
 	txOutcomes       [outcomeCount]prometheus.Counter // txTotal's children, resolved once

@@ -26,6 +26,9 @@ const metaGroup = 0
 // Node is one member of the cluster: a replica of every shard group, the
 // internal port they share, and the routing of commands and reads to the
 // group that holds their shard.
+//
+// Everything set in Open is read-only after it; the mutable parts own
+// their locks (calls, keys) or are atomic (systemRR).
 type Node struct {
 	cfg            Config
 	id             string
@@ -33,14 +36,14 @@ type Node struct {
 	shardsPerGroup int
 	groups         []*replica
 	mux            *peer.Mux
-	calls          callClient
-	keys           keyCache // fed by the meta group
+	calls          callClient // guarded by its own mu
+	keys           keyCache   // fed by the meta group's FSM goroutine; guarded by its own mu
 	log            *slog.Logger
-	closing        chan struct{}
+	closing        chan struct{} // closed once, by Close
 	closeOnce      sync.Once
 	background     sync.WaitGroup // the resolver and the leadership balancer
 	joinToken      string         // the operator token the cluster gave on first join
-	systemRR       atomic.Uint32
+	systemRR       atomic.Uint32  // round robin over shards for system wallets
 }
 
 // identity is what the data dir remembers about this node and its cluster.

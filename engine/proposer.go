@@ -18,6 +18,11 @@ import (
 // proposal is one command on its way into the log. A local one waits in
 // pending for its result; one forwarded by another node (remote) is
 // answered with a status in its batch.
+//
+// cmd, tag, remote and slot are set before the proposal is queued and
+// read-only after; res and err are written once, by whoever completes it
+// (under pending.mu, or for a remote one by the goroutine that ends its
+// batch), before done is closed; the waiter reads them after done.
 type proposal struct {
 	cmd    *shard.Command
 	tag    raftfsm.Tag

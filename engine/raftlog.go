@@ -15,6 +15,9 @@ import (
 // logger, so one sink, one format and one set of fields hold every line.
 // Its own level (Config.RaftLogLevel) keeps Raft's chatter out unless asked
 // for; the engine logs leader changes and snapshots itself.
+//
+// Fields are set when a logger is derived and read-only after; level is
+// atomic and shared.
 type raftLogger struct {
 	l     *slog.Logger
 	name  string

@@ -29,11 +29,12 @@ var errNotReadReady = errors.New("engine: the leader has not yet committed an en
 
 // rounds runs fn once for every group of callers waiting when it starts.
 type rounds struct {
-	fn      func() (uint64, error)
-	counted roundCounters
-	mu      sync.Mutex
+	fn      func() (uint64, error) // set at start, read-only after
+	counted roundCounters          // set at start; counters are safe for concurrent use
+
+	mu      sync.Mutex // guards following
 	waiting []chan roundResult
-	running bool
+	running bool // a loop goroutine is running rounds
 }
 
 type roundResult struct {

@@ -19,6 +19,11 @@ import (
 
 // replica is this node's member of one shard group: Raft, the log stores,
 // the FSM and its partition workers, and the proposer.
+//
+// Owners: the fields down to observer are set while the replica opens and
+// read-only after. The proposer goroutine owns lastMs; the FSM goroutine
+// owns restored. pend, applied, fwd and the rounds guard themselves; the
+// atomics are written where their comments say.
 type replica struct {
 	n         *Node // config, id, tag origin, internal port, calls, key cache
 	group     int

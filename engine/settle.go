@@ -18,7 +18,7 @@ import (
 // without meeting the command, the command can never commit (it was in
 // that one entry only), and the client is told so definitely.
 type pending struct {
-	mu   sync.Mutex
+	mu   sync.Mutex // guards following
 	next uint64
 	byID map[uint64]*proposal
 	lost map[uint64]uint64 // seq → index of the entry that may or may not commit
@@ -135,7 +135,7 @@ func lostOutcome(at, restoredAt uint64) error {
 // appliedIndex is the last log index this node's state machine applied,
 // with a way to wait for it to pass a point.
 type appliedIndex struct {
-	mu    sync.Mutex
+	mu    sync.Mutex // guards following; the FSM goroutine moves index
 	index uint64
 	moved chan struct{} // closed when index moves; nil while nobody waits
 }

@@ -52,19 +52,19 @@ type Handler func(conn net.Conn, group uint16)
 
 // Mux is the internal port of one node.
 type Mux struct {
-	ln        net.Listener
-	secret    []byte
-	advertise string
-	dialer    net.Dialer
-	log       *slog.Logger
+	ln        net.Listener // set by Listen, read-only after
+	secret    []byte       // set by Listen, read-only after
+	advertise string       // set by Listen, read-only after
+	dialer    net.Dialer   // set by Listen, read-only after
+	log       *slog.Logger // set by Listen, read-only after
 
-	mu       sync.Mutex
+	mu       sync.Mutex // guards streams, handlers and conns
 	streams  map[uint16]*Stream
 	handlers map[Kind]Handler
 	conns    map[net.Conn]struct{} // served connections, closed by Close
-	closed   chan struct{}
-	wg       sync.WaitGroup
-	slots    chan struct{}
+	closed   chan struct{}         // closed once, by Close
+	wg       sync.WaitGroup        // the accept loop and the connections being served
+	slots    chan struct{}         // bounds handshakes in progress
 }
 
 // Listen opens the internal port on addr. advertise is the address other
@@ -333,11 +333,11 @@ func (m *Mux) handshake(conn net.Conn, kind Kind, group uint16, timeout time.Dur
 
 // Stream is the raft.StreamLayer of one group on the port.
 type Stream struct {
-	mux    *Mux
-	group  uint16
-	accept chan net.Conn
+	mux    *Mux          // set when made, read-only after
+	group  uint16        // set when made, read-only after
+	accept chan net.Conn // the mux's serving goroutines send, Raft's Accept receives
 	once   sync.Once
-	done   chan struct{}
+	done   chan struct{} // closed once, by Close
 }
 
 var _ raft.StreamLayer = (*Stream)(nil)

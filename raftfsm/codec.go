@@ -39,7 +39,8 @@ type Tag struct {
 	Seq    uint64
 }
 
-// EntryBuilder packs commands into a log entry. Reuse one with Reset.
+// EntryBuilder packs commands into a log entry. Reuse one with Reset. It
+// belongs to one goroutine (a replica's proposer).
 type EntryBuilder struct {
 	body    []byte
 	n       int

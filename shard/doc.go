@@ -19,6 +19,11 @@
 // touches nothing else. The engine relies on that to run commands on disjoint
 // partitions in parallel while keeping the result equal to a sequential run.
 //
+// Ownership: nothing here locks. Whoever applies commands owns the state:
+// in the engine, each partition (the Meta and each Shard) belongs to one
+// worker goroutine, and a command that spans partitions runs only while
+// their workers have handed them over.
+//
 // Server-made ids encode their partition and a dense index (ids.go), so ids
 // are derived from the log order and lookups are slice indexing.
 package shard

@@ -2,7 +2,8 @@ package shard
 
 // Meta is the meta partition: projects, assets and key pairs. Ids are dense
 // indexes into its slices; nothing is ever removed (deletes are flags), so an
-// id keeps meaning the same object forever.
+// id keeps meaning the same object forever. Owned by whoever applies to it
+// (the engine's meta worker); it has no lock.
 type Meta struct {
 	projects []Project
 	assets   []Asset

@@ -3,7 +3,8 @@ package shard
 // Shard is one partition of customers, wallets and transaction records.
 // Everything a customer owns lives in the customer's shard; a system wallet
 // lives in the shard its proposer chose; a transaction record lives in the
-// shard of its referenceId. The dense slices are append-only.
+// shard of its referenceId. The dense slices are append-only. A Shard is
+// owned by whoever applies to it (one engine worker); it has no lock.
 type Shard struct {
 	id            uint16
 	customers     []Customer

@@ -56,7 +56,9 @@ func DefaultConfig() Config {
 	}
 }
 
-// Server serves the REST API of one node.
+// Server serves the REST API of one node. Its fields are set by New and
+// read-only after; tokens and conns guard themselves, and the two flags
+// are atomic.
 type Server struct {
 	cfg     Config
 	node    *engine.Node

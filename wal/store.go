@@ -32,9 +32,9 @@ const segmentBytesDefault = 20 << 20
 // method takes mu; tidwall/wal's own lock is not enough because base and the
 // tidwall log change together.
 type LogStore struct {
-	dir    string
-	segDir string
-	opts   Options
+	dir    string  // set by Open, read-only after
+	segDir string  // set by Open, read-only after
+	opts   Options // set by Open, read-only after
 
 	mu       sync.RWMutex // guards following
 	log      *twal.Log

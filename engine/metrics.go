@@ -280,19 +280,13 @@ func (m *metrics) observeTransaction(cmd *shard.Command, r shard.Result, err err
 
 // countHeld keeps the held gauges in step with applied results.
 func (m *metrics) countHeld(cmd *shard.Command, r shard.Result) {
-	switch cmd.Kind {
-	case shard.CmdUpsertCustomer:
-		if r.Created {
-			m.customers.Add(1)
-		}
-	case shard.CmdCreateWallet, shard.CmdCreateSystemWallet:
-		if r.Created {
-			m.wallets.Add(1)
-		}
-	case shard.CmdTransaction, shard.CmdTxBegin:
-		if _, ok := r.Value.(*shard.Tx); ok && r.Code != shard.DuplicateReferenceID {
-			m.transactions.Add(1)
-		}
+	switch cmd.Adds(r) {
+	case shard.HeldCustomers:
+		m.customers.Add(1)
+	case shard.HeldWallets:
+		m.wallets.Add(1)
+	case shard.HeldTransactions:
+		m.transactions.Add(1)
 	}
 }
 

@@ -253,7 +253,7 @@ func (n *Node) closeGroups() error {
 func (n *Node) Propose(ctx context.Context, cmd *shard.Command) (shard.Result, error) {
 	if cmd.Kind != shard.CmdTransaction {
 		rp := n.route(cmd)
-		if (cmd.Kind == shard.CmdCreateWallet || cmd.Kind == shard.CmdCreateSystemWallet) && rp.group != metaGroup {
+		if cmd.Kind.UsesAsset() && rp.group != metaGroup {
 			// The asset lives in the meta group: mark it used there
 			// first (it can no longer be deleted), then make the wallet.
 			r, err := n.groups[metaGroup].propose(ctx, &shard.Command{Kind: shard.CmdUseAsset, Project: cmd.Project, Asset: cmd.Asset})
@@ -269,19 +269,11 @@ func (n *Node) Propose(ctx context.Context, cmd *shard.Command) (shard.Result, e
 	return r, err
 }
 
-// route picks the group a command goes to.
+// route picks the group a command goes to: the group of its home shard
+// (the kind table says which), or the meta group.
 func (n *Node) route(cmd *shard.Command) *replica {
-	var s uint16
-	switch cmd.Kind {
-	case shard.CmdUpsertCustomer, shard.CmdSuspendCustomer, shard.CmdResumeCustomer, shard.CmdDeleteCustomer, shard.CmdCreateWallet:
-		s = shard.CustomerShard(cmd.Project, cmd.Customer, n.Shards())
-	case shard.CmdCreateSystemWallet:
-		s = cmd.Shard
-	case shard.CmdSetWalletName, shard.CmdSetWalletDescription, shard.CmdSetWalletStatus:
-		s = cmd.Wallet.Shard
-	case shard.CmdTransaction:
-		s = shard.ReferenceShard(cmd.Project, cmd.ReferenceID, n.Shards())
-	default:
+	s, ok := cmd.HomeShard(n.Shards())
+	if !ok {
 		return n.groups[metaGroup]
 	}
 	if rp := n.groupOf(s); rp != nil {

@@ -266,10 +266,10 @@ func (rp *replica) Apply(ctxs []shard.Context, cmds []*shard.Command, res []shar
 		if res[i].Code != shard.OK {
 			continue
 		}
-		switch c.Kind {
-		case shard.CmdCreateKeyPair, shard.CmdDeleteKeyPair:
+		switch c.Kind.Keys() {
+		case shard.KeysPair:
 			rp.n.keys.put(res[i].Value.(shard.KeyPair))
-		case shard.CmdCreateProject:
+		case shard.KeysProject:
 			rp.n.keys.projects.Add(1)
 		}
 	}

@@ -68,117 +68,16 @@ func (m *Machine) shard(id uint16) *Shard {
 	return nil
 }
 
-// Apply runs one command. It returns an operating error as a Result code and
-// panics only on a broken invariant (a bug, or a command the decoder should
-// have refused).
+// Apply runs one command: its kind's apply function (kinds.go). It returns
+// an operating error as a Result code and panics only on a broken
+// invariant (a bug, or a command the decoder should have refused).
 func (m *Machine) Apply(ctx Context, c *Command) Result {
-	switch c.Kind {
-	case CmdCreateProject:
-		return m.Meta.createProject(ctx, c)
-	case CmdRenameProject:
-		return m.Meta.renameProject(c)
-	case CmdCreateKeyPair:
-		return m.Meta.createKeyPair(ctx, c)
-	case CmdDeleteKeyPair:
-		return m.Meta.deleteKeyPair(c)
-	case CmdCreateAsset:
-		return m.Meta.createAsset(ctx, c)
-	case CmdRenameAsset:
-		return m.Meta.renameAsset(c)
-	case CmdDeleteAsset:
-		return m.Meta.deleteAsset(c)
-	case CmdFence:
-		return Result{} // raftfsm handles fences; a machine never sees one
-	case CmdUseAsset:
-		if !m.HoldsMeta() {
-			return notHere
-		}
-		return m.Meta.useAsset(c)
-	case CmdUpsertCustomer, CmdSuspendCustomer, CmdResumeCustomer, CmdDeleteCustomer, CmdCreateWallet:
-		s := m.shard(CustomerShard(c.Project, c.Customer, m.Total))
-		if s == nil {
-			return notHere
-		}
-		switch c.Kind {
-		case CmdUpsertCustomer:
-			return s.upsertCustomer(ctx, c)
-		case CmdSuspendCustomer:
-			return s.suspendCustomer(ctx, c)
-		case CmdResumeCustomer:
-			return s.resumeCustomer(ctx, c)
-		case CmdDeleteCustomer:
-			return s.deleteCustomer(ctx, c)
-		}
-		return m.createWallet(ctx, c, s)
-	case CmdCreateSystemWallet:
-		s := m.shard(c.Shard)
-		if s == nil {
-			return Result{Code: ValidationError, Value: "no such shard"}
-		}
-		return m.createWallet(ctx, c, s)
-	case CmdSetWalletName, CmdSetWalletDescription, CmdSetWalletStatus:
-		s := m.shard(c.Wallet.Shard)
-		if s == nil {
-			return Result{Code: WalletNotFound}
-		}
-		return s.updateWallet(ctx, c)
-	case CmdTransaction:
-		return m.transaction(ctx, c)
-	case CmdTxBegin:
-		return m.txBegin(ctx, c)
-	case CmdTxDecide:
-		return m.txDecide(c)
-	case CmdTxPrepare:
-		return m.txPrepare(ctx, c)
-	case CmdTxCommit, CmdTxAbort:
-		return m.txFinish(c)
+	if !c.Kind.Valid() {
+		panic("shard: Apply of unknown command kind " + c.Kind.String())
 	}
-	panic("shard: Apply of unknown command kind " + c.Kind.String())
+	return kinds[c.Kind].apply(m, ctx, c)
 }
 
 // notHere answers a command routed to a group that does not hold its shard:
 // a routing bug, refused without touching anything.
 var notHere = Result{Code: ValidationError, Value: "the command's shard is not in this shard group"}
-
-// createWallet touches the meta partition (the asset must exist; it becomes
-// used) and the shard that will hold the wallet.
-func (m *Machine) createWallet(ctx Context, c *Command, s *Shard) Result {
-	var cust *Customer
-	var custRef uint32
-	if c.Kind == CmdCreateWallet {
-		var ci uint32
-		if cust, ci = s.customer(c.Project, c.Customer); cust == nil {
-			return Result{Code: CustomerNotFound}
-		}
-		custRef = ci + 1
-	}
-	// The meta group checks the asset here; another group trusts the
-	// UseAsset the engine ran in the meta group first.
-	var a *Asset
-	if m.HoldsMeta() {
-		if a = m.Meta.asset(c.Project, c.Asset); a == nil {
-			return Result{Code: AssetNotFound}
-		}
-	}
-	if cust != nil && cust.Status != CustomerActive {
-		return Result{Code: WrongWalletStatus}
-	}
-	if len(s.wallets) > IndexMax {
-		return Result{Code: LimitExceeded}
-	}
-	if a != nil {
-		a.Used = true
-	}
-	idx := uint32(len(s.wallets))
-	s.wallets = append(s.wallets, Wallet{
-		Seq: ctx.Seq, Project: c.Project, Asset: c.Asset, Customer: custRef,
-		Status: WalletOpen, CreatedAt: ctx.TimeMs, UpdatedAt: ctx.TimeMs,
-		Text: newText(c.Name, c.Description),
-	})
-	if cust != nil {
-		cust.Wallets = append(cust.Wallets, idx)
-	} else {
-		s.systemWallets[c.Project] = append(s.systemWallets[c.Project], idx)
-	}
-	return Result{Created: true, Value: s.walletView(idx)}
-}

@@ -1,0 +1,27 @@
+package shard
+
+// The meta family: projects, key pairs and assets (meta.go holds the
+// rules), and the fence.
+
+func applyCreateProject(m *Machine, ctx Context, c *Command) Result {
+	return m.Meta.createProject(ctx, c)
+}
+func applyRenameProject(m *Machine, _ Context, c *Command) Result { return m.Meta.renameProject(c) }
+func applyCreateKeyPair(m *Machine, ctx Context, c *Command) Result {
+	return m.Meta.createKeyPair(ctx, c)
+}
+func applyDeleteKeyPair(m *Machine, _ Context, c *Command) Result { return m.Meta.deleteKeyPair(c) }
+func applyCreateAsset(m *Machine, ctx Context, c *Command) Result { return m.Meta.createAsset(ctx, c) }
+func applyRenameAsset(m *Machine, _ Context, c *Command) Result   { return m.Meta.renameAsset(c) }
+func applyDeleteAsset(m *Machine, _ Context, c *Command) Result   { return m.Meta.deleteAsset(c) }
+
+// applyUseAsset runs in the meta group only.
+func applyUseAsset(m *Machine, _ Context, c *Command) Result {
+	if !m.HoldsMeta() {
+		return notHere
+	}
+	return m.Meta.useAsset(c)
+}
+
+// applyFence: raftfsm handles fences; a machine never sees one.
+func applyFence(*Machine, Context, *Command) Result { return Result{} }

@@ -1,0 +1,12 @@
+package shard
+
+// The transaction family: a transaction within one group
+// (transaction.go), and the steps of one across groups (twophase.go).
+
+func applyTransaction(m *Machine, ctx Context, c *Command) Result { return m.transaction(ctx, c) }
+func applyTxBegin(m *Machine, ctx Context, c *Command) Result     { return m.txBegin(ctx, c) }
+func applyTxDecide(m *Machine, _ Context, c *Command) Result      { return m.txDecide(c) }
+func applyTxPrepare(m *Machine, ctx Context, c *Command) Result   { return m.txPrepare(ctx, c) }
+
+// applyTxFinish commits or aborts a participant's part.
+func applyTxFinish(m *Machine, _ Context, c *Command) Result { return m.txFinish(c) }

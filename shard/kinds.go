@@ -1,0 +1,285 @@
+package shard
+
+import "github.com/cloudwallet/cloudwallet/internal/bin"
+
+// Kind names a command. The numbers are written into the Raft log: never
+// reuse or renumber one.
+type Kind uint8
+
+const (
+	CmdCreateProject Kind = iota + 1
+	CmdRenameProject
+	CmdCreateKeyPair
+	CmdDeleteKeyPair
+	CmdCreateAsset
+	CmdRenameAsset
+	CmdDeleteAsset
+	CmdUpsertCustomer
+	CmdSuspendCustomer
+	CmdResumeCustomer
+	CmdDeleteCustomer
+	CmdCreateWallet
+	CmdCreateSystemWallet
+	CmdSetWalletName
+	CmdSetWalletDescription
+	CmdSetWalletStatus
+	CmdTransaction
+	// Transactions across shard groups (twophase.go).
+	CmdTxBegin   // the referenceId's group records the transaction as Waiting
+	CmdTxPrepare // a participant checks its wallets and holds the debits
+	CmdTxDecide  // the referenceId's group records the outcome: the commit point
+	CmdTxCommit  // a participant posts its entries and releases its holds
+	CmdTxAbort   // a participant releases its holds
+	CmdUseAsset  // the meta group marks an asset used before another group makes a wallet of it
+	CmdFence     // raftfsm, not the machine: its proposer's commands up to Fence never apply
+	kindEnd
+)
+
+// kinds declares every command kind, once: its name (in logs and metric
+// labels), where it lives, what it touches, its fields in the log, how it
+// applies, and what the engine does around it. Adding a kind is a row here
+// and its apply function in its family's file (cmd_meta.go,
+// cmd_customers.go, cmd_wallets.go, cmd_transactions.go).
+//
+// The table is filled by init: apply functions reach back into it (a step
+// of a transaction asks Partitions), which a package-level initializer may
+// not do.
+var kinds [kindEnd]kindSpec
+
+func init() { kinds = kindTable() }
+
+func kindTable() [kindEnd]kindSpec {
+	return [kindEnd]kindSpec{
+		CmdCreateProject: {name: "create_project", home: homeMeta, fields: fs(fName), apply: applyCreateProject, keys: KeysProject},
+		CmdRenameProject: {name: "rename_project", home: homeMeta, fields: fs(fName), apply: applyRenameProject},
+		CmdCreateKeyPair: {name: "create_key_pair", home: homeMeta, fields: fs(fName, fSecret, fSignatureKey), apply: applyCreateKeyPair, keys: KeysPair},
+		CmdDeleteKeyPair: {name: "delete_key_pair", home: homeMeta, fields: fs(fKeyPair), apply: applyDeleteKeyPair, keys: KeysPair},
+		CmdCreateAsset:   {name: "create_asset", home: homeMeta, fields: fs(fName, fCode, fFractions), apply: applyCreateAsset},
+		CmdRenameAsset:   {name: "rename_asset", home: homeMeta, fields: fs(fAsset, fName), apply: applyRenameAsset},
+		CmdDeleteAsset:   {name: "delete_asset", home: homeMeta, fields: fs(fAsset), apply: applyDeleteAsset},
+		CmdUseAsset:      {name: "use_asset", home: homeMeta, fields: fs(fAsset), apply: applyUseAsset},
+		CmdFence:         {name: "fence", home: homeMeta, fields: fs(fFence), apply: applyFence},
+
+		CmdUpsertCustomer:  {name: "upsert_customer", home: homeCustomer, fields: fs(fCustomer, fOptName, fOptDescription), apply: applyUpsertCustomer, counts: HeldCustomers},
+		CmdSuspendCustomer: {name: "suspend_customer", home: homeCustomer, fields: fs(fCustomer), apply: applySuspendCustomer},
+		CmdResumeCustomer:  {name: "resume_customer", home: homeCustomer, fields: fs(fCustomer, fWallets), apply: applyResumeCustomer},
+		CmdDeleteCustomer:  {name: "delete_customer", home: homeCustomer, fields: fs(fCustomer), apply: applyDeleteCustomer},
+
+		CmdCreateWallet:         {name: "create_wallet", home: homeCustomer, withMeta: true, fields: fs(fOwner, fShard, fAsset, fName, fDescription), apply: applyCreateWallet, counts: HeldWallets, usesAsset: true},
+		CmdCreateSystemWallet:   {name: "create_system_wallet", home: homeShard, withMeta: true, fields: fs(fNoOwner, fShard, fAsset, fName, fDescription), apply: applyCreateSystemWallet, counts: HeldWallets, usesAsset: true},
+		CmdSetWalletName:        {name: "set_wallet_name", home: homeWallet, fields: fs(fWallet, fName, fDescription), apply: applyUpdateWallet},
+		CmdSetWalletDescription: {name: "set_wallet_description", home: homeWallet, fields: fs(fWallet, fName, fDescription), apply: applyUpdateWallet},
+		CmdSetWalletStatus:      {name: "set_wallet_status", home: homeWallet, fields: fs(fWallet, fStatus), apply: applyUpdateWallet},
+
+		CmdTransaction: {name: "transaction", home: homeReference, opsWallets: true, fields: fs(fReferenceID, fOps), apply: applyTransaction, counts: HeldTransactions},
+		CmdTxBegin:     {name: "tx_begin", home: homeReference, fields: fs(fReferenceID, fOps), apply: applyTxBegin, counts: HeldTransactions},
+		CmdTxPrepare:   {name: "tx_prepare", home: homeNamed, opsWallets: true, fields: fs(fReferenceID, fTx, fAt, fOps), apply: applyTxPrepare},
+		CmdTxDecide:    {name: "tx_decide", home: homeReference, fields: fs(fReferenceID, fTx, fDecision), apply: applyTxDecide},
+		CmdTxCommit:    {name: "tx_commit", home: homeNamed, opsWallets: true, fields: fs(fReferenceID, fTx, fAt, fOps), apply: applyTxFinish},
+		CmdTxAbort:     {name: "tx_abort", home: homeNamed, opsWallets: true, fields: fs(fReferenceID, fTx, fAt, fOps), apply: applyTxFinish},
+	}
+}
+
+// kindSpec is one row of the kind table.
+type kindSpec struct {
+	name string
+	// home is the shard the command lives in (see homeKind); withMeta
+	// adds the meta partition (wallets check their asset there), and
+	// opsWallets the shards of its operations' wallets.
+	home       homeKind
+	withMeta   bool
+	opsWallets bool
+	// fields are the command's fields in the log, in order, after its
+	// kind and project: the codec writes and reads exactly these.
+	fields []field
+	// apply runs the command on a machine (Machine.Apply).
+	apply func(m *Machine, ctx Context, c *Command) Result
+	// What the engine does around the command: the held count a created
+	// result adds, the key cache it changes, whether a group other than
+	// the meta group must first mark its asset used.
+	counts    Held
+	keys      KeyEffect
+	usesAsset bool
+}
+
+// homeKind says which shard a command belongs to.
+type homeKind uint8
+
+const (
+	homeMeta      homeKind = iota // the meta partition (group 0)
+	homeCustomer                  // the shard of (Project, Customer)
+	homeShard                     // Shard, chosen by the proposer (a system wallet's)
+	homeWallet                    // the shard of Wallet
+	homeReference                 // the shard of (Project, ReferenceID)
+	homeNamed                     // no shard of its own: the coordinator names the group (a participant's step)
+)
+
+func fs(f ...field) []field { return f }
+
+// Valid reports whether k is a known command kind.
+func (k Kind) Valid() bool { return k >= CmdCreateProject && k < kindEnd }
+
+func (k Kind) String() string {
+	if k.Valid() {
+		return kinds[k].name
+	}
+	return "unknown"
+}
+
+// Held names a count of stored objects a command can add to.
+type Held uint8
+
+const (
+	HeldNone Held = iota
+	HeldCustomers
+	HeldWallets
+	HeldTransactions
+)
+
+// Adds is the count a result of this command adds one to, if any: a
+// created customer or wallet, a new transaction record.
+func (c *Command) Adds(r Result) Held {
+	switch h := kinds[c.Kind].counts; h {
+	case HeldCustomers, HeldWallets:
+		if r.Created {
+			return h
+		}
+	case HeldTransactions:
+		if _, ok := r.Value.(*Tx); ok && r.Code != DuplicateReferenceID {
+			return h
+		}
+	}
+	return HeldNone
+}
+
+// KeyEffect names what a command changes of the keys requests are checked
+// against.
+type KeyEffect uint8
+
+const (
+	KeysNone    KeyEffect = iota
+	KeysPair              // a key pair made or deleted: the result holds it
+	KeysProject           // a project made
+)
+
+// Keys is what the kind changes of the keys.
+func (k Kind) Keys() KeyEffect { return kinds[k].keys }
+
+// UsesAsset reports whether the kind makes a wallet: in a group other than
+// the meta group, the asset must be marked used there first (CmdUseAsset).
+func (k Kind) UsesAsset() bool { return kinds[k].usesAsset }
+
+// HomeShard is the shard whose group a command goes to; ok is false for a
+// command of the meta group, and for a participant's step, whose group the
+// coordinator names.
+func (c *Command) HomeShard(total int) (s uint16, ok bool) {
+	switch kinds[c.Kind].home {
+	case homeCustomer:
+		return CustomerShard(c.Project, c.Customer, total), true
+	case homeShard:
+		return c.Shard, true
+	case homeWallet:
+		return c.Wallet.Shard, true
+	case homeReference:
+		return ReferenceShard(c.Project, c.ReferenceID, total), true
+	}
+	return 0, false
+}
+
+// MetaPartition is the partition number of the meta state; shard i is
+// partition i+1.
+const MetaPartition = 0
+
+// Partitions appends to dst, in ascending order and without repeats, the
+// partitions of a group with layout l that the command reads or writes.
+// Apply touches no others. A command about a shard the group does not hold
+// gets the meta partition, where Apply refuses it without touching anything.
+func (c *Command) Partitions(dst []int, l Layout) []int {
+	if !c.Kind.Valid() {
+		panic("shard: Partitions of unknown command kind " + c.Kind.String())
+	}
+	spec := &kinds[c.Kind]
+	start := len(dst)
+	if spec.home == homeMeta || spec.withMeta {
+		dst = append(dst, MetaPartition)
+	}
+	if s, ok := c.HomeShard(l.Total); ok {
+		p, held := l.Partition(s)
+		if !held {
+			// Not this group's: refused on the meta partition. A
+			// transaction's wallets are not looked at either.
+			if len(dst) == start {
+				dst = append(dst, MetaPartition)
+			}
+			return dst
+		}
+		dst = insertSorted(dst, start, p)
+	}
+	if spec.opsWallets {
+		for i := range c.Ops {
+			op := &c.Ops[i]
+			// A wallet on a shard this group does not hold is not
+			// found (or, in a prepare, another group's business)
+			// without touching anything.
+			if op.Type != OpIssue {
+				if p, ok := l.Partition(op.Source.Shard); ok {
+					dst = insertSorted(dst, start, p)
+				}
+			}
+			if op.Type != OpRedeem {
+				if p, ok := l.Partition(op.Destination.Shard); ok {
+					dst = insertSorted(dst, start, p)
+				}
+			}
+		}
+	}
+	if len(dst) == start {
+		dst = append(dst, MetaPartition)
+	}
+	return dst
+}
+
+// insertSorted inserts p into the sorted set dst[start:] if absent.
+func insertSorted(dst []int, start, p int) []int {
+	i := start
+	for i < len(dst) && dst[i] < p {
+		i++
+	}
+	if i < len(dst) && dst[i] == p {
+		return dst
+	}
+	dst = append(dst, 0)
+	copy(dst[i+1:], dst[i:])
+	dst[i] = p
+	return dst
+}
+
+// AppendCommand appends c's log encoding: its kind, its project, then the
+// fields its kind declares.
+func AppendCommand(b []byte, c *Command) []byte {
+	if !c.Kind.Valid() {
+		panic("shard: encoding unknown command kind " + c.Kind.String())
+	}
+	b = append(b, byte(c.Kind))
+	b = bin.AppendUvarint(b, uint64(c.Project))
+	for _, f := range kinds[c.Kind].fields {
+		b = f.append(b, c)
+	}
+	return b
+}
+
+// ReadCommand decodes one command, checking every length, id and enum
+// against its bound (bin.ErrCorrupt otherwise): whatever it returns can be
+// applied without breaking the machine's invariants.
+func ReadCommand(r *bin.Reader, c *Command) error {
+	c.Kind = Kind(r.Byte())
+	c.Project = ProjectID(r.UvarintMax(IndexMax))
+	if r.Err() != nil || !c.Kind.Valid() {
+		r.Fail()
+		return r.Err()
+	}
+	for _, f := range kinds[c.Kind].fields {
+		f.read(r, c)
+	}
+	return r.Err()
+}

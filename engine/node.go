@@ -282,8 +282,8 @@ func (n *Node) route(cmd *shard.Command) *replica {
 	return n.groups[metaGroup] // no such shard: the group refuses it
 }
 
-// NextSystemShard picks the shard for a new system wallet, round robin.
-func (n *Node) NextSystemShard() uint16 {
+// nextSystemShard picks the shard for a new system wallet, round robin.
+func (n *Node) nextSystemShard() uint16 {
 	return uint16(n.systemRR.Add(1) % uint32(n.Shards()))
 }
 

@@ -30,14 +30,12 @@ func createAsset(c *call) *apiError {
 	if req.Fractions == nil || *req.Fractions < 1 {
 		return invalid("fractions must be a whole number ≥ 1")
 	}
-	return c.proposeReply(&shard.Command{Kind: shard.CmdCreateAsset, Project: c.project, Name: *req.Name,
-		Code: *req.Code, Fractions: *req.Fractions}, assetResult)
+	r, werr := c.s.node.CreateAsset(proposeCtx, c.project, *req.Name, *req.Code, *req.Fractions)
+	return c.written(r, werr, assetResult)
 }
 
 func listAssets(c *call) *apiError {
-	var as []shard.Asset
-	c.s.node.ReadMeta(func(m *shard.Meta) { as = m.Assets(c.project) })
-	return c.reply(http.StatusOK, assetViews(as))
+	return c.reply(http.StatusOK, assetViews(c.s.node.Assets(c.project)))
 }
 
 func (c *call) pathAsset() (shard.AssetID, *apiError) {
@@ -53,9 +51,7 @@ func getAsset(c *call) *apiError {
 	if err != nil {
 		return err
 	}
-	var a shard.Asset
-	var ok bool
-	c.s.node.ReadMeta(func(m *shard.Meta) { a, ok = m.Asset(c.project, id) })
+	a, ok := c.s.node.Asset(c.project, id)
 	return replyFound(c, a, ok, shard.AssetNotFound, assetView)
 }
 
@@ -68,7 +64,8 @@ func renameAsset(c *call) *apiError {
 	if err != nil {
 		return err
 	}
-	return c.proposeReply(&shard.Command{Kind: shard.CmdRenameAsset, Project: c.project, Asset: id, Name: name}, assetResult)
+	r, werr := c.s.node.RenameAsset(proposeCtx, c.project, id, name)
+	return c.written(r, werr, assetResult)
 }
 
 func deleteAsset(c *call) *apiError {
@@ -76,5 +73,6 @@ func deleteAsset(c *call) *apiError {
 	if err != nil {
 		return err
 	}
-	return c.proposeReply(&shard.Command{Kind: shard.CmdDeleteAsset, Project: c.project, Asset: id}, assetResult)
+	r, werr := c.s.node.DeleteAsset(proposeCtx, c.project, id)
+	return c.written(r, werr, assetResult)
 }

@@ -1,8 +1,10 @@
 package transport
 
 import (
+	"context"
 	"net/http"
 
+	"github.com/cloudwallet/cloudwallet/engine"
 	"github.com/cloudwallet/cloudwallet/shard"
 )
 
@@ -16,58 +18,63 @@ type customerReq struct {
 	Description *string `json:"description"`
 }
 
+// customerInput is a checked upsert: the customer's id and the fields
+// given.
+type customerInput struct {
+	id     string
+	fields engine.CustomerFields
+}
+
 // parseCustomer reads an upsert body: POST /customers carries the id
 // (pathID == ""), PUT /customers/{id} takes it from the path and its body
 // is optional.
-func parseCustomer(body []byte, project shard.ProjectID, pathID string) (*shard.Command, *apiError) {
+func parseCustomer(body []byte, pathID string) (customerInput, *apiError) {
 	var req customerReq
 	if pathID == "" || len(body) > 0 {
 		if err := decodeJSON(body, &req); err != nil {
-			return nil, err
+			return customerInput{}, err
 		}
 	}
 	id := pathID
 	if id == "" {
 		if req.ID == nil {
-			return nil, invalid("id is required")
+			return customerInput{}, invalid("id is required")
 		}
 		id = *req.ID
 	}
 	if !shard.ValidCustomerID(id) {
-		return nil, invalid("customer id must be 1-64 chars of A-Z a-z 0-9 _ . : @ -")
+		return customerInput{}, invalid("customer id must be 1-64 chars of A-Z a-z 0-9 _ . : @ -")
 	}
 	if id == "." || id == ".." {
 		// As a path segment the router would resolve it away
 		// (/customers/.. is /), so the customer could never be reached.
-		return nil, invalid("customer id must not be . or ..: a URL path cannot hold it")
+		return customerInput{}, invalid("customer id must not be . or ..: a URL path cannot hold it")
 	}
 	if err := checkText("name", req.Name, false, shard.NameLenMax); err != nil {
-		return nil, err
+		return customerInput{}, err
 	}
 	if err := checkText("description", req.Description, false, shard.DescriptionLenMax); err != nil {
-		return nil, err
+		return customerInput{}, err
 	}
-	return &shard.Command{Kind: shard.CmdUpsertCustomer, Project: project, Customer: id,
-		Name: deref(req.Name), HasName: req.Name != nil, Description: deref(req.Description), HasDesc: req.Description != nil}, nil
+	return customerInput{id: id, fields: engine.CustomerFields{Name: req.Name, Description: req.Description}}, nil
 }
 
-func upsertCustomerBody(c *call) *apiError {
-	cmd, err := parseCustomer(c.body, c.project, "")
+func (c *call) upsertCustomer(pathID string) *apiError {
+	in, err := parseCustomer(c.body, pathID)
 	if err != nil {
 		return err
 	}
-	return c.proposeReply(cmd, customerResult)
+	r, werr := c.s.node.UpsertCustomer(proposeCtx, c.project, in.id, in.fields)
+	return c.written(r, werr, customerResult)
 }
+
+func upsertCustomerBody(c *call) *apiError { return c.upsertCustomer("") }
 
 func upsertCustomerPath(c *call) *apiError {
 	if err := c.ownCustomer(c.params[0]); err != nil {
 		return err
 	}
-	cmd, err := parseCustomer(c.body, c.project, c.params[0])
-	if err != nil {
-		return err
-	}
-	return c.proposeReply(cmd, customerResult)
+	return c.upsertCustomer(c.params[0])
 }
 
 // ownCustomer refuses a Customer Key another customer's record.
@@ -86,9 +93,7 @@ func getCustomer(c *call) *apiError {
 	if !shard.ValidCustomerID(id) {
 		return notFound(shard.CustomerNotFound)
 	}
-	var v shard.CustomerView
-	var ok bool
-	c.s.node.ReadShard(c.s.customerShard(c.project, id), func(s *shard.Shard) { v, ok = s.Customer(c.project, id) })
+	v, ok := c.s.node.Customer(c.project, id)
 	return replyFound(c, v, ok, shard.CustomerNotFound, customerView)
 }
 
@@ -97,22 +102,21 @@ func listCustomers(c *call) *apiError {
 	if err != nil {
 		return err
 	}
-	var parts []shard.Part[shard.CustomerView]
-	c.s.node.ReadAll(func(m *shard.Machine) { parts = append(parts, m.CustomersPart(c.project, page, size)) })
-	p := shard.Merge(parts, shard.CustomerOrder, page, size)
-	return c.reply(http.StatusOK, pageOf(p, page, size, customerView))
+	return c.reply(http.StatusOK, pageOf(c.s.node.Customers(c.project, page, size), page, size, customerView))
 }
 
-func (c *call) customerCommand(kind shard.Kind) *apiError {
+// customerOp runs a write about the customer of the path.
+func (c *call) customerOp(op func(ctx context.Context, p shard.ProjectID, id string) (shard.Result, error)) *apiError {
 	id := c.params[0]
 	if !shard.ValidCustomerID(id) {
 		return notFound(shard.CustomerNotFound)
 	}
-	return c.proposeReply(&shard.Command{Kind: kind, Project: c.project, Customer: id}, customerResult)
+	r, err := op(proposeCtx, c.project, id)
+	return c.written(r, err, customerResult)
 }
 
-func suspendCustomer(c *call) *apiError { return c.customerCommand(shard.CmdSuspendCustomer) }
-func deleteCustomer(c *call) *apiError  { return c.customerCommand(shard.CmdDeleteCustomer) }
+func suspendCustomer(c *call) *apiError { return c.customerOp(c.s.node.SuspendCustomer) }
+func deleteCustomer(c *call) *apiError  { return c.customerOp(c.s.node.DeleteCustomer) }
 
 func resumeCustomer(c *call) *apiError {
 	id := c.params[0]
@@ -136,15 +140,16 @@ func resumeCustomer(c *call) *apiError {
 	if len(ids) > shard.ResumeWalletsMax {
 		return invalid("at most 1000 wallet ids")
 	}
-	cmd := &shard.Command{Kind: shard.CmdResumeCustomer, Project: c.project, Customer: id}
+	var reopen []shard.WalletID
 	for _, s := range ids {
 		w, ok := shard.ParseWalletID(s)
 		if !ok {
 			return invalid("walletIds: " + truncate(s) + " is not a wallet id")
 		}
-		cmd.Wallets = append(cmd.Wallets, w)
+		reopen = append(reopen, w)
 	}
-	return c.proposeReply(cmd, customerResult)
+	r, err := c.s.node.ResumeCustomer(proposeCtx, c.project, id, reopen)
+	return c.written(r, err, customerResult)
 }
 
 func truncate(s string) string {

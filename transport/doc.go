@@ -2,12 +2,13 @@
 // docs/API.md served with fasthttp. (The internal port between nodes is
 // package peer, below the engine.)
 //
-// A request goes: router (a table of route templates, routes.go) →
-// authentication (operator token, Access Key or Customer Key as HS256 JWTs,
-// auth.go) → permission check for Customer Keys → handler. Handlers copy
-// everything they need out of fasthttp's pooled request before calling the
-// engine, validate what needs no state (400s), and render the engine's
-// results. Every operating error is an apiError, and shard codes and engine
+// A request goes: router (a table of route templates, routes.go and the
+// API's table in routes_api.go) → authentication (operator token, Access
+// Key or Customer Key as HS256 JWTs, auth.go) → permission check for
+// Customer Keys → handler (a file per resource). Handlers copy everything
+// they need out of fasthttp's pooled request, validate what needs no state
+// (400s), call one of the engine's operations or queries, and render the
+// result: they never assemble commands, route, or merge pages. Every operating error is an apiError, and shard codes and engine
 // errors map to HTTP in one place (errors.go).
 //
 // Every API request is linearizable unless it asks ?consistency=stale:

@@ -6,6 +6,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/cloudwallet/cloudwallet/engine"
 	"github.com/cloudwallet/cloudwallet/raftfsm"
 	"github.com/cloudwallet/cloudwallet/shard"
 )
@@ -20,13 +21,14 @@ func FuzzParseTransaction(f *testing.F) {
 	f.Add([]byte(`{"referenceId":"","operations":[]}`))
 	f.Add([]byte(`[1,2]`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		cmd, err := parseTransaction(body, 0, 2)
+		in, err := parseTransaction(body, 2)
 		if err != nil {
 			if err.status != 400 {
 				t.Fatalf("refused with %d %s", err.status, err.code)
 			}
 			return
 		}
+		cmd := engine.TransactionCommand(0, in.referenceID, in.ops)
 		checkLoggable(t, cmd)
 		if len(cmd.Ops) < 1 || len(cmd.Ops) > shard.OperationsPerTxMax || cmd.ReferenceID == "" {
 			t.Fatalf("accepted an out-of-bounds transaction: %+v", cmd)
@@ -45,14 +47,14 @@ func FuzzParseCustomer(f *testing.F) {
 	f.Add([]byte(``), "carol")
 	f.Add([]byte(`{"id":"a b"}`), "")
 	f.Fuzz(func(t *testing.T, body []byte, pathID string) {
-		cmd, err := parseCustomer(body, 0, pathID)
+		in, err := parseCustomer(body, pathID)
 		if err != nil {
 			if err.status != 400 {
 				t.Fatalf("refused with %d %s", err.status, err.code)
 			}
 			return
 		}
-		checkLoggable(t, cmd)
+		checkLoggable(t, engine.UpsertCustomerCommand(0, in.id, in.fields))
 	})
 }
 

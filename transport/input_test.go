@@ -39,7 +39,7 @@ func TestDecodeJSONIsStrict(t *testing.T) {
 	if req.ReferenceID == nil || *req.ReferenceID != "a" || req.Operations != nil {
 		t.Fatalf("keys must match exactly: got referenceId %v, operations %v", req.ReferenceID, req.Operations)
 	}
-	if _, err := parseTransaction([]byte(`{"REFERENCEID":"b","operations":[{"type":"Issue","destinationWalletId":"w000000000","amount":1}]}`), 0, 2); err == nil || err.code != codeValidation {
+	if _, err := parseTransaction([]byte(`{"REFERENCEID":"b","operations":[{"type":"Issue","destinationWalletId":"w000000000","amount":1}]}`), 2); err == nil || err.code != codeValidation {
 		t.Fatalf("REFERENCEID is not referenceId: want VALIDATION_ERROR (referenceId is required), got %v", err)
 	}
 	if err := decodeJSON([]byte(`{"referenceId":"é \u00e9 😀"}`), &req); err != nil || *req.ReferenceID != "é é 😀" {
@@ -119,7 +119,7 @@ func TestCreatableCustomerIDsSurviveThePath(t *testing.T) {
 	}
 	refused := 0
 	for _, id := range ids {
-		if _, err := parseCustomer(nil, 0, id); err != nil {
+		if _, err := parseCustomer(nil, id); err != nil {
 			refused++
 			continue
 		}
@@ -132,7 +132,7 @@ func TestCreatableCustomerIDsSurviveThePath(t *testing.T) {
 		}
 	}
 	for _, id := range []string{".", ".."} {
-		if _, err := parseCustomer(nil, 0, id); err == nil || err.code != codeValidation {
+		if _, err := parseCustomer(nil, id); err == nil || err.code != codeValidation {
 			t.Errorf("customer id %q: want 400 VALIDATION_ERROR, got %v", id, err)
 		}
 	}

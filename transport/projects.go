@@ -3,7 +3,6 @@ package transport
 import (
 	"net/http"
 
-	"github.com/cloudwallet/cloudwallet/engine"
 	"github.com/cloudwallet/cloudwallet/shard"
 )
 
@@ -32,13 +31,12 @@ func createProject(c *call) *apiError {
 	if err != nil {
 		return err
 	}
-	return c.proposeReply(&shard.Command{Kind: shard.CmdCreateProject, Name: name}, projectResult)
+	r, werr := c.s.node.CreateProject(proposeCtx, name)
+	return c.written(r, werr, projectResult)
 }
 
 func listProjects(c *call) *apiError {
-	var ps []shard.ProjectView
-	c.s.node.ReadMeta(func(m *shard.Meta) { ps = m.Projects() })
-	return c.reply(http.StatusOK, mapAll(ps, projectView))
+	return c.reply(http.StatusOK, mapAll(c.s.node.Projects(), projectView))
 }
 
 // pathProject is the {projectId} of an operator route.
@@ -51,9 +49,7 @@ func (c *call) pathProject() (shard.ProjectID, *apiError) {
 }
 
 func (c *call) replyProject(p shard.ProjectID) *apiError {
-	var v shard.ProjectView
-	var ok bool
-	c.s.node.ReadMeta(func(m *shard.Meta) { v, ok = m.ProjectView(p) })
+	v, ok := c.s.node.Project(p)
 	return replyFound(c, v, ok, shard.ProjectNotFound, projectView)
 }
 
@@ -74,7 +70,8 @@ func renameProject(c *call) *apiError {
 	if err != nil {
 		return err
 	}
-	return c.proposeReply(&shard.Command{Kind: shard.CmdRenameProject, Project: p, Name: name}, projectResult)
+	r, werr := c.s.node.RenameProject(proposeCtx, p, name)
+	return c.written(r, werr, projectResult)
 }
 
 func createKeyPair(c *call) *apiError {
@@ -86,7 +83,8 @@ func createKeyPair(c *call) *apiError {
 	if err != nil {
 		return err
 	}
-	return c.proposeReply(engine.NewKeyPairCommand(p, name), func(v any) any {
+	r, werr := c.s.node.CreateKeyPair(proposeCtx, p, name)
+	return c.written(r, werr, func(v any) any {
 		kp := v.(shard.KeyPair)
 		out := keyPairView(kp)
 		out.AccessKey, out.SignatureKey = MintAccessKey(kp), kp.SignatureKey
@@ -99,9 +97,7 @@ func listKeyPairs(c *call) *apiError {
 	if err != nil {
 		return err
 	}
-	var kps []shard.KeyPair
-	c.s.node.ReadMeta(func(m *shard.Meta) { kps = m.KeyPairs(p) })
-	return c.reply(http.StatusOK, mapAll(kps, keyPairView))
+	return c.reply(http.StatusOK, mapAll(c.s.node.KeyPairs(p), keyPairView))
 }
 
 func deleteKeyPair(c *call) *apiError {
@@ -113,8 +109,8 @@ func deleteKeyPair(c *call) *apiError {
 	if !ok {
 		return notFound(shard.KeyPairNotFound)
 	}
-	return c.proposeReply(&shard.Command{Kind: shard.CmdDeleteKeyPair, Project: p, KeyPair: k},
-		func(v any) any { return keyPairView(v.(shard.KeyPair)) })
+	r, werr := c.s.node.DeleteKeyPair(proposeCtx, p, k)
+	return c.written(r, werr, func(v any) any { return keyPairView(v.(shard.KeyPair)) })
 }
 
 func getProject(c *call) *apiError { return c.replyProject(c.project) }

@@ -237,18 +237,10 @@ func (c *call) consistent() *apiError {
 
 // checkCustomerLive refuses the key of a Deleted customer.
 func (c *call) checkCustomerLive() *apiError {
-	var cust shard.CustomerView
-	var ok bool
-	id := c.who.customer
-	c.s.node.ReadShard(c.s.customerShard(c.project, id), func(s *shard.Shard) { cust, ok = s.Customer(c.project, id) })
-	if ok && cust.Status == shard.CustomerDeleted {
+	if cust, ok := c.s.node.Customer(c.project, c.who.customer); ok && cust.Status == shard.CustomerDeleted {
 		return denied("the customer of this key is deleted")
 	}
 	return nil
-}
-
-func (s *Server) customerShard(p shard.ProjectID, id string) uint16 {
-	return shard.CustomerShard(p, id, s.node.Shards())
 }
 
 // handleTransportError answers requests fasthttp could not read.
@@ -313,21 +305,11 @@ func (c *call) query(name string) (string, bool) {
 // to finish them. The engine bounds the wait itself (ApplyTimeout).
 var proposeCtx = context.Background()
 
-// propose runs a command and maps engine errors.
-func (c *call) propose(cmd *shard.Command) (shard.Result, *apiError) {
-	r, err := c.s.node.Propose(proposeCtx, cmd)
+// written answers a write: the mapped engine error, the mapped refusal,
+// or 201 when it created its object (200 otherwise) with view(r.Value).
+func (c *call) written(r shard.Result, err error, view func(any) any) *apiError {
 	if err != nil {
-		return r, fromEngine(err)
-	}
-	return r, nil
-}
-
-// proposeReply runs a command that answers one object: 201 when it created
-// it, 200 otherwise, or the mapped failure.
-func (c *call) proposeReply(cmd *shard.Command, view func(any) any) *apiError {
-	r, err := c.propose(cmd)
-	if err != nil {
-		return err
+		return fromEngine(err)
 	}
 	if r.Code != shard.OK {
 		return fromResult(r)

@@ -24,28 +24,33 @@ type txReq struct {
 	Operations  []opReq `json:"operations"`
 }
 
+// txInput is a checked transaction body.
+type txInput struct {
+	referenceID string
+	ops         []shard.Op
+}
+
 // parseTransaction does every check that needs no state (API.md §4.5):
 // what it refuses is a 400 and stores nothing.
-func parseTransaction(body []byte, project shard.ProjectID, shards int) (*shard.Command, *apiError) {
+func parseTransaction(body []byte, shards int) (txInput, *apiError) {
 	var req txReq
 	if err := decodeJSON(body, &req); err != nil {
-		return nil, err
+		return txInput{}, err
 	}
 	if err := checkText("referenceId", req.ReferenceID, true, shard.ReferenceIDLenMax); err != nil {
-		return nil, err
+		return txInput{}, err
 	}
 	if len(req.Operations) < 1 || len(req.Operations) > shard.OperationsPerTxMax {
-		return nil, invalid("operations must hold 1 to 1000 operations")
+		return txInput{}, invalid("operations must hold 1 to 1000 operations")
 	}
-	cmd := &shard.Command{Kind: shard.CmdTransaction, Project: project, ReferenceID: *req.ReferenceID,
-		Ops: make([]shard.Op, len(req.Operations))}
+	in := txInput{referenceID: *req.ReferenceID, ops: make([]shard.Op, len(req.Operations))}
 	for i, o := range req.Operations {
-		if err := parseOp(&o, &cmd.Ops[i], shards); err != nil {
+		if err := parseOp(&o, &in.ops[i], shards); err != nil {
 			err.msg = "operations[" + strconv.Itoa(i) + "]" + err.msg // named only when it fails
-			return nil, err
+			return txInput{}, err
 		}
 	}
-	return cmd, nil
+	return in, nil
 }
 
 // parseOp checks one operation. Its error messages start with the field
@@ -94,19 +99,19 @@ func opWallet(field string, s *string, want bool, shards int) (shard.WalletID, *
 }
 
 func postTransaction(c *call) *apiError {
-	cmd, err := parseTransaction(c.body, c.project, c.s.node.Shards())
+	in, err := parseTransaction(c.body, c.s.node.Shards())
 	if err != nil {
 		return err
 	}
-	r, perr := c.s.node.Propose(proposeCtx, cmd)
+	r, perr := c.s.node.Transact(proposeCtx, c.project, in.referenceID, in.ops)
 	if errors.Is(perr, engine.ErrOutcomeUnknown) {
 		// The entry may still commit. If its outcome is final by now, the
 		// record gives the definitive answer; otherwise the client waits or
 		// retries with the same referenceId (never applied twice).
-		tx, final := c.s.node.Recorded(cmd.Project, cmd.ReferenceID)
+		tx, final := c.s.node.Recorded(c.project, in.referenceID)
 		switch {
 		case tx == nil:
-			return c.reply(http.StatusAccepted, txJSON{ReferenceID: cmd.ReferenceID, Status: "Waiting", Operations: opViews(cmd.Ops)})
+			return c.reply(http.StatusAccepted, txJSON{ReferenceID: in.referenceID, Status: "Waiting", Operations: opViews(in.ops)})
 		case !final:
 			v := txView(tx)
 			v.Status = "Waiting"
@@ -132,11 +137,10 @@ func postTransaction(c *call) *apiError {
 
 func getTransaction(c *call) *apiError {
 	id, ok := shard.ParseTxID(c.params[0])
-	if !ok || int(id.Shard) >= c.s.node.Shards() {
+	if !ok {
 		return notFound(shard.TransactionNotFound)
 	}
-	var tx *shard.Tx
-	c.s.node.ReadShard(id.Shard, func(s *shard.Shard) { tx, ok = s.Tx(c.project, id.Index) })
+	tx, ok := c.s.node.Transaction(c.project, id)
 	return replyFound(c, tx, ok, shard.TransactionNotFound, txView)
 }
 
@@ -149,8 +153,6 @@ func listTransactions(c *call) *apiError {
 	if err != nil {
 		return err
 	}
-	var parts []shard.Part[*shard.Tx]
-	c.s.node.ReadAll(func(m *shard.Machine) { parts = append(parts, m.TransactionsPart(c.project, from, to, page, size)) })
-	p := shard.Merge(parts, shard.TxOrder, page, size)
+	p := c.s.node.Transactions(c.project, from, to, page, size)
 	return c.reply(http.StatusOK, pageOf(p, page, size, txView))
 }

@@ -3,6 +3,7 @@ package transport
 import (
 	"net/http"
 
+	"github.com/cloudwallet/cloudwallet/engine"
 	"github.com/cloudwallet/cloudwallet/shard"
 )
 
@@ -17,21 +18,22 @@ type walletReq struct {
 	Description *string `json:"description"`
 }
 
-func (c *call) walletCommand(req walletReq, kind shard.Kind) (*shard.Command, *apiError) {
+// newWallet checks a create body's asset and texts.
+func newWallet(req walletReq) (engine.NewWallet, *apiError) {
 	if req.AssetID == nil {
-		return nil, invalid("assetId is required")
+		return engine.NewWallet{}, invalid("assetId is required")
 	}
 	if err := checkText("name", req.Name, false, shard.NameLenMax); err != nil {
-		return nil, err
+		return engine.NewWallet{}, err
 	}
 	if err := checkText("description", req.Description, false, shard.DescriptionLenMax); err != nil {
-		return nil, err
+		return engine.NewWallet{}, err
 	}
 	a, ok := shard.ParseAssetID(*req.AssetID)
 	if !ok {
-		return nil, notFound(shard.AssetNotFound)
+		return engine.NewWallet{}, notFound(shard.AssetNotFound)
 	}
-	return &shard.Command{Kind: kind, Project: c.project, Asset: a, Name: deref(req.Name), Description: deref(req.Description)}, nil
+	return engine.NewWallet{Asset: a, Name: deref(req.Name), Description: deref(req.Description)}, nil
 }
 
 func createWallet(c *call) *apiError {
@@ -45,12 +47,13 @@ func createWallet(c *call) *apiError {
 	if !shard.ValidCustomerID(*req.CustomerID) {
 		return notFound(shard.CustomerNotFound)
 	}
-	cmd, err := c.walletCommand(req, shard.CmdCreateWallet)
+	w, err := newWallet(req)
 	if err != nil {
 		return err
 	}
-	cmd.Customer = *req.CustomerID
-	return c.proposeReply(cmd, walletResult)
+	w.Customer = *req.CustomerID
+	r, werr := c.s.node.CreateWallet(proposeCtx, c.project, w)
+	return c.written(r, werr, walletResult)
 }
 
 func createSystemWallet(c *call) *apiError {
@@ -58,22 +61,21 @@ func createSystemWallet(c *call) *apiError {
 	if err := decodeJSON(c.body, &req); err != nil {
 		return err
 	}
-	cmd, err := c.walletCommand(req, shard.CmdCreateSystemWallet)
+	w, err := newWallet(req) // no Customer: a system wallet
 	if err != nil {
 		return err
 	}
-	cmd.Shard = c.s.node.NextSystemShard()
-	return c.proposeReply(cmd, walletResult)
+	r, werr := c.s.node.CreateWallet(proposeCtx, c.project, w)
+	return c.written(r, werr, walletResult)
 }
 
 // readWallet reads a wallet of the project; a Customer Key gets only its own.
 func (c *call) readWallet(s string) (shard.WalletView, *apiError) {
 	id, ok := shard.ParseWalletID(s)
-	if !ok || int(id.Shard) >= c.s.node.Shards() {
+	if !ok {
 		return shard.WalletView{}, notFound(shard.WalletNotFound)
 	}
-	var w shard.WalletView
-	c.s.node.ReadShard(id.Shard, func(sh *shard.Shard) { w, ok = sh.Wallet(c.project, id.Index) })
+	w, ok := c.s.node.Wallet(c.project, id)
 	if !ok {
 		return w, notFound(shard.WalletNotFound)
 	}
@@ -95,9 +97,7 @@ func (c *call) customerWallets(id string) *apiError {
 	if !shard.ValidCustomerID(id) {
 		return notFound(shard.CustomerNotFound)
 	}
-	var ws []shard.WalletView
-	var ok bool
-	c.s.node.ReadShard(c.s.customerShard(c.project, id), func(s *shard.Shard) { ws, ok = s.CustomerWallets(c.project, id) })
+	ws, ok := c.s.node.CustomerWallets(c.project, id)
 	return replyFound(c, ws, ok, shard.CustomerNotFound, walletViews)
 }
 
@@ -111,20 +111,18 @@ func listCustomerWallets(c *call) *apiError {
 func listOwnWallets(c *call) *apiError { return c.customerWallets(c.who.customer) }
 
 func listSystemWallets(c *call) *apiError {
-	var parts []shard.Part[shard.WalletView]
-	c.s.node.ReadAll(func(m *shard.Machine) { parts = append(parts, m.SystemWalletsPart(c.project)) })
-	ws := shard.MergeAll(parts, shard.WalletOrder)
-	return c.reply(http.StatusOK, walletViews(ws))
+	return c.reply(http.StatusOK, walletViews(c.s.node.SystemWallets(c.project)))
 }
 
-// walletUpdate checks access to the wallet, then proposes the change.
-func (c *call) walletUpdate(cmd *shard.Command) *apiError {
+// walletUpdate checks access to the wallet of the path, then runs change
+// on it.
+func (c *call) walletUpdate(change func(w shard.WalletID) (shard.Result, error)) *apiError {
 	w, err := c.readWallet(c.params[0])
 	if err != nil {
 		return err
 	}
-	cmd.Project, cmd.Wallet = c.project, w.ID
-	return c.proposeReply(cmd, walletResult)
+	r, werr := change(w.ID)
+	return c.written(r, werr, walletResult)
 }
 
 func setWalletName(c *call) *apiError {
@@ -132,7 +130,9 @@ func setWalletName(c *call) *apiError {
 	if err != nil {
 		return err
 	}
-	return c.walletUpdate(&shard.Command{Kind: shard.CmdSetWalletName, Name: name})
+	return c.walletUpdate(func(w shard.WalletID) (shard.Result, error) {
+		return c.s.node.SetWalletName(proposeCtx, c.project, w, name)
+	})
 }
 
 func setWalletDescription(c *call) *apiError {
@@ -148,7 +148,9 @@ func setWalletDescription(c *call) *apiError {
 	if req.Description == nil {
 		return invalid("description is required")
 	}
-	return c.walletUpdate(&shard.Command{Kind: shard.CmdSetWalletDescription, Description: *req.Description})
+	return c.walletUpdate(func(w shard.WalletID) (shard.Result, error) {
+		return c.s.node.SetWalletDescription(proposeCtx, c.project, w, *req.Description)
+	})
 }
 
 func setWalletStatus(c *call) *apiError {
@@ -168,7 +170,9 @@ func setWalletStatus(c *call) *apiError {
 	if !ok {
 		return invalid("status must be Open, Suspended or Closed")
 	}
-	return c.walletUpdate(&shard.Command{Kind: shard.CmdSetWalletStatus, Status: st})
+	return c.walletUpdate(func(w shard.WalletID) (shard.Result, error) {
+		return c.s.node.SetWalletStatus(proposeCtx, c.project, w, st)
+	})
 }
 
 func listEntries(c *call) *apiError {
@@ -184,7 +188,6 @@ func listEntries(c *call) *apiError {
 	if err != nil {
 		return err
 	}
-	var p shard.Page[shard.EntryView]
-	c.s.node.ReadShard(w.ID.Shard, func(s *shard.Shard) { p, _ = s.Entries(c.project, w.ID.Index, from, to, page, size) })
+	p := c.s.node.Entries(c.project, w.ID, from, to, page, size)
 	return c.reply(http.StatusOK, pageOf(p, page, size, entryView))
 }

@@ -331,13 +331,12 @@ func firstRun(node *engine.Node, dataDir string) (*defaultProject, error) {
 	if _, err := os.Stat(path); err == nil {
 		return nil, nil
 	}
-	var projects []shard.ProjectView
-	node.ReadMeta(func(m *shard.Meta) { projects = m.Projects() })
+	projects := node.Projects()
 	ctx := context.Background()
 	var p shard.ProjectID
 	switch {
 	case len(projects) == 0:
-		r, err := node.Propose(ctx, &shard.Command{Kind: shard.CmdCreateProject, Name: "default"})
+		r, err := node.CreateProject(ctx, "default")
 		if err != nil {
 			return nil, err
 		}
@@ -347,7 +346,7 @@ func firstRun(node *engine.Node, dataDir string) (*defaultProject, error) {
 	default:
 		return nil, nil
 	}
-	r, err := node.Propose(ctx, engine.NewKeyPairCommand(p, "default"))
+	r, err := node.CreateKeyPair(ctx, p, "default")
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,136 @@
+package engine
+
+import (
+	"context"
+
+	"github.com/cloudwallet/cloudwallet/shard"
+)
+
+// Operations: every write the HTTP layer makes, as a call with typed
+// arguments. Each builds its command (the kind table routes it), proposes
+// it and returns its result: a shard.Code for an operating refusal, the
+// created or changed object in Value, and an error only when the outcome
+// is not known or nothing was proposed (ErrUnavailable, ErrOverloaded,
+// ErrOutcomeUnknown). Inputs are the caller's to validate: what needs no
+// state is refused before it gets here.
+
+// CreateProject makes a project.
+func (n *Node) CreateProject(ctx context.Context, name string) (shard.Result, error) {
+	return n.Propose(ctx, &shard.Command{Kind: shard.CmdCreateProject, Name: name})
+}
+
+// RenameProject renames a project.
+func (n *Node) RenameProject(ctx context.Context, p shard.ProjectID, name string) (shard.Result, error) {
+	return n.Propose(ctx, &shard.Command{Kind: shard.CmdRenameProject, Project: p, Name: name})
+}
+
+// CreateKeyPair makes a key pair with fresh secrets (NewKeyPairCommand).
+func (n *Node) CreateKeyPair(ctx context.Context, p shard.ProjectID, name string) (shard.Result, error) {
+	return n.Propose(ctx, NewKeyPairCommand(p, name))
+}
+
+// DeleteKeyPair deletes a key pair: its keys stop working once applied.
+func (n *Node) DeleteKeyPair(ctx context.Context, p shard.ProjectID, k shard.KeyPairID) (shard.Result, error) {
+	return n.Propose(ctx, &shard.Command{Kind: shard.CmdDeleteKeyPair, Project: p, KeyPair: k})
+}
+
+// CreateAsset makes an asset.
+func (n *Node) CreateAsset(ctx context.Context, p shard.ProjectID, name, code string, fractions int64) (shard.Result, error) {
+	return n.Propose(ctx, &shard.Command{Kind: shard.CmdCreateAsset, Project: p, Name: name, Code: code, Fractions: fractions})
+}
+
+// RenameAsset renames an asset.
+func (n *Node) RenameAsset(ctx context.Context, p shard.ProjectID, a shard.AssetID, name string) (shard.Result, error) {
+	return n.Propose(ctx, &shard.Command{Kind: shard.CmdRenameAsset, Project: p, Asset: a, Name: name})
+}
+
+// DeleteAsset deletes an asset no wallet uses.
+func (n *Node) DeleteAsset(ctx context.Context, p shard.ProjectID, a shard.AssetID) (shard.Result, error) {
+	return n.Propose(ctx, &shard.Command{Kind: shard.CmdDeleteAsset, Project: p, Asset: a})
+}
+
+// CustomerFields are an upsert's optional fields: nil leaves a field as it
+// is (or empty, for a new customer).
+type CustomerFields struct {
+	Name, Description *string
+}
+
+// UpsertCustomer makes a customer, or changes the given fields of one.
+func (n *Node) UpsertCustomer(ctx context.Context, p shard.ProjectID, id string, f CustomerFields) (shard.Result, error) {
+	return n.Propose(ctx, UpsertCustomerCommand(p, id, f))
+}
+
+// UpsertCustomerCommand is the command UpsertCustomer proposes.
+func UpsertCustomerCommand(p shard.ProjectID, id string, f CustomerFields) *shard.Command {
+	c := &shard.Command{Kind: shard.CmdUpsertCustomer, Project: p, Customer: id,
+		HasName: f.Name != nil, HasDesc: f.Description != nil}
+	if f.Name != nil {
+		c.Name = *f.Name
+	}
+	if f.Description != nil {
+		c.Description = *f.Description
+	}
+	return c
+}
+
+// SuspendCustomer suspends a customer and its Open wallets.
+func (n *Node) SuspendCustomer(ctx context.Context, p shard.ProjectID, id string) (shard.Result, error) {
+	return n.Propose(ctx, &shard.Command{Kind: shard.CmdSuspendCustomer, Project: p, Customer: id})
+}
+
+// ResumeCustomer makes a customer Active and the listed wallets Open.
+func (n *Node) ResumeCustomer(ctx context.Context, p shard.ProjectID, id string, reopen []shard.WalletID) (shard.Result, error) {
+	return n.Propose(ctx, &shard.Command{Kind: shard.CmdResumeCustomer, Project: p, Customer: id, Wallets: reopen})
+}
+
+// DeleteCustomer deletes a customer whose wallets are all Closed.
+func (n *Node) DeleteCustomer(ctx context.Context, p shard.ProjectID, id string) (shard.Result, error) {
+	return n.Propose(ctx, &shard.Command{Kind: shard.CmdDeleteCustomer, Project: p, Customer: id})
+}
+
+// NewWallet describes a wallet to make: a customer's, or with Customer
+// empty, a system wallet of the project.
+type NewWallet struct {
+	Customer          string
+	Asset             shard.AssetID
+	Name, Description string
+}
+
+// CreateWallet makes a wallet. A system wallet goes to the next shard in
+// turn, so they spread over the cluster.
+func (n *Node) CreateWallet(ctx context.Context, p shard.ProjectID, w NewWallet) (shard.Result, error) {
+	c := &shard.Command{Kind: shard.CmdCreateWallet, Project: p, Customer: w.Customer, Asset: w.Asset,
+		Name: w.Name, Description: w.Description}
+	if w.Customer == "" {
+		c.Kind, c.Shard = shard.CmdCreateSystemWallet, n.nextSystemShard()
+	}
+	return n.Propose(ctx, c)
+}
+
+// SetWalletName renames a wallet.
+func (n *Node) SetWalletName(ctx context.Context, p shard.ProjectID, w shard.WalletID, name string) (shard.Result, error) {
+	return n.Propose(ctx, &shard.Command{Kind: shard.CmdSetWalletName, Project: p, Wallet: w, Name: name})
+}
+
+// SetWalletDescription sets a wallet's description.
+func (n *Node) SetWalletDescription(ctx context.Context, p shard.ProjectID, w shard.WalletID, description string) (shard.Result, error) {
+	return n.Propose(ctx, &shard.Command{Kind: shard.CmdSetWalletDescription, Project: p, Wallet: w, Description: description})
+}
+
+// SetWalletStatus changes a wallet's status (the rules are the state
+// machine's).
+func (n *Node) SetWalletStatus(ctx context.Context, p shard.ProjectID, w shard.WalletID, st shard.WalletStatus) (shard.Result, error) {
+	return n.Propose(ctx, &shard.Command{Kind: shard.CmdSetWalletStatus, Project: p, Wallet: w, Status: st})
+}
+
+// Transact applies a transaction's operations atomically, once per
+// referenceId: in one group as one command, across groups by two-phase
+// commit. The result's Value is the transaction record.
+func (n *Node) Transact(ctx context.Context, p shard.ProjectID, ref string, ops []shard.Op) (shard.Result, error) {
+	return n.Propose(ctx, TransactionCommand(p, ref, ops))
+}
+
+// TransactionCommand is the command Transact proposes.
+func TransactionCommand(p shard.ProjectID, ref string, ops []shard.Op) *shard.Command {
+	return &shard.Command{Kind: shard.CmdTransaction, Project: p, ReferenceID: ref, Ops: ops}
+}

@@ -1,0 +1,106 @@
+package engine
+
+import "github.com/cloudwallet/cloudwallet/shard"
+
+// Queries: what the HTTP layer reads, as values. Each one finds the
+// partition that holds the answer (a customer's shard, a wallet's, the
+// meta partition), reads it on that partition's worker, and for lists
+// across shards and groups merges the parts in creation order. They read
+// this node's state as it is: call Linearize first for a linearizable
+// read.
+
+// Projects lists every project.
+func (n *Node) Projects() []shard.ProjectView {
+	var ps []shard.ProjectView
+	n.ReadMeta(func(m *shard.Meta) { ps = m.Projects() })
+	return ps
+}
+
+// Project reads a project with its assets.
+func (n *Node) Project(p shard.ProjectID) (v shard.ProjectView, ok bool) {
+	n.ReadMeta(func(m *shard.Meta) { v, ok = m.ProjectView(p) })
+	return v, ok
+}
+
+// KeyPairs lists a project's live key pairs, secrets included (the
+// caller decides what to show).
+func (n *Node) KeyPairs(p shard.ProjectID) []shard.KeyPair {
+	var kps []shard.KeyPair
+	n.ReadMeta(func(m *shard.Meta) { kps = m.KeyPairs(p) })
+	return kps
+}
+
+// Assets lists a project's assets.
+func (n *Node) Assets(p shard.ProjectID) []shard.Asset {
+	var as []shard.Asset
+	n.ReadMeta(func(m *shard.Meta) { as = m.Assets(p) })
+	return as
+}
+
+// Asset reads one asset.
+func (n *Node) Asset(p shard.ProjectID, id shard.AssetID) (a shard.Asset, ok bool) {
+	n.ReadMeta(func(m *shard.Meta) { a, ok = m.Asset(p, id) })
+	return a, ok
+}
+
+// Customer reads a customer (a Deleted one too).
+func (n *Node) Customer(p shard.ProjectID, id string) (v shard.CustomerView, ok bool) {
+	n.ReadShard(shard.CustomerShard(p, id, n.Shards()), func(s *shard.Shard) { v, ok = s.Customer(p, id) })
+	return v, ok
+}
+
+// Customers is a page of a project's customers in creation order.
+func (n *Node) Customers(p shard.ProjectID, page, size int) shard.Page[shard.CustomerView] {
+	var parts []shard.Part[shard.CustomerView]
+	n.ReadAll(func(m *shard.Machine) { parts = append(parts, m.CustomersPart(p, page, size)) })
+	return shard.Merge(parts, shard.CustomerOrder, page, size)
+}
+
+// Wallet reads a wallet; an id of a shard the cluster does not have is
+// not found.
+func (n *Node) Wallet(p shard.ProjectID, id shard.WalletID) (v shard.WalletView, ok bool) {
+	if int(id.Shard) >= n.Shards() {
+		return v, false
+	}
+	n.ReadShard(id.Shard, func(s *shard.Shard) { v, ok = s.Wallet(p, id.Index) })
+	return v, ok
+}
+
+// CustomerWallets lists a customer's wallets (ok is false if there is no
+// such customer).
+func (n *Node) CustomerWallets(p shard.ProjectID, id string) (ws []shard.WalletView, ok bool) {
+	n.ReadShard(shard.CustomerShard(p, id, n.Shards()), func(s *shard.Shard) { ws, ok = s.CustomerWallets(p, id) })
+	return ws, ok
+}
+
+// SystemWallets lists a project's system wallets in creation order.
+func (n *Node) SystemWallets(p shard.ProjectID) []shard.WalletView {
+	var parts []shard.Part[shard.WalletView]
+	n.ReadAll(func(m *shard.Machine) { parts = append(parts, m.SystemWalletsPart(p)) })
+	return shard.MergeAll(parts, shard.WalletOrder)
+}
+
+// Entries is a page of a wallet's entries with fromMs ≤ createdAt < toMs.
+func (n *Node) Entries(p shard.ProjectID, w shard.WalletID, fromMs, toMs int64, page, size int) shard.Page[shard.EntryView] {
+	var pg shard.Page[shard.EntryView]
+	n.ReadShard(w.Shard, func(s *shard.Shard) { pg, _ = s.Entries(p, w.Index, fromMs, toMs, page, size) })
+	return pg
+}
+
+// Transaction reads a transaction record; an id of a shard the cluster does
+// not have is not found.
+func (n *Node) Transaction(p shard.ProjectID, id shard.TxID) (tx *shard.Tx, ok bool) {
+	if int(id.Shard) >= n.Shards() {
+		return nil, false
+	}
+	n.ReadShard(id.Shard, func(s *shard.Shard) { tx, ok = s.Tx(p, id.Index) })
+	return tx, ok
+}
+
+// Transactions is a page of a project's transactions with fromMs ≤
+// createdAt < toMs, oldest first, across every shard and group.
+func (n *Node) Transactions(p shard.ProjectID, fromMs, toMs int64, page, size int) shard.Page[*shard.Tx] {
+	var parts []shard.Part[*shard.Tx]
+	n.ReadAll(func(m *shard.Machine) { parts = append(parts, m.TransactionsPart(p, fromMs, toMs, page, size)) })
+	return shard.Merge(parts, shard.TxOrder, page, size)
+}

@@ -30,22 +30,35 @@ import (
 // one seen in flight on two looks in a row is resolved.
 const resolveEvery = 2 * time.Second
 
-// placement returns the group of a transaction's referenceId and the groups
-// of its wallets (wallets on shards no group holds are left out: the
-// checks find them missing).
-func (n *Node) placement(cmd *shard.Command) (ref *replica, parts []*replica) {
-	ref = n.refGroup(cmd.Project, cmd.ReferenceID)
+// placement is where a transaction lives: the group of its referenceId
+// and the groups of its wallets (wallets on shards no group holds are left
+// out: the checks find them missing). It is worked out once per
+// transaction and handed to every step; only a retry whose record holds
+// other operations than its body works it out again, from the record.
+type placement struct {
+	ref   *replica
+	parts []*replica
+}
+
+// spans reports whether the transaction needs more than one group.
+func (pl placement) spans() bool {
+	return len(pl.parts) > 1 || (len(pl.parts) == 1 && pl.parts[0] != pl.ref)
+}
+
+// place works out a transaction's placement.
+func (n *Node) place(p shard.ProjectID, refID string, ops []shard.Op) placement {
+	pl := placement{ref: n.refGroup(p, refID)}
 	add := func(w shard.WalletID) {
 		if rp := n.groupOf(w.Shard); rp != nil {
-			for _, p := range parts {
-				if p == rp {
+			for _, have := range pl.parts {
+				if have == rp {
 					return
 				}
 			}
-			parts = append(parts, rp)
+			pl.parts = append(pl.parts, rp)
 		}
 	}
-	for _, op := range cmd.Ops {
+	for _, op := range ops {
 		if op.Type != shard.OpIssue {
 			add(op.Source)
 		}
@@ -53,7 +66,7 @@ func (n *Node) placement(cmd *shard.Command) (ref *replica, parts []*replica) {
 			add(op.Destination)
 		}
 	}
-	return ref, parts
+	return pl
 }
 
 // Recorded reads the record of a referenceId (nil if none) and whether its
@@ -66,11 +79,7 @@ func (n *Node) Recorded(p shard.ProjectID, ref string) (tx *shard.Tx, final bool
 	if tx == nil || tx.Status == shard.TxWaiting {
 		return tx, false
 	}
-	return tx, !spans(n.placement(&shard.Command{Project: p, ReferenceID: ref, Ops: tx.Ops}))
-}
-
-func spans(ref *replica, parts []*replica) bool {
-	return len(parts) > 1 || (len(parts) == 1 && parts[0] != ref)
+	return tx, !n.place(p, ref, tx.Ops).spans()
 }
 
 // refGroup is the group that holds a referenceId's record.
@@ -84,21 +93,21 @@ func (n *Node) proposeTransaction(ctx context.Context, cmd *shard.Command) (shar
 	if len(n.groups) == 1 {
 		return n.groups[0].propose(ctx, cmd) // the common case: no placement to work out
 	}
-	ref, parts := n.placement(cmd)
-	if !spans(ref, parts) {
-		r, err := ref.propose(ctx, cmd)
+	pl := n.place(cmd.Project, cmd.ReferenceID, cmd.Ops)
+	if !pl.spans() {
+		r, err := pl.ref.propose(ctx, cmd)
 		if err == nil && r.Code == shard.DuplicateReferenceID {
 			// A retry whose body stays in one group may name a
 			// transaction across groups: finish every part of it (it
 			// may be Waiting, or decided with parts left by a dead
 			// coordinator) before answering with its outcome.
-			if tx := r.Value.(*shard.Tx); tx.Status == shard.TxWaiting || spans(n.placement(&shard.Command{Project: tx.Project, ReferenceID: tx.ReferenceID, Ops: tx.Ops})) {
-				return n.acrossGroups(ctx, tx.Project, tx.ReferenceID, tx.Ops)
+			if tx := r.Value.(*shard.Tx); tx.Status == shard.TxWaiting || !sameOps(tx.Ops, cmd.Ops) && n.place(tx.Project, tx.ReferenceID, tx.Ops).spans() {
+				return n.acrossGroups(ctx, tx.Project, tx.ReferenceID, tx.Ops, nil)
 			}
 		}
 		return r, err
 	}
-	r, err := n.acrossGroups(ctx, cmd.Project, cmd.ReferenceID, cmd.Ops)
+	r, err := n.acrossGroups(ctx, cmd.Project, cmd.ReferenceID, cmd.Ops, &pl)
 	result := "answered"
 	if err != nil {
 		result = "unknown"
@@ -110,13 +119,19 @@ func (n *Node) proposeTransaction(ctx context.Context, cmd *shard.Command) (shar
 // acrossGroups runs the protocol for one transaction, or finishes the one
 // its referenceId already names (a retry, or the resolver): a Waiting
 // record is taken on from the prepares, a decided one from the finishes.
-func (n *Node) acrossGroups(ctx context.Context, p shard.ProjectID, refID string, ops []shard.Op) (shard.Result, error) {
+//
+// pl is the placement of ops, if the caller has worked it out.
+func (n *Node) acrossGroups(ctx context.Context, p shard.ProjectID, refID string, ops []shard.Op, pl *placement) (shard.Result, error) {
 	// The steps share one deadline; a step that was definitely not
 	// proposed (no leader known for a moment, a full queue) is tried
 	// again within it, so an election answers late rather than 202.
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.ApplyTimeout)
 	defer cancel()
-	refGroup := n.refGroup(p, refID)
+	if pl == nil {
+		placed := n.place(p, refID, ops)
+		pl = &placed
+	}
+	refGroup := pl.ref
 	begin, err := refGroup.step(ctx, &shard.Command{Kind: shard.CmdTxBegin, Project: p, ReferenceID: refID, Ops: ops})
 	if err != nil {
 		return shard.Result{}, err
@@ -136,7 +151,10 @@ func (n *Node) acrossGroups(ctx context.Context, p shard.ProjectID, refID string
 		return shard.Result{Code: decided.ErrCode, Value: decided}
 	}
 	// The record's operations are the truth: a retry may carry others.
-	_, parts := n.placement(&shard.Command{Project: p, ReferenceID: refID, Ops: tx.Ops})
+	parts := pl.parts
+	if !sameOps(tx.Ops, ops) {
+		parts = n.place(p, refID, tx.Ops).parts
+	}
 	if duplicate && tx.Status != shard.TxWaiting {
 		// Decided, but its coordinator may have died before finishing
 		// every part: finish them (a no-op where done) before answering,
@@ -262,10 +280,23 @@ func (n *Node) resolveLoop() {
 func (n *Node) resolve(d shard.InDoubt) {
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
 	defer cancel()
-	if _, err := n.acrossGroups(ctx, d.Project, d.Ref, d.Ops); err != nil {
+	if _, err := n.acrossGroups(ctx, d.Project, d.Ref, d.Ops, nil); err != nil {
 		n.log.Warn("resolver: a transaction across groups is still in doubt", "project", d.Project, "referenceId", d.Ref, "err", err)
 		return
 	}
 	n.groups[metaGroup].metrics.resolved.Inc()
 	n.log.Info("resolver: finished a transaction across groups", "project", d.Project, "referenceId", d.Ref)
+}
+
+// sameOps reports whether two operation lists are equal.
+func sameOps(a, b []shard.Op) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }

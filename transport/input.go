@@ -210,3 +210,23 @@ func timeRange(q func(string) (string, bool)) (from, to int64, err *apiError) {
 	}
 	return from, to, nil
 }
+
+// rangedPage is a list request over a time range: from, to, page and
+// pageSize.
+type rangedPage struct {
+	from, to   int64
+	page, size int
+}
+
+// rangedPageParams reads a time range and a page.
+func rangedPageParams(q func(string) (string, bool)) (rangedPage, *apiError) {
+	from, to, err := timeRange(q)
+	if err != nil {
+		return rangedPage{}, err
+	}
+	page, size, err := pageParams(q)
+	if err != nil {
+		return rangedPage{}, err
+	}
+	return rangedPage{from: from, to: to, page: page, size: size}, nil
+}

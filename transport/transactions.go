@@ -145,14 +145,10 @@ func getTransaction(c *call) *apiError {
 }
 
 func listTransactions(c *call) *apiError {
-	from, to, err := timeRange(c.query)
+	q, err := rangedPageParams(c.query)
 	if err != nil {
 		return err
 	}
-	page, size, err := pageParams(c.query)
-	if err != nil {
-		return err
-	}
-	p := c.s.node.Transactions(c.project, from, to, page, size)
-	return c.reply(http.StatusOK, pageOf(p, page, size, txView))
+	p := c.s.node.Transactions(c.project, q.from, q.to, q.page, q.size)
+	return c.reply(http.StatusOK, pageOf(p, q.page, q.size, txView))
 }

@@ -180,14 +180,10 @@ func listEntries(c *call) *apiError {
 	if err != nil {
 		return err
 	}
-	from, to, err := timeRange(c.query)
+	q, err := rangedPageParams(c.query)
 	if err != nil {
 		return err
 	}
-	page, size, err := pageParams(c.query)
-	if err != nil {
-		return err
-	}
-	p := c.s.node.Entries(c.project, w.ID, from, to, page, size)
-	return c.reply(http.StatusOK, pageOf(p, page, size, entryView))
+	p := c.s.node.Entries(c.project, w.ID, q.from, q.to, q.page, q.size)
+	return c.reply(http.StatusOK, pageOf(p, q.page, q.size, entryView))
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
@@ -11,7 +12,8 @@ import (
 )
 
 // ErrNoFUSE means this machine cannot mount a FUSE file system here: no
-// /dev/fuse, or not root (the mount is made without fusermount).
+// /dev/fuse, not root (the mount is made without fusermount), or a
+// sandbox that forbids the mount syscall.
 var ErrNoFUSE = errors.New("lazyfs: FUSE mounts need /dev/fuse and root")
 
 // Available reports whether Mount can work on this machine, and why not.
@@ -40,14 +42,20 @@ func Mount(f *FS, dir string) (*Mounted, error) {
 	timeout := time.Second
 	server, err := fs.Mount(dir, f.root, &fs.Options{
 		MountOptions: fuse.MountOptions{
-			DirectMount: true, // no fusermount binary needed as root
-			FsName:      "lazyfs",
-			Name:        "lazyfs",
-			MaxWrite:    1 << 20,
+			// The mount syscall itself, as root: no fusermount binary,
+			// and its own error when mounting is not permitted here.
+			DirectMountStrict: true,
+			FsName:            "lazyfs",
+			Name:              "lazyfs",
+			MaxWrite:          1 << 20,
 		},
 		EntryTimeout: &timeout,
 		AttrTimeout:  &timeout,
 	})
+	if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) {
+		// Root, but in a sandbox that forbids mounting.
+		return nil, fmt.Errorf("%w: mounting at %s is not permitted: %v", ErrNoFUSE, dir, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("lazyfs: mounting at %s: %w", dir, err)
 	}

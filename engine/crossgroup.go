@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -101,7 +102,7 @@ func (n *Node) proposeTransaction(ctx context.Context, cmd *shard.Command) (shar
 			// transaction across groups: finish every part of it (it
 			// may be Waiting, or decided with parts left by a dead
 			// coordinator) before answering with its outcome.
-			if tx := r.Value.(*shard.Tx); tx.Status == shard.TxWaiting || !sameOps(tx.Ops, cmd.Ops) && n.place(tx.Project, tx.ReferenceID, tx.Ops).spans() {
+			if tx := r.Value.(*shard.Tx); tx.Status == shard.TxWaiting || !slices.Equal(tx.Ops, cmd.Ops) && n.place(tx.Project, tx.ReferenceID, tx.Ops).spans() {
 				return n.acrossGroups(ctx, tx.Project, tx.ReferenceID, tx.Ops, nil)
 			}
 		}
@@ -152,7 +153,7 @@ func (n *Node) acrossGroups(ctx context.Context, p shard.ProjectID, refID string
 	}
 	// The record's operations are the truth: a retry may carry others.
 	parts := pl.parts
-	if !sameOps(tx.Ops, ops) {
+	if duplicate && !slices.Equal(tx.Ops, ops) {
 		parts = n.place(p, refID, tx.Ops).parts
 	}
 	if duplicate && tx.Status != shard.TxWaiting {
@@ -286,17 +287,4 @@ func (n *Node) resolve(d shard.InDoubt) {
 	}
 	n.groups[metaGroup].metrics.resolved.Inc()
 	n.log.Info("resolver: finished a transaction across groups", "project", d.Project, "referenceId", d.Ref)
-}
-
-// sameOps reports whether two operation lists are equal.
-func sameOps(a, b []shard.Op) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -83,6 +83,9 @@ func (n *Node) SystemWallets(p shard.ProjectID) []shard.WalletView {
 // Entries is a page of a wallet's entries with fromMs ≤ createdAt < toMs.
 func (n *Node) Entries(p shard.ProjectID, w shard.WalletID, fromMs, toMs int64, page, size int) shard.Page[shard.EntryView] {
 	var pg shard.Page[shard.EntryView]
+	if int(w.Shard) >= n.Shards() {
+		return pg // no such wallet
+	}
 	n.ReadShard(w.Shard, func(s *shard.Shard) { pg, _ = s.Entries(p, w.Index, fromMs, toMs, page, size) })
 	return pg
 }

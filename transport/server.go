@@ -180,13 +180,15 @@ func (s *Server) dispatch(c *call) *apiError {
 		return err
 	}
 	c.who = who
+	if r.access == accessCustomerOnly && who.customer == "" {
+		// An Access Key and the operator token have no customer: whose
+		// wallets would these be?
+		return denied("only a Customer Key may call this endpoint; list a customer's wallets at /customers/{customerId}/wallets")
+	}
 	switch {
 	case r.access == accessOperator || prefixed:
 		if !who.operator {
 			return denied("this route needs the operator token")
-		}
-		if r.access == accessCustomerOnly { // as for an Access Key: whose wallets?
-			return denied("only a Customer Key may call this endpoint; list a customer's wallets at /customers/{customerId}/wallets")
 		}
 		if prefixed {
 			p, ok := shard.ParseProjectID(segs[1])
@@ -206,9 +208,6 @@ func (s *Server) dispatch(c *call) *apiError {
 			return err
 		}
 	default:
-		if r.access == accessCustomerOnly {
-			return denied("only a Customer Key may call this endpoint")
-		}
 		c.project = who.project
 	}
 	if body := ctx.PostBody(); len(body) > 0 {

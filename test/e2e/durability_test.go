@@ -216,7 +216,8 @@ func (l *load) verify(t *testing.T, s *server) {
 }
 
 // replayBalances adds up every Completed transaction's operations, wallet
-// by wallet, from the server's own records.
+// by wallet, from the server's own records. Every record must be final
+// (Completed or Failed): it is called once every answer is in.
 func replayBalances(t *testing.T, s *server) map[string]int64 {
 	t.Helper()
 	bal := map[string]int64{}
@@ -228,8 +229,12 @@ func replayBalances(t *testing.T, s *server) map[string]int64 {
 		}
 		for _, v := range items {
 			rec := v.(map[string]any)
-			if rec["status"] != "Completed" {
+			switch rec["status"] {
+			case "Completed":
+			case "Failed":
 				continue
+			default:
+				t.Fatalf("%s is %s after every answer is in", rec["referenceId"], rec["status"])
 			}
 			for _, o := range rec["operations"].([]any) {
 				o := o.(map[string]any)

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -184,32 +183,7 @@ func TestClusterShardGroups(t *testing.T) {
 
 	// Every Completed transaction moved its money, and no other did: the
 	// balances replay from the transaction list.
-	var page struct {
-		Items []struct {
-			ReferenceID string `json:"referenceId"`
-			Status      string `json:"status"`
-			Operations  []struct {
-				Type, SourceWalletID, DestinationWalletID string
-				Amount                                    int64
-			} `json:"operations"`
-		} `json:"items"`
-	}
-	if err := json.Unmarshal([]byte(list), &page); err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]int64{}
-	for _, tx := range page.Items {
-		switch tx.Status {
-		case "Completed":
-			for _, o := range tx.Operations {
-				want[o.SourceWalletID] -= o.Amount
-				want[o.DestinationWalletID] += o.Amount
-			}
-		case "Failed":
-		default:
-			t.Fatalf("%s is %s after its answer", tx.ReferenceID, tx.Status)
-		}
-	}
+	want := replayBalances(t, n1)
 	for _, w := range ws {
 		if got := n1.balance(w); got != want[w] {
 			t.Fatalf("wallet %s: balance %d, the Completed transactions give %d", w, got, want[w])

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"fmt"
 	"runtime"
 	"strings"
 	"testing"
@@ -138,5 +139,28 @@ func TestCreatableCustomerIDsSurviveThePath(t *testing.T) {
 	}
 	if refused == len(ids) {
 		t.Fatal("every id was refused")
+	}
+}
+
+// The HTTP layer's log lines lose every credential, whether the line quotes
+// a header block raw or %q-quoted, and whatever case the header has.
+func TestRedactCredentials(t *testing.T) {
+	jwt := "eyJhbGciOiJIUzI1NiJ9.eyJraWQiOiJrMCJ9.c2lnbmF0dXJl"
+	for _, line := range []string{
+		"error when serving: GET / HTTP/1.1\r\nAuthorization: Bearer " + jwt + "\r\nHost: x",
+		fmt.Sprintf("cannot parse %q", "GET / HTTP/1.1\r\nauthorization: bearer "+jwt+"\r\n"),
+		"AUTHORIZATION:Bearer op-token-not-a-jwt\nnext",
+		"a stray key " + jwt + " in a message",
+	} {
+		got := redactCredentials(line)
+		if strings.Contains(got, jwt) || strings.Contains(got, "op-token-not-a-jwt") || strings.Contains(got, "c2lnbmF0dXJl") {
+			t.Errorf("%q\nkept a credential: %q", line, got)
+		}
+		if !strings.Contains(got, "[redacted]") {
+			t.Errorf("%q: nothing redacted: %q", line, got)
+		}
+	}
+	if plain := "http: connection from 127.0.0.1 closed"; redactCredentials(plain) != plain {
+		t.Errorf("a line without credentials changed: %q", redactCredentials(plain))
 	}
 }

@@ -2,8 +2,10 @@ package lazyfs
 
 import (
 	"errors"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/cloudwallet/cloudwallet/wal"
@@ -127,5 +129,67 @@ func TestMkdirAllDurableSurvivesACrash(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "x")); !os.IsNotExist(err) {
 		t.Fatalf("x was never synced into its parent, yet survived: %v", err)
+	}
+}
+
+// A torn crash keeps, of a file's unsynced appends, a prefix: never bytes
+// the file did not have, never less than what was synced. Over many
+// crashes both ends occur: the unsynced tail lost, and part of it kept.
+func TestTornCrashKeepsAPrefixOfUnsyncedAppends(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "mnt")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	m := mountOrSkip(t, New(), dir)
+	path := filepath.Join(dir, "log")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	synced, unsynced := "synced-", "then-appended-without-a-sync"
+	if _, err := f.WriteString(synced); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(unsynced); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	d, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Sync() // the file's name is durable; its tail is not
+	d.Close()
+	if err := m.Unmount(); err != nil {
+		t.Fatal(err)
+	}
+	before := m.FS
+	r := rand.New(rand.NewPCG(1, 2))
+	lost, torn := 0, 0
+	for range 40 {
+		m = mountOrSkip(t, before.Crash(r), dir)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := string(b)
+		if !strings.HasPrefix(got, synced) || !strings.HasPrefix(synced+unsynced, got) {
+			t.Fatalf("after a torn crash the file holds %q: not the synced bytes plus a prefix of the rest", got)
+		}
+		switch {
+		case got == synced:
+			lost++
+		case len(got) < len(synced+unsynced):
+			torn++
+		}
+		if err := m.Unmount(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if lost == 0 || torn == 0 {
+		t.Fatalf("in 40 torn crashes, %d lost the tail and %d kept part of it: both must happen", lost, torn)
 	}
 }

@@ -39,6 +39,9 @@ type Config struct {
 	Progress io.Writer
 	// Seed makes the wallet choices repeatable.
 	Seed uint64
+	// ProjectGroups is how many shard groups the run's project spans
+	// (POST /projects "groups"); 0 leaves it to the server (1).
+	ProjectGroups int
 }
 
 // Limits on a run, so a typo cannot exhaust the machine.
@@ -86,6 +89,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("bench: zipf exponent must be above 1")
 	case c.SetupConcurrency < 1 || c.SetupConcurrency > 1024:
 		return fmt.Errorf("bench: setup concurrency %d outside 1..1024", c.SetupConcurrency)
+	case c.ProjectGroups < 0 || c.ProjectGroups > 1024:
+		return fmt.Errorf("bench: project groups %d outside 0..1024", c.ProjectGroups)
 	case !c.Baseline && c.OperatorToken == "":
 		return fmt.Errorf("bench: an operator token is needed to set up the run's project")
 	}

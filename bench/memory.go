@@ -44,8 +44,10 @@ func MeasureMemory(wallets, entries, shards int, progress io.Writer) (MemoryResu
 	}
 	m := shard.NewMachine(shards)
 	seq := uint64(0)
+	spread := shard.Placement{Groups: []uint16{0}, PerGroup: shards}
 	apply := func(c *shard.Command) shard.Result {
 		seq++
+		spread.Home(c)
 		r := m.Apply(shard.Context{Seq: seq << 16, TimeMs: 1_700_000_000_000 + int64(seq/1000)}, c)
 		if r.Code != shard.OK {
 			panic(fmt.Sprintf("bench: %v: %v", c.Kind, r.Code))
@@ -74,6 +76,7 @@ func MeasureMemory(wallets, entries, shards int, progress io.Writer) (MemoryResu
 	sysMachine := shard.NewMachine(shards)
 	sysApply := func(c *shard.Command) shard.Result {
 		seq++
+		spread.Home(c)
 		return sysMachine.Apply(shard.Context{Seq: seq << 16, TimeMs: 1_700_000_000_000}, c)
 	}
 	sp := sysApply(&shard.Command{Kind: shard.CmdCreateProject, Name: "system"}).Value.(shard.ProjectView).ID

@@ -29,7 +29,11 @@ func setup(cfg *Config) (*ledger, error) {
 	}
 	var p struct{ ID string }
 	name := "bench-" + strconv.FormatInt(time.Now().UnixMilli(), 10)
-	if err := op.json("POST", "/projects", map[string]string{"name": name}, &p); err != nil {
+	project := map[string]any{"name": name}
+	if cfg.ProjectGroups > 0 {
+		project["groups"] = cfg.ProjectGroups
+	}
+	if err := op.json("POST", "/projects", project, &p); err != nil {
 		return nil, fmt.Errorf("bench: creating the project (is the operator token right?): %w", err)
 	}
 	var kp struct{ AccessKey string }

@@ -74,7 +74,8 @@ func crashChild(dir, addr, round string) {
 		c := fmt.Sprintf("c%d", i)
 		must(shard.Command{Kind: shard.CmdUpsertCustomer, Project: 0, Customer: c})
 		var ws []shard.WalletView
-		n.ReadShard(shard.CustomerShard(0, c, n.Shards()), func(s *shard.Shard) { ws, _ = s.CustomerWallets(0, c) })
+		pl, _ := n.Placement(0)
+		n.ReadShard(pl.CustomerShard(0, c), func(s *shard.Shard) { ws, _ = s.CustomerWallets(0, c) })
 		if len(ws) == 0 {
 			ws = append(ws, must(shard.Command{Kind: shard.CmdCreateWallet, Project: 0, Customer: c, Asset: 0}).Value.(shard.WalletView))
 		}
@@ -210,12 +211,13 @@ func TestCrashKeepsEveryAcknowledgedTransaction(t *testing.T) {
 	cfg.PeerAddr = addr
 	n := openReady(t, cfg)
 	defer n.Close()
+	pl, _ := n.Placement(0)
 	n.ReadAll(func(m *shard.Machine) {
 		if err := m.CheckInvariants(); err != nil {
 			t.Errorf("after crashes: %v", err)
 		}
 		for ref, code := range acked {
-			s := m.Shards[shard.ReferenceShard(0, ref, m.ShardCount())]
+			s := m.Shards[pl.ReferenceShard(0, ref)]
 			tx, ok := s.TxByReference(0, ref)
 			if !ok {
 				t.Errorf("acknowledged transaction %s is lost", ref)

@@ -37,8 +37,10 @@ const resolveEvery = 2 * time.Second
 // transaction and handed to every step; only a retry whose record holds
 // other operations than its body works it out again, from the record.
 type placement struct {
-	ref   *replica
-	parts []*replica
+	project  shard.Placement // the project's: where its referenceIds hash
+	refShard uint16
+	ref      *replica
+	parts    []*replica
 }
 
 // spans reports whether the transaction needs more than one group.
@@ -46,9 +48,10 @@ func (pl placement) spans() bool {
 	return len(pl.parts) > 1 || (len(pl.parts) == 1 && pl.parts[0] != pl.ref)
 }
 
-// place works out a transaction's placement.
-func (n *Node) place(p shard.ProjectID, refID string, ops []shard.Op) placement {
-	pl := placement{ref: n.refGroup(p, refID)}
+// place works out a transaction's placement in its project's.
+func (n *Node) place(pp shard.Placement, p shard.ProjectID, refID string, ops []shard.Op) placement {
+	s := pp.ReferenceShard(p, refID)
+	pl := placement{project: pp, refShard: s, ref: n.groupOf(s)}
 	add := func(w shard.WalletID) {
 		if rp := n.groupOf(w.Shard); rp != nil {
 			for _, have := range pl.parts {
@@ -76,25 +79,27 @@ func (n *Node) place(p shard.ProjectID, refID string, ops []shard.Op) placement 
 // record across groups is not final here: a read after the answer must see
 // the whole transaction.
 func (n *Node) Recorded(p shard.ProjectID, ref string) (tx *shard.Tx, final bool) {
-	n.ReadShard(shard.ReferenceShard(p, ref, n.Shards()), func(s *shard.Shard) { tx, _ = s.TxByReference(p, ref) })
+	pp, ok := n.keys.placement(p)
+	if !ok {
+		return nil, false
+	}
+	n.ReadShard(pp.ReferenceShard(p, ref), func(s *shard.Shard) { tx, _ = s.TxByReference(p, ref) })
 	if tx == nil || tx.Status == shard.TxWaiting {
 		return tx, false
 	}
-	return tx, !n.place(p, ref, tx.Ops).spans()
-}
-
-// refGroup is the group that holds a referenceId's record.
-func (n *Node) refGroup(p shard.ProjectID, ref string) *replica {
-	return n.groupOf(shard.ReferenceShard(p, ref, n.Shards()))
+	return tx, !n.place(pp, p, ref, tx.Ops).spans()
 }
 
 // proposeTransaction runs a transaction as one command when one group holds
 // all of it, else across groups.
-func (n *Node) proposeTransaction(ctx context.Context, cmd *shard.Command) (shard.Result, error) {
-	if len(n.groups) == 1 {
-		return n.groups[0].propose(ctx, cmd) // the common case: no placement to work out
+func (n *Node) proposeTransaction(ctx context.Context, cmd *shard.Command, pp shard.Placement) (shard.Result, error) {
+	if len(pp.Groups) == 1 {
+		// The common case: the project lives in one group, and so does
+		// all of the transaction (a wallet of another project is not
+		// found there).
+		return n.groups[pp.Groups[0]].propose(ctx, cmd)
 	}
-	pl := n.place(cmd.Project, cmd.ReferenceID, cmd.Ops)
+	pl := n.place(pp, cmd.Project, cmd.ReferenceID, cmd.Ops)
 	if !pl.spans() {
 		r, err := pl.ref.propose(ctx, cmd)
 		if err == nil && r.Code == shard.DuplicateReferenceID {
@@ -102,7 +107,7 @@ func (n *Node) proposeTransaction(ctx context.Context, cmd *shard.Command) (shar
 			// transaction across groups: finish every part of it (it
 			// may be Waiting, or decided with parts left by a dead
 			// coordinator) before answering with its outcome.
-			if tx := r.Value.(*shard.Tx); tx.Status == shard.TxWaiting || !slices.Equal(tx.Ops, cmd.Ops) && n.place(tx.Project, tx.ReferenceID, tx.Ops).spans() {
+			if tx := r.Value.(*shard.Tx); tx.Status == shard.TxWaiting || !slices.Equal(tx.Ops, cmd.Ops) && n.place(pp, tx.Project, tx.ReferenceID, tx.Ops).spans() {
 				return n.acrossGroups(ctx, tx.Project, tx.ReferenceID, tx.Ops, nil)
 			}
 		}
@@ -129,11 +134,15 @@ func (n *Node) acrossGroups(ctx context.Context, p shard.ProjectID, refID string
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.ApplyTimeout)
 	defer cancel()
 	if pl == nil {
-		placed := n.place(p, refID, ops)
+		pp, err := n.placementOf(ctx, p)
+		if err != nil {
+			return shard.Result{}, err
+		}
+		placed := n.place(pp, p, refID, ops)
 		pl = &placed
 	}
 	refGroup := pl.ref
-	begin, err := refGroup.step(ctx, &shard.Command{Kind: shard.CmdTxBegin, Project: p, ReferenceID: refID, Ops: ops})
+	begin, err := refGroup.step(ctx, &shard.Command{Kind: shard.CmdTxBegin, Project: p, Shard: pl.refShard, ReferenceID: refID, Ops: ops})
 	if err != nil {
 		return shard.Result{}, err
 	}
@@ -154,7 +163,7 @@ func (n *Node) acrossGroups(ctx context.Context, p shard.ProjectID, refID string
 	// The record's operations are the truth: a retry may carry others.
 	parts := pl.parts
 	if duplicate && !slices.Equal(tx.Ops, ops) {
-		parts = n.place(p, refID, tx.Ops).parts
+		parts = n.place(pl.project, p, refID, tx.Ops).parts
 	}
 	if duplicate && tx.Status != shard.TxWaiting {
 		// Decided, but its coordinator may have died before finishing
@@ -179,7 +188,7 @@ func (n *Node) acrossGroups(ctx context.Context, p shard.ProjectID, refID string
 		return shard.Result{}, unknownAfterBegin(err)
 	}
 	st, code, at := shard.Outcome(tx.Ops, n.Shards(), prepared)
-	d, err := refGroup.step(ctx, &shard.Command{Kind: shard.CmdTxDecide, Project: p, ReferenceID: refID, Tx: tx.ID,
+	d, err := refGroup.step(ctx, &shard.Command{Kind: shard.CmdTxDecide, Project: p, Shard: pl.refShard, ReferenceID: refID, Tx: tx.ID,
 		TxStatus: st, ErrCode: code, ErrOpIndex: at})
 	if err != nil {
 		return shard.Result{}, unknownAfterBegin(err)

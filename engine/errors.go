@@ -24,6 +24,9 @@ var (
 	// ErrNoLeader: a cluster call needs the leader, and no leader is known
 	// (no quorum, or an election in progress).
 	ErrNoLeader = errors.New("engine: no leader: the cluster has no quorum")
+	// ErrNoProject: the project does not exist (not even after this node
+	// caught up with the meta group).
+	ErrNoProject = errors.New("engine: no such project")
 )
 
 // Errors cross the internal port as a code beside their text, so the

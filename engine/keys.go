@@ -9,21 +9,26 @@ import (
 	"github.com/cloudwallet/cloudwallet/shard"
 )
 
-// keyCache mirrors the live key pairs and the project count for request
-// authentication. The FSM goroutine writes it during apply; request
-// goroutines read it.
+// keyCache mirrors what every request needs of the meta partition without
+// a trip to its worker: the live key pairs (authentication) and each
+// project's placement (routing). The meta group's FSM goroutine writes it
+// during apply; request goroutines read it.
 type keyCache struct {
 	mu       sync.RWMutex // guards pairs
 	pairs    map[shard.KeyPairID]shard.KeyPair
-	projects atomic.Uint64 // written by the FSM goroutine only
+	perGroup int // S: set once before the groups open
+	// placements[p] is project p's placement; the slice is replaced, never
+	// changed, so readers load it without a lock. Written by the FSM
+	// goroutine only.
+	placements atomic.Pointer[[]shard.Placement]
 }
 
 func (k *keyCache) reset(m *shard.Meta) {
 	pairs := map[shard.KeyPairID]shard.KeyPair{}
-	var projects uint64
+	var placements []shard.Placement
 	if m != nil {
 		for _, p := range m.Projects() {
-			projects++
+			placements = append(placements, shard.Placement{Groups: p.Groups, PerGroup: k.perGroup})
 			for _, kp := range m.KeyPairs(p.ID) {
 				pairs[kp.ID] = kp
 			}
@@ -32,7 +37,24 @@ func (k *keyCache) reset(m *shard.Meta) {
 	k.mu.Lock()
 	k.pairs = pairs
 	k.mu.Unlock()
-	k.projects.Store(projects)
+	k.placements.Store(&placements)
+}
+
+// addProject makes a new project known.
+func (k *keyCache) addProject(p shard.ProjectView) {
+	old := *k.placements.Load()
+	next := append(old[:len(old):len(old)], shard.Placement{Groups: p.Groups, PerGroup: k.perGroup})
+	k.placements.Store(&next)
+}
+
+// placement is a project's placement, or false for a project this node
+// has not seen created.
+func (k *keyCache) placement(p shard.ProjectID) (shard.Placement, bool) {
+	all := *k.placements.Load()
+	if int(p) >= len(all) {
+		return shard.Placement{}, false
+	}
+	return all[p], true
 }
 
 func (k *keyCache) put(kp shard.KeyPair) {

@@ -51,7 +51,19 @@ type identity struct {
 	NodeID string `json:"nodeId"`
 	Shards int    `json:"shards"`           // S, per group
 	Groups int    `json:"groups,omitempty"` // G (absent: 1)
+	Format int    `json:"format,omitempty"` // the data format (absent: 1)
 }
+
+// DataFormat is the format of what this version writes to a data dir: its
+// log entries, snapshots and stores. It changes when an older version
+// could not read them, or this one could not read the older ones.
+//
+//	1  (absent) one log per group, projects hashed over every shard
+//	2  projects in K of the G groups: commands carry their home shard
+const DataFormat = 2
+
+// ErrDataFormat: the data dir was written in another data format.
+var ErrDataFormat = errors.New("engine: the data dir is in another data format")
 
 // Open starts a node on cfg.DataDir, bootstrapping a one-node cluster on an
 // empty data dir. Call WaitReady before serving.
@@ -84,6 +96,7 @@ func Open(cfg Config) (*Node, error) {
 	// proposals (nor may a fence of that run reach them).
 	n.id, n.origin, n.shardsPerGroup = id.NodeID, originOf(id.NodeID+"/"+RandomToken(8)), id.Shards
 	n.cfg.Shards = id.Shards
+	n.keys.perGroup = id.Shards
 	n.keys.reset(nil)
 	total := id.Shards * id.Groups
 	for g := range id.Groups {
@@ -127,7 +140,12 @@ func (n *Node) loadIdentity() (identity, error) {
 		if err := json.Unmarshal(b, &id); err != nil || id.NodeID == "" {
 			return identity{}, fmt.Errorf("engine: %s is damaged", path)
 		}
-		id.Groups = max(id.Groups, 1)
+		id.Groups, id.Format = max(id.Groups, 1), max(id.Format, 1)
+		if id.Format != DataFormat {
+			return identity{}, fmt.Errorf("%w: %s says format %d, and this version reads format %d only. "+
+				"Run the version that wrote it, or start this one on an empty data dir (and load the data again through the API)",
+				ErrDataFormat, n.cfg.DataDir, id.Format, DataFormat)
+		}
 		if !validShape(id.Shards, id.Groups) {
 			return identity{}, fmt.Errorf("engine: %s is damaged (%d groups of %d shards)", path, id.Groups, id.Shards)
 		}
@@ -136,7 +154,7 @@ func (n *Node) loadIdentity() (identity, error) {
 	if !errors.Is(err, os.ErrNotExist) {
 		return identity{}, err
 	}
-	id := identity{NodeID: "node-" + RandomToken(6), Shards: n.cfg.Shards, Groups: n.cfg.Groups}
+	id := identity{NodeID: "node-" + RandomToken(6), Shards: n.cfg.Shards, Groups: n.cfg.Groups, Format: DataFormat}
 	if n.cfg.JoinAddr != "" {
 		info, err := askInfo(&n.calls, n.cfg.JoinAddr, n.closing)
 		if err != nil {
@@ -251,6 +269,16 @@ func (n *Node) closeGroups() error {
 // for its result. It returns ErrUnavailable if the command was never
 // proposed and ErrOutcomeUnknown if it was but its result did not come back.
 func (n *Node) Propose(ctx context.Context, cmd *shard.Command) (shard.Result, error) {
+	var pl shard.Placement
+	if cmd.Kind.Placed() {
+		var err error
+		if pl, err = n.placementOf(ctx, cmd.Project); errors.Is(err, ErrNoProject) {
+			return shard.Result{Code: shard.ProjectNotFound}, nil
+		} else if err != nil {
+			return shard.Result{}, err
+		}
+		pl.Home(cmd)
+	}
 	if cmd.Kind != shard.CmdTransaction {
 		rp := n.route(cmd)
 		if cmd.Kind.UsesAsset() && rp.group != metaGroup {
@@ -264,7 +292,7 @@ func (n *Node) Propose(ctx context.Context, cmd *shard.Command) (shard.Result, e
 		return rp.propose(ctx, cmd)
 	}
 	start := time.Now()
-	r, err := n.proposeTransaction(ctx, cmd)
+	r, err := n.proposeTransaction(ctx, cmd, pl)
 	n.groups[metaGroup].metrics.observeTransaction(cmd, r, err, time.Since(start))
 	return r, err
 }
@@ -272,7 +300,7 @@ func (n *Node) Propose(ctx context.Context, cmd *shard.Command) (shard.Result, e
 // route picks the group a command goes to: the group of its home shard
 // (the kind table says which), or the meta group.
 func (n *Node) route(cmd *shard.Command) *replica {
-	s, ok := cmd.HomeShard(n.Shards())
+	s, ok := cmd.HomeShard()
 	if !ok {
 		return n.groups[metaGroup]
 	}
@@ -282,9 +310,26 @@ func (n *Node) route(cmd *shard.Command) *replica {
 	return n.groups[metaGroup] // no such shard: the group refuses it
 }
 
-// nextSystemShard picks the shard for a new system wallet, round robin.
-func (n *Node) nextSystemShard() uint16 {
-	return uint16(n.systemRR.Add(1) % uint32(n.Shards()))
+// nextSystemShard picks the shard for a new system wallet of the project:
+// round robin over the shards of its placement.
+func (n *Node) nextSystemShard(pl shard.Placement) uint16 {
+	return pl.SystemShard(n.systemRR.Add(1))
+}
+
+// placementOf is a project's placement. A project this node has not seen
+// yet may have just been made through another node: the meta group is
+// brought up to date once before the project is called unknown.
+func (n *Node) placementOf(ctx context.Context, p shard.ProjectID) (shard.Placement, error) {
+	if pl, ok := n.keys.placement(p); ok {
+		return pl, nil
+	}
+	if err := n.groups[metaGroup].linearize(ctx); err != nil {
+		return shard.Placement{}, err
+	}
+	if pl, ok := n.keys.placement(p); ok {
+		return pl, nil
+	}
+	return shard.Placement{}, ErrNoProject
 }
 
 // --- reads ---
@@ -336,4 +381,11 @@ func (n *Node) KeyPair(id shard.KeyPairID) (shard.KeyPair, bool) { return n.keys
 
 // ProjectExists reports whether a project id was ever created (projects are
 // never deleted).
-func (n *Node) ProjectExists(p shard.ProjectID) bool { return uint64(p) < n.keys.projects.Load() }
+func (n *Node) ProjectExists(p shard.ProjectID) bool {
+	_, ok := n.keys.placement(p)
+	return ok
+}
+
+// Placement is where a project's data lives; false for a project this node
+// has not seen created.
+func (n *Node) Placement(p shard.ProjectID) (shard.Placement, bool) { return n.keys.placement(p) }

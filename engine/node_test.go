@@ -1,9 +1,13 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -161,5 +165,26 @@ func TestBoltLogStoreWorksToo(t *testing.T) {
 	defer n.Close()
 	if string(stateBytes(t, n)) != string(before) {
 		t.Fatal("bolt-backed node lost state across restart")
+	}
+}
+
+// A data dir an older version wrote (node.json without a format: data
+// format 1) is refused at start with a message that says what to do, and
+// nothing in it is touched.
+func TestOlderDataFormatIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	old := []byte(`{"nodeId":"node-old","shards":4,"groups":1}`)
+	if err := os.WriteFile(filepath.Join(dir, "node.json"), old, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(testConfig(dir))
+	if !errors.Is(err, ErrDataFormat) {
+		t.Fatalf("Open on a format-1 data dir: %v, want ErrDataFormat", err)
+	}
+	if !strings.Contains(err.Error(), "empty data dir") {
+		t.Errorf("the refusal does not say what to do: %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "node.json")); !bytes.Equal(b, old) {
+		t.Fatal("the refused data dir was changed")
 	}
 }

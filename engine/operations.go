@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 
 	"github.com/cloudwallet/cloudwallet/shard"
 )
@@ -14,9 +15,10 @@ import (
 // ErrOutcomeUnknown). Inputs are the caller's to validate: what needs no
 // state is refused before it gets here.
 
-// CreateProject makes a project.
-func (n *Node) CreateProject(ctx context.Context, name string) (shard.Result, error) {
-	return n.Propose(ctx, &shard.Command{Kind: shard.CmdCreateProject, Name: name})
+// CreateProject makes a project whose data lives in groups of the
+// cluster's shard groups (1 to Groups(); 0: all of them).
+func (n *Node) CreateProject(ctx context.Context, name string, groups int) (shard.Result, error) {
+	return n.Propose(ctx, &shard.Command{Kind: shard.CmdCreateProject, Name: name, GroupCount: groups})
 }
 
 // RenameProject renames a project.
@@ -102,7 +104,13 @@ func (n *Node) CreateWallet(ctx context.Context, p shard.ProjectID, w NewWallet)
 	c := &shard.Command{Kind: shard.CmdCreateWallet, Project: p, Customer: w.Customer, Asset: w.Asset,
 		Name: w.Name, Description: w.Description}
 	if w.Customer == "" {
-		c.Kind, c.Shard = shard.CmdCreateSystemWallet, n.nextSystemShard()
+		pl, err := n.placementOf(ctx, p)
+		if errors.Is(err, ErrNoProject) {
+			return shard.Result{Code: shard.ProjectNotFound}, nil
+		} else if err != nil {
+			return shard.Result{}, err
+		}
+		c.Kind, c.Shard = shard.CmdCreateSystemWallet, n.nextSystemShard(pl)
 	}
 	return n.Propose(ctx, c)
 }

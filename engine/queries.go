@@ -45,14 +45,18 @@ func (n *Node) Asset(p shard.ProjectID, id shard.AssetID) (a shard.Asset, ok boo
 
 // Customer reads a customer (a Deleted one too).
 func (n *Node) Customer(p shard.ProjectID, id string) (v shard.CustomerView, ok bool) {
-	n.ReadShard(shard.CustomerShard(p, id, n.Shards()), func(s *shard.Shard) { v, ok = s.Customer(p, id) })
+	pl, known := n.keys.placement(p)
+	if !known {
+		return v, false
+	}
+	n.ReadShard(pl.CustomerShard(p, id), func(s *shard.Shard) { v, ok = s.Customer(p, id) })
 	return v, ok
 }
 
 // Customers is a page of a project's customers in creation order.
 func (n *Node) Customers(p shard.ProjectID, page, size int) shard.Page[shard.CustomerView] {
 	var parts []shard.Part[shard.CustomerView]
-	n.ReadAll(func(m *shard.Machine) { parts = append(parts, m.CustomersPart(p, page, size)) })
+	n.readProject(p, func(m *shard.Machine) { parts = append(parts, m.CustomersPart(p, page, size)) })
 	return shard.Merge(parts, shard.CustomerOrder, page, size)
 }
 
@@ -69,14 +73,18 @@ func (n *Node) Wallet(p shard.ProjectID, id shard.WalletID) (v shard.WalletView,
 // CustomerWallets lists a customer's wallets (ok is false if there is no
 // such customer).
 func (n *Node) CustomerWallets(p shard.ProjectID, id string) (ws []shard.WalletView, ok bool) {
-	n.ReadShard(shard.CustomerShard(p, id, n.Shards()), func(s *shard.Shard) { ws, ok = s.CustomerWallets(p, id) })
+	pl, known := n.keys.placement(p)
+	if !known {
+		return nil, false
+	}
+	n.ReadShard(pl.CustomerShard(p, id), func(s *shard.Shard) { ws, ok = s.CustomerWallets(p, id) })
 	return ws, ok
 }
 
 // SystemWallets lists a project's system wallets in creation order.
 func (n *Node) SystemWallets(p shard.ProjectID) []shard.WalletView {
 	var parts []shard.Part[shard.WalletView]
-	n.ReadAll(func(m *shard.Machine) { parts = append(parts, m.SystemWalletsPart(p)) })
+	n.readProject(p, func(m *shard.Machine) { parts = append(parts, m.SystemWalletsPart(p)) })
 	return shard.MergeAll(parts, shard.WalletOrder)
 }
 
@@ -104,6 +112,18 @@ func (n *Node) Transaction(p shard.ProjectID, id shard.TxID) (tx *shard.Tx, ok b
 // createdAt < toMs, oldest first, across every shard and group.
 func (n *Node) Transactions(p shard.ProjectID, fromMs, toMs int64, page, size int) shard.Page[*shard.Tx] {
 	var parts []shard.Part[*shard.Tx]
-	n.ReadAll(func(m *shard.Machine) { parts = append(parts, m.TransactionsPart(p, fromMs, toMs, page, size)) })
+	n.readProject(p, func(m *shard.Machine) { parts = append(parts, m.TransactionsPart(p, fromMs, toMs, page, size)) })
 	return shard.Merge(parts, shard.TxOrder, page, size)
+}
+
+// readProject runs fn while every partition of a group is held, for each
+// group the project lives in (lists merge what fn collects).
+func (n *Node) readProject(p shard.ProjectID, fn func(*shard.Machine)) {
+	pl, ok := n.keys.placement(p)
+	if !ok {
+		return
+	}
+	for _, g := range pl.Groups {
+		n.groups[g].parts.readAll(fn)
+	}
 }

@@ -270,7 +270,7 @@ func (rp *replica) Apply(ctxs []shard.Context, cmds []*shard.Command, res []shar
 		case shard.KeysPair:
 			rp.n.keys.put(res[i].Value.(shard.KeyPair))
 		case shard.KeysProject:
-			rp.n.keys.projects.Add(1)
+			rp.n.keys.addProject(res[i].Value.(shard.ProjectView))
 		}
 	}
 }

@@ -22,7 +22,7 @@ func applyDeleteCustomer(m *Machine, ctx Context, c *Command) Result {
 // onCustomerShard runs fn on the shard of c's customer, or refuses a
 // command routed to a group that does not hold it.
 func onCustomerShard(m *Machine, c *Command, fn func(s *Shard) Result) Result {
-	s := m.shard(CustomerShard(c.Project, c.Customer, m.Total))
+	s := m.shard(c.Shard)
 	if s == nil {
 		return notHere
 	}

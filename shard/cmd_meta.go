@@ -4,7 +4,7 @@ package shard
 // rules), and the fence.
 
 func applyCreateProject(m *Machine, ctx Context, c *Command) Result {
-	return m.Meta.createProject(ctx, c)
+	return m.Meta.createProject(ctx, c, m.Groups())
 }
 func applyRenameProject(m *Machine, _ Context, c *Command) Result { return m.Meta.renameProject(c) }
 func applyCreateKeyPair(m *Machine, ctx Context, c *Command) Result {

@@ -11,8 +11,10 @@ type Command struct {
 	Asset    AssetID   // asset commands, CreateWallet, CreateSystemWallet
 	KeyPair  KeyPairID // DeleteKeyPair
 	Wallet   WalletID  // wallet setters
-	Shard    uint16    // CreateSystemWallet: the shard chosen by the proposer
+	Shard    uint16    // the home shard the proposer picked: a system wallet's, a customer's or a referenceId's (Placement.Home)
 	Customer string    // customer commands, CreateWallet
+
+	GroupCount int // CreateProject: how many shard groups the project spans (0: all)
 
 	Name, Description    string
 	HasName, HasDesc     bool // upserts: which optional fields were given

@@ -92,6 +92,12 @@ var (
 			}
 		},
 	}
+	// fGroupCount: how many groups a new project spans (0: all).
+	fGroupCount = field{
+		func(b []byte, c *Command) []byte { return bin.AppendUvarint(b, uint64(c.GroupCount)) },
+		func(r *bin.Reader, c *Command) { c.GroupCount = int(r.UvarintMax(ShardsMax)) },
+	}
+	// fShard: the command's home shard, picked by the proposer (Placement.Home).
 	fShard = field{
 		func(b []byte, c *Command) []byte { return bin.AppendUvarint(b, uint64(c.Shard)) },
 		func(r *bin.Reader, c *Command) { c.Shard = uint16(r.UvarintMax(ShardsMax - 1)) },

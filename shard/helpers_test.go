@@ -22,7 +22,7 @@ func newHarness(t tb, shards int) *harness {
 func (h *harness) apply(c Command) Result {
 	h.seq++
 	h.time++
-	return h.m.Apply(Context{Seq: h.seq, TimeMs: h.time}, &c)
+	return h.m.Apply(Context{Seq: h.seq, TimeMs: h.time}, placed(&c, h.m.Total))
 }
 
 // must applies a command that has to succeed.
@@ -74,4 +74,23 @@ func redeem(from WalletID, amount int64) Op {
 }
 func transfer(from, to WalletID, amount int64) Op {
 	return Op{Type: OpTransfer, Source: from, Destination: to, Amount: amount}
+}
+
+// spread is the placement of a project over all of a cluster's total
+// shards: what every project of these tests uses.
+func spread(total int) Placement { return Placement{Groups: []uint16{0}, PerGroup: total} }
+
+func customerShard(p ProjectID, id string, total int) uint16 {
+	return spread(total).CustomerShard(p, id)
+}
+
+func referenceShard(p ProjectID, ref string, total int) uint16 {
+	return spread(total).ReferenceShard(p, ref)
+}
+
+// placed sets a command's home shard as the engine does, for a project
+// spread over all total shards.
+func placed(c *Command, total int) *Command {
+	spread(total).Home(c)
+	return c
 }

@@ -174,29 +174,3 @@ func ValidCustomerID(s string) bool {
 	}
 	return true
 }
-
-// hashKey is FNV-1a over a project and a client-chosen key; it places
-// customers and referenceIds on shards. It must never change: the placement
-// of existing data depends on it.
-func hashKey(p ProjectID, key string) uint32 {
-	h := uint32(2166136261)
-	for i := 0; i < 4; i++ {
-		h ^= uint32(byte(p >> (8 * uint(i))))
-		h *= 16777619
-	}
-	for i := 0; i < len(key); i++ {
-		h ^= uint32(key[i])
-		h *= 16777619
-	}
-	return h
-}
-
-// CustomerShard is the shard that holds a customer and its wallets.
-func CustomerShard(p ProjectID, customerID string, shards int) uint16 {
-	return uint16(hashKey(p, customerID) % uint32(shards))
-}
-
-// ReferenceShard is the shard that holds the transaction record of a referenceId.
-func ReferenceShard(p ProjectID, referenceID string, shards int) uint16 {
-	return uint16(hashKey(p, referenceID) % uint32(shards))
-}

@@ -40,17 +40,17 @@ func TestKeyIndexSurvivesHashCollisions(t *testing.T) {
 				p    ProjectID
 				want int64
 			}{{p1, int64(i + 1)}, {p2, int64(100 + i)}} {
-				s := m.Shards[ReferenceShard(c.p, ref, 2)]
+				s := m.Shards[referenceShard(c.p, ref, 2)]
 				tx, ok := s.TxByReference(c.p, ref)
 				if !ok || tx.Ops[0].Amount != c.want || tx.Project != c.p {
 					t.Fatalf("project %d %s: %+v %v", c.p, ref, tx, ok)
 				}
-				cs := m.Shards[CustomerShard(c.p, fmt.Sprintf("c%d", i), 2)]
+				cs := m.Shards[customerShard(c.p, fmt.Sprintf("c%d", i), 2)]
 				if v, ok := cs.Customer(c.p, fmt.Sprintf("c%d", i)); !ok || v.ID != fmt.Sprintf("c%d", i) {
 					t.Fatalf("customer c%d of project %d: %+v %v", i, c.p, v, ok)
 				}
 			}
-			if _, ok := m.Shards[ReferenceShard(p1, "nope", 2)].TxByReference(p1, "nope"); ok {
+			if _, ok := m.Shards[referenceShard(p1, "nope", 2)].TxByReference(p1, "nope"); ok {
 				t.Fatal("found a referenceId never used")
 			}
 		}

@@ -50,7 +50,7 @@ func init() { kinds = kindTable() }
 
 func kindTable() [kindEnd]kindSpec {
 	return [kindEnd]kindSpec{
-		CmdCreateProject: {name: "create_project", home: homeMeta, fields: fs(fName), apply: applyCreateProject, keys: KeysProject},
+		CmdCreateProject: {name: "create_project", home: homeMeta, fields: fs(fName, fGroupCount), apply: applyCreateProject, keys: KeysProject},
 		CmdRenameProject: {name: "rename_project", home: homeMeta, fields: fs(fName), apply: applyRenameProject},
 		CmdCreateKeyPair: {name: "create_key_pair", home: homeMeta, fields: fs(fName, fSecret, fSignatureKey), apply: applyCreateKeyPair, keys: KeysPair},
 		CmdDeleteKeyPair: {name: "delete_key_pair", home: homeMeta, fields: fs(fKeyPair), apply: applyDeleteKeyPair, keys: KeysPair},
@@ -60,10 +60,10 @@ func kindTable() [kindEnd]kindSpec {
 		CmdUseAsset:      {name: "use_asset", home: homeMeta, fields: fs(fAsset), apply: applyUseAsset},
 		CmdFence:         {name: "fence", home: homeMeta, fields: fs(fFence), apply: applyFence},
 
-		CmdUpsertCustomer:  {name: "upsert_customer", home: homeCustomer, fields: fs(fCustomer, fOptName, fOptDescription), apply: applyUpsertCustomer, counts: HeldCustomers},
-		CmdSuspendCustomer: {name: "suspend_customer", home: homeCustomer, fields: fs(fCustomer), apply: applySuspendCustomer},
-		CmdResumeCustomer:  {name: "resume_customer", home: homeCustomer, fields: fs(fCustomer, fWallets), apply: applyResumeCustomer},
-		CmdDeleteCustomer:  {name: "delete_customer", home: homeCustomer, fields: fs(fCustomer), apply: applyDeleteCustomer},
+		CmdUpsertCustomer:  {name: "upsert_customer", home: homeCustomer, fields: fs(fShard, fCustomer, fOptName, fOptDescription), apply: applyUpsertCustomer, counts: HeldCustomers},
+		CmdSuspendCustomer: {name: "suspend_customer", home: homeCustomer, fields: fs(fShard, fCustomer), apply: applySuspendCustomer},
+		CmdResumeCustomer:  {name: "resume_customer", home: homeCustomer, fields: fs(fShard, fCustomer, fWallets), apply: applyResumeCustomer},
+		CmdDeleteCustomer:  {name: "delete_customer", home: homeCustomer, fields: fs(fShard, fCustomer), apply: applyDeleteCustomer},
 
 		CmdCreateWallet:         {name: "create_wallet", home: homeCustomer, withMeta: true, fields: fs(fOwner, fShard, fAsset, fName, fDescription), apply: applyCreateWallet, counts: HeldWallets, usesAsset: true},
 		CmdCreateSystemWallet:   {name: "create_system_wallet", home: homeShard, withMeta: true, fields: fs(fNoOwner, fShard, fAsset, fName, fDescription), apply: applyCreateSystemWallet, counts: HeldWallets, usesAsset: true},
@@ -71,10 +71,10 @@ func kindTable() [kindEnd]kindSpec {
 		CmdSetWalletDescription: {name: "set_wallet_description", home: homeWallet, fields: fs(fWallet, fName, fDescription), apply: applyUpdateWallet},
 		CmdSetWalletStatus:      {name: "set_wallet_status", home: homeWallet, fields: fs(fWallet, fStatus), apply: applyUpdateWallet},
 
-		CmdTransaction: {name: "transaction", home: homeReference, opsWallets: true, fields: fs(fReferenceID, fOps), apply: applyTransaction, counts: HeldTransactions},
-		CmdTxBegin:     {name: "tx_begin", home: homeReference, fields: fs(fReferenceID, fOps), apply: applyTxBegin, counts: HeldTransactions},
+		CmdTransaction: {name: "transaction", home: homeReference, opsWallets: true, fields: fs(fShard, fReferenceID, fOps), apply: applyTransaction, counts: HeldTransactions},
+		CmdTxBegin:     {name: "tx_begin", home: homeReference, fields: fs(fShard, fReferenceID, fOps), apply: applyTxBegin, counts: HeldTransactions},
 		CmdTxPrepare:   {name: "tx_prepare", home: homeNamed, opsWallets: true, fields: fs(fReferenceID, fTx, fAt, fOps), apply: applyTxPrepare},
-		CmdTxDecide:    {name: "tx_decide", home: homeReference, fields: fs(fReferenceID, fTx, fDecision), apply: applyTxDecide},
+		CmdTxDecide:    {name: "tx_decide", home: homeReference, fields: fs(fShard, fReferenceID, fTx, fDecision), apply: applyTxDecide},
 		CmdTxCommit:    {name: "tx_commit", home: homeNamed, opsWallets: true, fields: fs(fReferenceID, fTx, fAt, fOps), apply: applyTxFinish},
 		CmdTxAbort:     {name: "tx_abort", home: homeNamed, opsWallets: true, fields: fs(fReferenceID, fTx, fAt, fOps), apply: applyTxFinish},
 	}
@@ -107,10 +107,10 @@ type homeKind uint8
 
 const (
 	homeMeta      homeKind = iota // the meta partition (group 0)
-	homeCustomer                  // the shard of (Project, Customer)
+	homeCustomer                  // Shard: the shard of (Project, Customer) in the project's placement
 	homeShard                     // Shard, chosen by the proposer (a system wallet's)
 	homeWallet                    // the shard of Wallet
-	homeReference                 // the shard of (Project, ReferenceID)
+	homeReference                 // Shard: the shard of (Project, ReferenceID) in the project's placement
 	homeNamed                     // no shard of its own: the coordinator names the group (a participant's step)
 )
 
@@ -172,16 +172,12 @@ func (k Kind) UsesAsset() bool { return kinds[k].usesAsset }
 // HomeShard is the shard whose group a command goes to; ok is false for a
 // command of the meta group, and for a participant's step, whose group the
 // coordinator names.
-func (c *Command) HomeShard(total int) (s uint16, ok bool) {
+func (c *Command) HomeShard() (s uint16, ok bool) {
 	switch kinds[c.Kind].home {
-	case homeCustomer:
-		return CustomerShard(c.Project, c.Customer, total), true
-	case homeShard:
+	case homeCustomer, homeShard, homeReference:
 		return c.Shard, true
 	case homeWallet:
 		return c.Wallet.Shard, true
-	case homeReference:
-		return ReferenceShard(c.Project, c.ReferenceID, total), true
 	}
 	return 0, false
 }
@@ -203,7 +199,7 @@ func (c *Command) Partitions(dst []int, l Layout) []int {
 	if spec.home == homeMeta || spec.withMeta {
 		dst = append(dst, MetaPartition)
 	}
-	if s, ok := c.HomeShard(l.Total); ok {
+	if s, ok := c.HomeShard(); ok {
 		p, held := l.Partition(s)
 		if !held {
 			// Not this group's: refused on the meta partition. A

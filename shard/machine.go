@@ -12,8 +12,9 @@ type Machine struct {
 }
 
 // Layout places a shard group's shards among the cluster's: the group holds
-// shard ids Base .. Base+Count-1 of Total. Customers and referenceIds hash
-// over Total, so the layout is fixed when the cluster is created.
+// shard ids Base .. Base+Count-1 of Total, and every group holds Count.
+// Projects hash their data over the shards of their groups (Placement),
+// so the layout is fixed when the cluster is created.
 type Layout struct {
 	Base  uint16
 	Count int
@@ -38,8 +39,12 @@ func (l Layout) HoldsMeta() bool { return l.Base == 0 }
 
 // Valid reports whether the layout fits the id space.
 func (l Layout) Valid() bool {
-	return l.Count >= 1 && l.Total <= ShardsMax && int(l.Base)+l.Count <= l.Total
+	return l.Count >= 1 && l.Total <= ShardsMax && int(l.Base)+l.Count <= l.Total &&
+		l.Total%l.Count == 0 && int(l.Base)%l.Count == 0
 }
+
+// Groups is G, the number of shard groups of the cluster.
+func (l Layout) Groups() int { return l.Total / l.Count }
 
 // NewMachine returns an empty machine with the given number of shards: the
 // only group of its cluster.

@@ -1,5 +1,7 @@
 package shard
 
+import "fmt"
+
 // Meta is the meta partition: projects, assets and key pairs. Ids are dense
 // indexes into its slices; nothing is ever removed (deletes are flags), so an
 // id keeps meaning the same object forever. Owned by whoever applies to it
@@ -8,6 +10,10 @@ type Meta struct {
 	projects []Project
 	assets   []Asset
 	keyPairs []KeyPair
+	// groupLoad[g] counts the projects that live in group g: new projects
+	// go to the least loaded groups. Derived from projects (rebuilt on
+	// restore), never stored.
+	groupLoad []int
 }
 
 func newMeta() *Meta { return &Meta{} }
@@ -44,13 +50,34 @@ func (m *Meta) KeyPair(p ProjectID, k KeyPairID) *KeyPair {
 	return x
 }
 
-func (m *Meta) createProject(ctx Context, c *Command) Result {
+// createProject makes a project in c.GroupCount of the cluster's groups
+// (0: every group), chosen to balance projects over groups.
+func (m *Meta) createProject(ctx Context, c *Command, groups int) Result {
+	k := c.GroupCount
+	if k == 0 {
+		k = groups
+	}
+	if k < 1 || k > groups {
+		return Result{Code: ValidationError, Value: fmt.Sprintf("groups must be 1 to %d, the shard groups of the cluster", groups)}
+	}
 	if len(m.projects) > IndexMax {
 		return Result{Code: LimitExceeded}
 	}
+	m.growLoad(groups)
 	id := ProjectID(len(m.projects))
-	m.projects = append(m.projects, Project{ID: id, Name: c.Name, CreatedAt: ctx.TimeMs})
+	chosen := chooseGroups(m.groupLoad, k)
+	for _, g := range chosen {
+		m.groupLoad[g]++
+	}
+	m.projects = append(m.projects, Project{ID: id, Name: c.Name, CreatedAt: ctx.TimeMs, Groups: chosen})
 	return Result{Created: true, Value: m.projectView(id)}
+}
+
+// growLoad sizes groupLoad for a cluster of this many groups.
+func (m *Meta) growLoad(groups int) {
+	for len(m.groupLoad) < groups {
+		m.groupLoad = append(m.groupLoad, 0)
+	}
 }
 
 func (m *Meta) renameProject(c *Command) Result {
@@ -154,12 +181,13 @@ type ProjectView struct {
 	ID        ProjectID
 	Name      string
 	CreatedAt int64
+	Groups    []uint16 // shared with the state: never modify
 	Assets    []Asset
 }
 
 func (m *Meta) projectView(id ProjectID) ProjectView {
 	p := &m.projects[id]
-	return ProjectView{ID: id, Name: p.Name, CreatedAt: p.CreatedAt, Assets: m.Assets(id)}
+	return ProjectView{ID: id, Name: p.Name, CreatedAt: p.CreatedAt, Groups: p.Groups, Assets: m.Assets(id)}
 }
 
 // ProjectView returns a copy of the project, or false.

@@ -316,7 +316,7 @@ func TestPropertyLedgerMatchesModel(t *testing.T) {
 			}
 		}
 		for k, st := range md.customers {
-			v, ok := h.m.Shards[CustomerShard(k.project, k.id, shards)].Customer(k.project, k.id)
+			v, ok := h.m.Shards[customerShard(k.project, k.id, shards)].Customer(k.project, k.id)
 			if !ok || v.Status != st {
 				t.Fatalf("customer %v: machine %v %s, model %s", k, ok, v.Status, st)
 			}
@@ -376,7 +376,7 @@ func applyAll(m *Machine, cmds []Command) []Result {
 	for i := range cmds {
 		c := cmds[i] // each machine gets its own copy of the command
 		c.Ops = append([]Op(nil), c.Ops...)
-		out[i] = m.Apply(Context{Seq: uint64(i+1) << 16, TimeMs: 1000 + int64(i/3)}, &c)
+		out[i] = m.Apply(Context{Seq: uint64(i+1) << 16, TimeMs: 1000 + int64(i/3)}, placed(&c, m.Total))
 	}
 	return out
 }
@@ -413,7 +413,7 @@ func TestDeterminismAndSnapshotRoundTrip(t *testing.T) {
 		for i := split; i < len(cmds); i++ {
 			c := cmds[i]
 			c.Ops = append([]Op(nil), c.Ops...)
-			restored.Apply(Context{Seq: uint64(i+1) << 16, TimeMs: 1000 + int64(i/3)}, &c)
+			restored.Apply(Context{Seq: uint64(i+1) << 16, TimeMs: 1000 + int64(i/3)}, placed(&c, restored.Total))
 		}
 		if !bytes.Equal(snapshotBytes(t, restored), b1) {
 			t.Fatal("snapshot + tail differs from the full log")

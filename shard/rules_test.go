@@ -118,7 +118,7 @@ func TestCustomerRules(t *testing.T) {
 	if r := h.apply(Command{Kind: CmdResumeCustomer, Project: p, Customer: "alice", Wallets: []WalletID{w1, wb}}); r.Code != WalletNotFound {
 		t.Fatalf("resume with foreign wallet: %s, want WALLET_NOT_FOUND", r.Code)
 	}
-	if v, _ := h.m.Shards[CustomerShard(p, "alice", 3)].Customer(p, "alice"); v.Status != CustomerSuspended {
+	if v, _ := h.m.Shards[customerShard(p, "alice", 3)].Customer(p, "alice"); v.Status != CustomerSuspended {
 		t.Fatalf("failed resume changed the customer: %s", v.Status)
 	}
 	h.must(Command{Kind: CmdResumeCustomer, Project: p, Customer: "alice", Wallets: []WalletID{w1}})

@@ -2,10 +2,12 @@ package shard
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/cloudwallet/cloudwallet/internal/bin"
 )
@@ -65,12 +67,13 @@ func byTx(a, b *preparedTx) int {
 	return cmp.Or(cmp.Compare(a.tx.Shard, b.tx.Shard), cmp.Compare(a.tx.Index, b.tx.Index))
 }
 
-// Snapshot formats: v2 adds the layout and the transactions across groups
-// in flight; v1 (one group, nothing in flight) still reads.
-const (
-	snapshotMagicV1 = "cloudwallet-snapshot-v1\n"
-	snapshotMagic   = "cloudwallet-snapshot-v2\n"
-)
+// The snapshot format: v3 adds each project's groups. Older formats
+// (v1, v2) are refused with ErrOldFormat: their data dirs are refused at
+// start, before any snapshot is read.
+const snapshotMagic = "cloudwallet-snapshot-v3\n"
+
+// ErrOldFormat is the error for data an older version wrote.
+var ErrOldFormat = errors.New("shard: written by an older cloudwallet format")
 
 // Bounds the decoder checks, so a damaged snapshot fails instead of
 // allocating without limit.
@@ -114,6 +117,10 @@ func (f *Frozen) WriteTo(w io.Writer) (int64, error) {
 		p := &f.projects[i]
 		b = bin.AppendString(b, p.Name)
 		b = bin.AppendVarint(b, p.CreatedAt)
+		b = bin.AppendUvarint(b, uint64(len(p.Groups)))
+		for _, g := range p.Groups {
+			b = bin.AppendUvarint(b, uint64(g))
+		}
 	}
 	b = bin.AppendUvarint(b, uint64(len(f.assets)))
 	for i := range f.assets {
@@ -299,17 +306,14 @@ func ReadMachine(data []byte) (*Machine, error) {
 	if len(data) < len(snapshotMagic) {
 		return nil, fmt.Errorf("shard: not a cloudwallet snapshot")
 	}
-	v2 := string(data[:len(snapshotMagic)]) == snapshotMagic
-	if !v2 && string(data[:len(snapshotMagicV1)]) != snapshotMagicV1 {
+	if magic := string(data[:len(snapshotMagic)]); magic != snapshotMagic {
+		if strings.HasPrefix(magic, "cloudwallet-snapshot-v") {
+			return nil, ErrOldFormat
+		}
 		return nil, fmt.Errorf("shard: not a cloudwallet snapshot")
 	}
 	r := bin.NewReader(data[len(snapshotMagic):])
-	var l Layout
-	if v2 {
-		l = Layout{Base: uint16(r.UvarintMax(ShardsMax - 1)), Count: int(r.UvarintMax(ShardsMax)), Total: int(r.UvarintMax(ShardsMax))}
-	} else {
-		l = Single(int(r.UvarintMax(ShardsMax)))
-	}
+	l := Layout{Base: uint16(r.UvarintMax(ShardsMax - 1)), Count: int(r.UvarintMax(ShardsMax)), Total: int(r.UvarintMax(ShardsMax))}
 	if r.Err() != nil || !l.Valid() {
 		return nil, fmt.Errorf("shard: snapshot header: %w", bin.ErrCorrupt)
 	}
@@ -318,6 +322,13 @@ func ReadMachine(data []byte) (*Machine, error) {
 	meta.projects = make([]Project, r.Count(snapshotCountMax, 2))
 	for i := range meta.projects {
 		meta.projects[i] = Project{ID: ProjectID(i), Name: r.String(NameLenMax), CreatedAt: r.Varint()}
+		meta.projects[i].Groups = readGroups(r, l.Groups())
+	}
+	meta.growLoad(l.Groups())
+	for i := range meta.projects {
+		for _, g := range meta.projects[i].Groups {
+			meta.groupLoad[g]++
+		}
 	}
 	meta.assets = make([]Asset, r.Count(snapshotCountMax, 7))
 	for i := range meta.assets {
@@ -343,9 +354,7 @@ func ReadMachine(data []byte) (*Machine, error) {
 	}
 	for _, s := range m.Shards {
 		readShard(r, s)
-		if v2 {
-			readPrepared(r, m, s)
-		}
+		readPrepared(r, m, s)
 	}
 	if r.Err() != nil || r.Len() != 0 {
 		return nil, fmt.Errorf("shard: snapshot body: %w", bin.ErrCorrupt)
@@ -449,4 +458,22 @@ func readPrepared(r *bin.Reader, m *Machine, s *Shard) {
 		s.finishedList[i] = readTxID(r)
 		s.finished[s.finishedList[i]] = struct{}{}
 	}
+}
+
+// readGroups reads a project's groups: 1 to groups of them, ascending,
+// each below groups.
+func readGroups(r *bin.Reader, groups int) []uint16 {
+	n := r.Count(uint64(groups), 1)
+	if r.Err() != nil || n == 0 {
+		r.Fail()
+		return nil
+	}
+	out := make([]uint16, n)
+	for i := range out {
+		out[i] = uint16(r.UvarintMax(uint64(groups - 1)))
+		if i > 0 && out[i] <= out[i-1] {
+			r.Fail()
+		}
+	}
+	return out
 }

@@ -35,7 +35,7 @@ func (m *Machine) transaction(ctx Context, c *Command) Result {
 // referenceId already has (DuplicateReferenceID), a full shard, or a shard
 // this group does not hold.
 func (m *Machine) newRecord(ctx Context, c *Command, status TxStatus) (rs *Shard, tx *Tx, known Result) {
-	if rs = m.shard(ReferenceShard(c.Project, c.ReferenceID, m.Total)); rs == nil {
+	if rs = m.shard(c.Shard); rs == nil {
 		return nil, nil, notHere
 	}
 	if ti, ok := rs.txIndex(c.Project, c.ReferenceID); ok {

@@ -91,7 +91,7 @@ func (m *Machine) txBegin(ctx Context, c *Command) Result {
 // decided keeps its outcome: the answer is the record as it stands, and
 // the caller compares.
 func (m *Machine) txDecide(c *Command) Result {
-	rs := m.shard(ReferenceShard(c.Project, c.ReferenceID, m.Total))
+	rs := m.shard(c.Shard)
 	if rs == nil {
 		return notHere
 	}

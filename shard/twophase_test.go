@@ -2,6 +2,7 @@ package shard
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -33,7 +34,7 @@ func (c *groups) of(shard uint16) int { return int(shard) / c.s }
 func (c *groups) apply(g int, at int64, cmd Command) Result {
 	c.seq++
 	cmd.Ops = slices.Clone(cmd.Ops)
-	return c.ms[g].Apply(Context{Seq: c.seq << 16, TimeMs: at}, &cmd)
+	return c.ms[g].Apply(Context{Seq: c.seq << 16, TimeMs: at}, placed(&cmd, c.total))
 }
 
 // coordinator is one run of the protocol for one transaction, a step at a
@@ -67,7 +68,7 @@ func (c *groups) coordinator(p ProjectID, ref string, at int64, ops []Op) *coord
 // next runs the coordinator's next step; it reports false once finished.
 func (k *coordinator) next() bool {
 	c := k.c
-	refGroup := c.of(ReferenceShard(k.p, k.ref, c.total))
+	refGroup := c.of(referenceShard(k.p, k.ref, c.total))
 	switch {
 	case k.done != nil:
 		return false
@@ -126,12 +127,12 @@ func TestAcrossGroupsMatchesOneGroup(t *testing.T) {
 			for i := range c.ms {
 				c.apply(i, at, cmd)
 			}
-			return one.Apply(Context{Seq: c.seq << 16, TimeMs: at}, &cmd)
+			return one.Apply(Context{Seq: c.seq << 16, TimeMs: at}, placed(&cmd, c.total))
 		}
 		routed := func(shard uint16, cmd Command) Result {
 			at++
 			c.apply(c.of(shard), at, cmd)
-			return one.Apply(Context{Seq: c.seq << 16, TimeMs: at}, &cmd)
+			return one.Apply(Context{Seq: c.seq << 16, TimeMs: at}, placed(&cmd, c.total))
 		}
 		p := all(Command{Kind: CmdCreateProject, Name: "p"}).Value.(ProjectView).ID
 		assets := []AssetID{
@@ -141,7 +142,7 @@ func TestAcrossGroupsMatchesOneGroup(t *testing.T) {
 		var wallets []WalletID
 		for i := range rapid.IntRange(2, 6).Draw(t, "customers") {
 			id := fmt.Sprintf("c%d", i)
-			home := CustomerShard(p, id, g*s)
+			home := customerShard(p, id, g*s)
 			routed(home, Command{Kind: CmdUpsertCustomer, Project: p, Customer: id})
 			a := assets[rapid.IntRange(0, 1).Draw(t, "asset")]
 			r := routed(home, Command{Kind: CmdCreateWallet, Project: p, Customer: id, Asset: a})
@@ -177,7 +178,7 @@ func TestAcrossGroupsMatchesOneGroup(t *testing.T) {
 			}
 			ref := fmt.Sprintf("r%d", rapid.IntRange(0, n).Draw(t, "ref")) // repeats: duplicates
 			at++
-			want := one.Apply(Context{Seq: c.seq << 16, TimeMs: at}, &Command{Kind: CmdTransaction, Project: p, ReferenceID: ref, Ops: slices.Clone(ops)})
+			want := one.Apply(Context{Seq: c.seq << 16, TimeMs: at}, placed(&Command{Kind: CmdTransaction, Project: p, ReferenceID: ref, Ops: slices.Clone(ops)}, c.total))
 			got := c.coordinator(p, ref, at, ops).run()
 			wantTx := want.Value.(*Tx)
 			if got.ID != wantTx.ID || got.Status != wantTx.Status || got.ErrCode != wantTx.ErrCode || got.ErrOpIndex != wantTx.ErrOpIndex || got.CreatedAt != wantTx.CreatedAt {
@@ -225,7 +226,7 @@ func TestAcrossGroupsInterleaved(t *testing.T) {
 		var wallets []WalletID
 		for i := range 4 {
 			id := fmt.Sprintf("c%d", i)
-			g := c.of(CustomerShard(p, id, c.total))
+			g := c.of(customerShard(p, id, c.total))
 			c.apply(g, at, Command{Kind: CmdUpsertCustomer, Project: p, Customer: id})
 			wallets = append(wallets, c.apply(g, at, Command{Kind: CmdCreateWallet, Project: p, Customer: id, Asset: a}).Value.(WalletView).ID)
 		}
@@ -320,12 +321,12 @@ func TestHeldMoneyCannotBeSpent(t *testing.T) {
 		w[i] = c.apply(i, 1, Command{Kind: CmdCreateSystemWallet, Project: p, Asset: a, Shard: uint16(i)}).Value.(WalletView).ID
 	}
 	local := func(ref string, ops ...Op) Result {
-		return c.apply(c.of(ReferenceShard(p, ref, c.total)), 2, Command{Kind: CmdTransaction, Project: p, ReferenceID: ref, Ops: ops})
+		return c.apply(c.of(referenceShard(p, ref, c.total)), 2, Command{Kind: CmdTransaction, Project: p, ReferenceID: ref, Ops: ops})
 	}
 	// referenceIds in group 0, so these transactions are single commands there
 	refIn0 := func(prefix string) string {
 		for i := 0; ; i++ {
-			if ref := fmt.Sprintf("%s%d", prefix, i); c.of(ReferenceShard(p, ref, c.total)) == 0 {
+			if ref := fmt.Sprintf("%s%d", prefix, i); c.of(referenceShard(p, ref, c.total)) == 0 {
 				return ref
 			}
 		}
@@ -389,32 +390,22 @@ func TestFirstDecisionWins(t *testing.T) {
 	}
 }
 
-// A snapshot written before groups and transactions across them existed
-// (format v1, testdata/snapshot-v1.bin: two shards, wallets w000000000 and
-// w000000001, three transactions) still restores, as the only group.
-func TestVersion1SnapshotStillRestores(t *testing.T) {
+// A snapshot an older version wrote (format v1, testdata/snapshot-v1.bin,
+// from before groups existed) is refused with ErrOldFormat, which the
+// engine turns into its "older data dir" refusal, never misread.
+func TestOlderSnapshotFormatIsRefused(t *testing.T) {
 	data, err := os.ReadFile("testdata/snapshot-v1.bin")
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := ReadMachine(data)
-	if err != nil {
-		t.Fatal(err)
+	if _, err := ReadMachine(data); !errors.Is(err, ErrOldFormat) {
+		t.Fatalf("v1 snapshot: %v, want ErrOldFormat", err)
 	}
-	if m.Layout != Single(2) {
-		t.Fatalf("layout %+v, want the single group of 2 shards", m.Layout)
+	v2 := append([]byte("cloudwallet-snapshot-v2\n"), data[len("cloudwallet-snapshot-v1\n"):]...)
+	if _, err := ReadMachine(v2); !errors.Is(err, ErrOldFormat) {
+		t.Fatalf("v2 snapshot: %v, want ErrOldFormat", err)
 	}
-	w, ok1 := m.Shards[0].Wallet(0, 0)
-	s, ok2 := m.Shards[0].Wallet(0, 1)
-	if !ok1 || !ok2 || w.Balance != 30 || s.Balance != 20 {
-		t.Fatalf("balances: %d (%v) and %d (%v), want 30 and 20", w.Balance, ok1, s.Balance, ok2)
-	}
-	if err := m.CheckInvariants(); err != nil {
-		t.Fatal(err)
-	}
-	// Written again, it is a v2 snapshot that reads back the same.
-	again, err := ReadMachine(snapshotBytes(t, m))
-	if err != nil || !bytes.Equal(snapshotBytes(t, again), snapshotBytes(t, m)) {
-		t.Fatalf("v2 round trip: %v", err)
+	if _, err := ReadMachine([]byte("not a snapshot at all, not at all")); err == nil || errors.Is(err, ErrOldFormat) {
+		t.Fatalf("garbage: %v, want a plain refusal", err)
 	}
 }

@@ -137,6 +137,7 @@ type Project struct {
 	ID        ProjectID
 	Name      string
 	CreatedAt int64
+	Groups    []uint16    // the shard groups its data lives in, ascending; fixed at creation
 	Assets    []AssetID   // in creation order, deleted ones included
 	KeyPairs  []KeyPairID // in creation order, deleted ones included
 }

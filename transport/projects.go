@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"fmt"
 	"net/http"
 
 	"github.com/cloudwallet/cloudwallet/shard"
@@ -26,12 +27,29 @@ func (c *call) nameBody(required bool) (string, *apiError) {
 
 func projectResult(v any) any { return projectView(v.(shard.ProjectView)) }
 
+type createProjectReq struct {
+	Name   *string `json:"name"`
+	Groups *int64  `json:"groups"`
+}
+
+// createProject makes a project in "groups" of the cluster's shard groups
+// (default 1): its customers, wallets and transactions live there only.
 func createProject(c *call) *apiError {
-	name, err := c.nameBody(true)
-	if err != nil {
+	var req createProjectReq
+	if err := decodeJSON(c.body, &req); err != nil {
 		return err
 	}
-	r, werr := c.s.node.CreateProject(proposeCtx, name)
+	if err := checkText("name", req.Name, true, shard.NameLenMax); err != nil {
+		return err
+	}
+	groups := int64(1)
+	if req.Groups != nil {
+		groups = *req.Groups
+	}
+	if g := c.s.node.Groups(); groups < 1 || groups > int64(g) {
+		return invalid(fmt.Sprintf("groups must be 1 to %d, the shard groups of this cluster", g))
+	}
+	r, werr := c.s.node.CreateProject(proposeCtx, *req.Name, int(groups))
 	return c.written(r, werr, projectResult)
 }
 

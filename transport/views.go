@@ -33,11 +33,12 @@ type projectJSON struct {
 	ID        string      `json:"id"`
 	Name      string      `json:"name"`
 	CreatedAt int64       `json:"createdAt"`
+	Groups    int         `json:"groups"`
 	Assets    []assetJSON `json:"assets"`
 }
 
 func projectView(p shard.ProjectView) projectJSON {
-	return projectJSON{ID: p.ID.String(), Name: p.Name, CreatedAt: p.CreatedAt, Assets: assetViews(p.Assets)}
+	return projectJSON{ID: p.ID.String(), Name: p.Name, CreatedAt: p.CreatedAt, Groups: len(p.Groups), Assets: assetViews(p.Assets)}
 }
 
 type customerJSON struct {

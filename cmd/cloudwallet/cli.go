@@ -160,10 +160,11 @@ func printStatus(w io.Writer, st engine.ClusterStatus) {
 
 func projectCmd(args []string) error {
 	if len(args) == 0 {
-		return errors.New("usage: cloudwallet project create NAME | list [--server URL] [--token T]")
+		return errors.New("usage: cloudwallet project create [--groups K] NAME | list [--server URL] [--token T]")
 	}
 	fs := flag.NewFlagSet("project "+args[0], flag.ContinueOnError)
 	client := operatorFlags(fs)
+	groups := fs.Int("groups", 1, "create: the shard groups the project's data lives in (1 to the cluster's --groups)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -174,9 +175,9 @@ func projectCmd(args []string) error {
 	switch args[0] {
 	case "create":
 		if fs.NArg() != 1 {
-			return errors.New("usage: cloudwallet project create NAME")
+			return errors.New("usage: cloudwallet project create [--groups K] NAME")
 		}
-		return c.do("POST", "/projects", map[string]string{"name": fs.Arg(0)})
+		return c.do("POST", "/projects", map[string]any{"name": fs.Arg(0), "groups": *groups})
 	case "list":
 		return c.do("GET", "/projects", nil)
 	}

@@ -336,7 +336,7 @@ func firstRun(node *engine.Node, dataDir string) (*defaultProject, error) {
 	var p shard.ProjectID
 	switch {
 	case len(projects) == 0:
-		r, err := node.CreateProject(ctx, "default")
+		r, err := node.CreateProject(ctx, "default", 0) // spans every group
 		if err != nil {
 			return nil, err
 		}

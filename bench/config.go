@@ -42,6 +42,10 @@ type Config struct {
 	// ProjectGroups is how many shard groups the run's project spans
 	// (POST /projects "groups"); 0 leaves it to the server (1).
 	ProjectGroups int
+	// AfterSetup, if set, is called once the ledger is set up, before the
+	// warm-up: generators running side by side wait there for each other,
+	// so that they measure the same seconds.
+	AfterSetup func()
 }
 
 // Limits on a run, so a typo cannot exhaust the machine.

@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"io"
+	"strings"
 )
 
 // WriteMarkdown writes the suite's results as bench/RESULTS.md holds them.
@@ -75,5 +76,27 @@ func WriteMarkdown(w io.Writer, r *SuiteResult, command string) {
 			x.Wallets, x.Entries, x.BuildSeconds)
 		fmt.Fprintf(w, "a snapshot of %.1f MiB and %d log entries after it, restarted until ready (snapshot restored,\n", float64(x.SnapshotBytes)/(1<<20), x.LogTailEntries)
 		fmt.Fprintf(w, "tail replayed, leader elected — the election alone waits %.1f s): **%.1f s**.\n", x.ElectionFloor, x.RestartSeconds)
+	}
+}
+
+// WriteScaleMarkdown writes the scale run's table: how throughput grows
+// with nodes at the same CPU per node.
+func WriteScaleMarkdown(w io.Writer, cfg ScaleConfig, rs []ScaleResult) {
+	fmt.Fprintf(w, "Every node is a separate process in its own cgroup capped to %.2f cores, so the nodes compare like\n", cfg.CPU)
+	fmt.Fprintf(w, "equal machines; each node has its own load generator (%d clients, %d wallets of its own project,\n",
+		cfg.Concurrency, cfg.Wallets)
+	fmt.Fprintf(w, "uniform transfers, %v measured after %v of warm-up, all generators over the same seconds), and\n", cfg.Duration, cfg.Warmup)
+	fmt.Fprintf(w, "their requests/s are summed. Groups have one shard each. Medians of %d runs, layouts alternating.\n\n", cfg.Runs)
+	fmt.Fprintf(w, "| layout | requests/s | vs the first | worst node's p99 ms | per node: req/s, p99 ms |\n|---|---:|---:|---:|---|\n")
+	for _, r := range rs {
+		var per []string
+		for _, n := range r.Nodes {
+			role := ""
+			if n.Leader && r.Layout.Groups == 1 && r.Layout.Nodes > 1 {
+				role = " (leader)"
+			}
+			per = append(per, fmt.Sprintf("%.0f, %.2f%s", n.Result.RequestsPerSec, n.Result.LatencyMs.P99, role))
+		}
+		fmt.Fprintf(w, "| %s | %.0f | %.2f× | %.2f | %s |\n", r.Layout.Name, r.RequestsPerSec, r.Ratio, r.P99Ms, strings.Join(per, "; "))
 	}
 }

@@ -74,6 +74,9 @@ func Run(cfg Config) (Result, error) {
 			return Result{}, err
 		}
 	}
+	if cfg.AfterSetup != nil {
+		cfg.AfterSetup()
+	}
 	workers := make([]*worker, cfg.Concurrency)
 	for i := range workers {
 		rng := rand.New(rand.NewPCG(cfg.Seed, uint64(i)))

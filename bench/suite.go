@@ -184,16 +184,24 @@ func startProcess(binary, logDir string, args ...string) (httpAddr string, stop 
 	for i, a := range args {
 		args[i] = strings.NewReplacer("{http}", httpAddr, "{raft}", raftAddr).Replace(a)
 	}
+	stop, err = launch(binary, logDir, httpAddr, nil, args)
+	return httpAddr, stop, err
+}
+
+// launch starts binary with args, in the CPU cap if one is given, and
+// waits until httpAddr answers (/readyz 200 for a server). The log goes to
+// logDir/server.log. stop sends SIGTERM and waits.
+func launch(binary, logDir, httpAddr string, cap *cpuCap, args []string) (stop func(), err error) {
 	cmd := exec.Command(binary, args...)
 	var logf *os.File
 	if logDir != "" {
 		if logf, err = os.Create(filepath.Join(logDir, "server.log")); err != nil {
-			return "", nil, err
+			return nil, err
 		}
 		cmd.Stderr = logf
 	}
 	if err := cmd.Start(); err != nil {
-		return "", nil, err
+		return nil, err
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
@@ -209,29 +217,35 @@ func startProcess(binary, logDir string, args ...string) (httpAddr string, stop 
 			logf.Close()
 		}
 	}
+	if cap != nil {
+		if err := cap.add(cmd.Process.Pid); err != nil {
+			stop()
+			return nil, fmt.Errorf("bench: putting the server in its CPU cap: %w", err)
+		}
+	}
 	isServer := args[0] == "serve"
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
 		select {
 		case err := <-exited:
-			return "", nil, fmt.Errorf("%s %s exited: %v", binary, args[0], err)
+			return nil, fmt.Errorf("%s %s exited: %v", binary, args[0], err)
 		default:
 		}
 		if isServer {
 			if resp, err := http.Get("http://" + httpAddr + "/readyz"); err == nil {
 				resp.Body.Close()
 				if resp.StatusCode == 200 {
-					return httpAddr, stop, nil
+					return stop, nil
 				}
 			}
 		} else if c, err := net.DialTimeout("tcp", httpAddr, time.Second); err == nil {
 			c.Close()
-			return httpAddr, stop, nil
+			return stop, nil
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	stop()
-	return "", nil, fmt.Errorf("%s %s did not come up", binary, args[0])
+	return nil, fmt.Errorf("%s %s did not come up", binary, args[0])
 }
 
 func freeAddr() string {

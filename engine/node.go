@@ -281,9 +281,11 @@ func (n *Node) Propose(ctx context.Context, cmd *shard.Command) (shard.Result, e
 	}
 	if cmd.Kind != shard.CmdTransaction {
 		rp := n.route(cmd)
-		if cmd.Kind.UsesAsset() && rp.group != metaGroup {
+		if cmd.Kind.UsesAsset() && rp.group != metaGroup && !n.assetUsed(cmd.Project, cmd.Asset) {
 			// The asset lives in the meta group: mark it used there
 			// first (it can no longer be deleted), then make the wallet.
+			// Once used, an asset stays used and can never be deleted:
+			// later wallets of it need no trip to the meta group.
 			r, err := n.groups[metaGroup].propose(ctx, &shard.Command{Kind: shard.CmdUseAsset, Project: cmd.Project, Asset: cmd.Asset})
 			if err != nil || r.Code != shard.OK {
 				return r, err
@@ -295,6 +297,17 @@ func (n *Node) Propose(ctx context.Context, cmd *shard.Command) (shard.Result, e
 	r, err := n.proposeTransaction(ctx, cmd, pl)
 	n.groups[metaGroup].metrics.observeTransaction(cmd, r, err, time.Since(start))
 	return r, err
+}
+
+// assetUsed reports whether this node's replica of the meta group has the
+// asset marked used (which nothing undoes).
+func (n *Node) assetUsed(p shard.ProjectID, a shard.AssetID) bool {
+	var used bool
+	n.ReadMeta(func(m *shard.Meta) {
+		x, ok := m.Asset(p, a)
+		used = ok && x.Used
+	})
+	return used
 }
 
 // route picks the group a command goes to: the group of its home shard

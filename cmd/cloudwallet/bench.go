@@ -20,6 +20,8 @@ func benchCmd(args []string) error {
 			return benchBaseline(args[1:])
 		case "suite":
 			return benchSuite(args[1:])
+		case "scale":
+			return benchScale(args[1:])
 		}
 	}
 	cfg := bench.DefaultConfig()
@@ -28,6 +30,7 @@ func benchCmd(args []string) error {
 		fmt.Fprint(fs.Output(), `usage: cloudwallet bench [flags]          load a running server with transfers
        cloudwallet bench baseline --http-addr ADDR   the bare fasthttp server (the ceiling)
        cloudwallet bench suite [--runs 3] [--out FILE]   the standard suite: fresh servers, medians
+       cloudwallet bench scale [--cpu 0.2] [--runs 3]    1 node against 3, each node in a CPU-capped cgroup (root)
 
 flags:
 `)
@@ -124,6 +127,37 @@ func benchSuite(args []string) error {
 		defer w.Close()
 	}
 	bench.WriteMarkdown(w, res, "cloudwallet bench suite "+strings.Join(args, " "))
+	if *jsonOut != "" {
+		b, _ := json.MarshalIndent(res, "", "  ")
+		return os.WriteFile(*jsonOut, append(b, '\n'), 0o644)
+	}
+	return nil
+}
+
+func benchScale(args []string) error {
+	cfg := bench.DefaultScaleConfig()
+	fs := flag.NewFlagSet("bench scale", flag.ContinueOnError)
+	fs.Float64Var(&cfg.CPU, "cpu", cfg.CPU, "cores each node may use (its cgroup's cap)")
+	fs.IntVar(&cfg.Runs, "runs", cfg.Runs, "runs of every layout (results are medians)")
+	fs.DurationVar(&cfg.Duration, "duration", cfg.Duration, "measured time of each run")
+	fs.DurationVar(&cfg.Warmup, "warmup", cfg.Warmup, "warm-up before each run")
+	fs.IntVar(&cfg.Concurrency, "concurrency", cfg.Concurrency, "clients of each node's load generator")
+	fs.IntVar(&cfg.Wallets, "wallets", cfg.Wallets, "funded wallets of each load generator")
+	jsonOut := fs.String("json", "", "also write every number as JSON to this file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cfg.Binary, cfg.Progress = exe, os.Stderr
+	res, err := bench.RunScale(cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("# cloudwallet bench scale %s\n\n", strings.Join(args, " "))
+	bench.WriteScaleMarkdown(os.Stdout, cfg, res)
 	if *jsonOut != "" {
 		b, _ := json.MarshalIndent(res, "", "  ")
 		return os.WriteFile(*jsonOut, append(b, '\n'), 0o644)

@@ -1,0 +1,315 @@
+package bench
+
+import (
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ScaleConfig is `cloudwallet bench scale`: how throughput grows with nodes.
+// Every node is a separate process in its own cgroup capped to CPU cores,
+// so N processes on one box stand in for N equal machines, and every
+// layout is measured in the same run.
+type ScaleConfig struct {
+	Binary string
+	// CPU is each node's cap in cores (0.2: a fifth of one).
+	CPU float64
+	// Runs of every layout; results are medians.
+	Runs int
+	// Duration, Warmup, Concurrency and Wallets of each load generator.
+	Duration, Warmup     time.Duration
+	Concurrency, Wallets int
+	// Layouts to measure; nil: DefaultScaleLayouts.
+	Layouts []ScaleLayout
+	// Progress hears what the run is doing.
+	Progress io.Writer
+}
+
+// ScaleLayout is one cluster shape: Nodes nodes with Groups shard groups of
+// one shard each, and one load generator per node, each with its own
+// project spread over ProjectGroups groups.
+type ScaleLayout struct {
+	Name          string `json:"name"`
+	Nodes         int    `json:"nodes"`
+	Groups        int    `json:"groups"`
+	ProjectGroups int    `json:"projectGroups"`
+}
+
+// DefaultScaleLayouts: one node; three nodes with three groups, each
+// generator's project in one group and then spread over all three; three
+// nodes with one group (latency through the leader and the followers).
+func DefaultScaleLayouts() []ScaleLayout {
+	return []ScaleLayout{
+		{Name: "1 node, 1 group", Nodes: 1, Groups: 1, ProjectGroups: 1},
+		{Name: "3 nodes, 3 groups, projects in 1 group", Nodes: 3, Groups: 3, ProjectGroups: 1},
+		{Name: "3 nodes, 3 groups, projects over 3 groups", Nodes: 3, Groups: 3, ProjectGroups: 3},
+		{Name: "3 nodes, 1 group", Nodes: 3, Groups: 1, ProjectGroups: 1},
+	}
+}
+
+// DefaultScaleConfig is what `cloudwallet bench scale` runs.
+func DefaultScaleConfig() ScaleConfig {
+	return ScaleConfig{CPU: 0.2, Runs: 3, Duration: 10 * time.Second, Warmup: 3 * time.Second,
+		Concurrency: 64, Wallets: 2_000}
+}
+
+// ScaleResult is one layout's numbers: the generators' summed req/s, the
+// p99 over all of them, and per node its generator's result and whether
+// that node led the first group when the run began.
+type ScaleResult struct {
+	Layout         ScaleLayout `json:"layout"`
+	RequestsPerSec float64     `json:"requestsPerSec"`
+	P99Ms          float64     `json:"p99Ms"`
+	Ratio          float64     `json:"ratio"` // RequestsPerSec against the first layout's
+	Nodes          []ScaleNode `json:"nodes"`
+}
+
+// ScaleNode is one node's generator in a layout.
+type ScaleNode struct {
+	Leader bool   `json:"leader"` // led group 0
+	Result Result `json:"result"`
+}
+
+// RunScale measures every layout Runs times, alternating layouts within
+// each run, and returns the medians.
+func RunScale(cfg ScaleConfig) ([]ScaleResult, error) {
+	if cfg.Layouts == nil {
+		cfg.Layouts = DefaultScaleLayouts()
+	}
+	if cfg.Runs < 1 || cfg.Concurrency < 1 || cfg.Wallets < 2 {
+		return nil, fmt.Errorf("bench: scale needs runs, concurrency and wallets of at least 1, 1 and 2")
+	}
+	say := func(format string, args ...any) {
+		if cfg.Progress != nil {
+			fmt.Fprintf(cfg.Progress, "scale: "+format+"\n", args...)
+		}
+	}
+	// Fail before any server starts when CPU cannot be capped.
+	probe, err := newCPUCap("cloudwallet-scale-probe", cfg.CPU)
+	if err != nil {
+		return nil, err
+	}
+	probe.remove()
+
+	runs := make([][]ScaleResult, len(cfg.Layouts))
+	for run := 1; run <= cfg.Runs; run++ {
+		for i, l := range cfg.Layouts {
+			say("run %d/%d: %s (%.2f cores per node)", run, cfg.Runs, l.Name, cfg.CPU)
+			r, err := runLayout(cfg, l, say)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", l.Name, err)
+			}
+			say("  %8.0f req/s  p99 %.2f ms", r.RequestsPerSec, r.P99Ms)
+			runs[i] = append(runs[i], r)
+		}
+	}
+	out := make([]ScaleResult, len(cfg.Layouts))
+	for i := range runs {
+		out[i] = medianScale(runs[i])
+		out[i].Ratio = out[i].RequestsPerSec / out[0].RequestsPerSec
+	}
+	return out, nil
+}
+
+// runLayout starts a fresh cluster of the layout, runs one generator per
+// node at once, and stops the cluster.
+func runLayout(cfg ScaleConfig, l ScaleLayout, say func(string, ...any)) (ScaleResult, error) {
+	base, err := os.MkdirTemp("", "cloudwallet-scale-")
+	if err != nil {
+		return ScaleResult{}, err
+	}
+	defer os.RemoveAll(base)
+	var stops []func()
+	var caps []*cpuCap
+	defer func() {
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
+		}
+		for _, c := range caps {
+			c.remove()
+		}
+	}()
+	urls := make([]string, l.Nodes)
+	var peer0 string
+	for i := range l.Nodes {
+		dir := filepath.Join(base, "n"+strconv.Itoa(i))
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			return ScaleResult{}, err
+		}
+		cap, err := newCPUCap(fmt.Sprintf("cloudwallet-scale-%d-%d", os.Getpid(), i), cfg.CPU)
+		if err != nil {
+			return ScaleResult{}, err
+		}
+		caps = append(caps, cap)
+		httpAddr, peerAddr := freeAddr(), freeAddr()
+		args := []string{"serve", "--data-dir", dir, "--http-addr", httpAddr, "--peer-addr", peerAddr,
+			"--groups", strconv.Itoa(l.Groups), "--shards", "1", "--log-level", "warn"}
+		if i == 0 {
+			peer0 = peerAddr
+		} else {
+			args = append(args, "--join", peer0, "--cluster-secret-file", filepath.Join(base, "n0", "cluster.secret"))
+		}
+		stop, err := launch(cfg.Binary, dir, httpAddr, cap, args)
+		if err != nil {
+			return ScaleResult{}, err
+		}
+		stops = append(stops, stop)
+		urls[i] = "http://" + httpAddr
+	}
+	tokenBytes, err := os.ReadFile(filepath.Join(base, "n0", "operator.token"))
+	if err != nil {
+		return ScaleResult{}, err
+	}
+	token := strings.TrimSpace(string(tokenBytes))
+	leaders, err := waitBalanced(urls, token, l)
+	if err != nil {
+		return ScaleResult{}, err
+	}
+
+	results := make([]Result, l.Nodes)
+	errs := make([]error, l.Nodes)
+	var ready, done sync.WaitGroup
+	ready.Add(l.Nodes)
+	for i := range l.Nodes {
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			c := DefaultConfig()
+			c.Server, c.OperatorToken, c.ProjectGroups = urls[i], token, l.ProjectGroups
+			c.Duration, c.Warmup, c.Concurrency, c.Wallets = cfg.Duration, cfg.Warmup, cfg.Concurrency, cfg.Wallets
+			c.Seed = uint64(i + 1)
+			var once sync.Once
+			arrive := func() { once.Do(ready.Done) }
+			c.AfterSetup = func() { arrive(); ready.Wait() }
+			results[i], errs[i] = Run(c)
+			arrive() // a generator that failed in setup must not hold the others
+		}()
+	}
+	done.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return ScaleResult{}, err
+	}
+	r := ScaleResult{Layout: l, P99Ms: maxP99(results)}
+	for i, res := range results {
+		r.RequestsPerSec += res.RequestsPerSec
+		r.Nodes = append(r.Nodes, ScaleNode{Leader: leaders[i], Result: res})
+		role := "follower"
+		if leaders[i] {
+			role = "leader of group 0"
+		}
+		say("  node %d (%s): %8.0f req/s  p99 %.2f ms", i, role, res.RequestsPerSec, res.LatencyMs.P99)
+	}
+	return r, nil
+}
+
+// maxP99 is the worst generator's p99: what the slowest node's clients see.
+func maxP99(rs []Result) float64 {
+	var m float64
+	for _, r := range rs {
+		m = max(m, r.LatencyMs.P99)
+	}
+	return m
+}
+
+// clusterStatus is what the scale run reads of GET /cluster.
+type clusterStatus struct {
+	Node   string `json:"node"` // the node that answered
+	Groups []struct {
+		Leader string `json:"leader"`
+		Nodes  []struct {
+			ID       string `json:"id"`
+			Suffrage string `json:"suffrage"`
+		} `json:"nodes"`
+	} `json:"groups"`
+}
+
+// waitBalanced waits until every group has all the layout's nodes as
+// voters and, when there are as many groups as nodes, every node leads
+// one. It returns, per node in start order, whether it leads group 0.
+func waitBalanced(urls []string, token string, l ScaleLayout) ([]bool, error) {
+	deadline := time.Now().Add(90 * time.Second)
+	var last string
+	for time.Now().Before(deadline) {
+		st, err := getStatus(urls[0], token)
+		if err == nil {
+			var ok bool
+			if ok, last = balanced(st, l); ok {
+				return leadersOf(urls, token, st.Groups[0].Leader)
+			}
+		} else {
+			last = err.Error()
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	return nil, fmt.Errorf("bench: the cluster did not settle in 90 s: %s", last)
+}
+
+func balanced(st clusterStatus, l ScaleLayout) (bool, string) {
+	if len(st.Groups) != l.Groups {
+		return false, fmt.Sprintf("%d groups", len(st.Groups))
+	}
+	leads := map[string]int{}
+	for g, grp := range st.Groups {
+		voters := 0
+		for _, n := range grp.Nodes {
+			if n.Suffrage == "Voter" {
+				voters++
+			}
+		}
+		if voters != l.Nodes || grp.Leader == "" {
+			return false, fmt.Sprintf("group %d: %d voters, leader %q", g, voters, grp.Leader)
+		}
+		leads[grp.Leader]++
+	}
+	if l.Groups == l.Nodes && len(leads) != l.Nodes {
+		return false, fmt.Sprintf("leaders on %d nodes of %d", len(leads), l.Nodes)
+	}
+	return true, ""
+}
+
+// leadersOf tells, per node in start order, whether it is the leader
+// named: node i's id is the one its own /cluster answer names.
+func leadersOf(urls []string, token, leader string) ([]bool, error) {
+	out := make([]bool, len(urls))
+	for i, u := range urls {
+		st, err := getStatus(u, token)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = st.Node == leader
+	}
+	return out, nil
+}
+
+func getStatus(url, token string) (clusterStatus, error) {
+	var st clusterStatus
+	req, _ := http.NewRequest("GET", url+"/cluster", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return st, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return st, fmt.Errorf("GET /cluster: %s", resp.Status)
+	}
+	return st, json.NewDecoder(resp.Body).Decode(&st)
+}
+
+// medianScale takes the run whose summed req/s is the median (the lower
+// middle of an even count).
+func medianScale(runs []ScaleResult) ScaleResult {
+	sorted := slices.Clone(runs)
+	slices.SortFunc(sorted, func(a, b ScaleResult) int { return cmp.Compare(a.RequestsPerSec, b.RequestsPerSec) })
+	return sorted[(len(sorted)-1)/2]
+}

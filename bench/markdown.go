@@ -77,6 +77,13 @@ func WriteMarkdown(w io.Writer, r *SuiteResult, command string) {
 		fmt.Fprintf(w, "a snapshot of %.1f MiB and %d log entries after it, restarted until ready (snapshot restored,\n", float64(x.SnapshotBytes)/(1<<20), x.LogTailEntries)
 		fmt.Fprintf(w, "tail replayed, leader elected — the election alone waits %.1f s): **%.1f s**.\n", x.ElectionFloor, x.RestartSeconds)
 	}
+	switch {
+	case r.Scale != nil:
+		fmt.Fprintf(w, "\n## Scale: adding nodes (`cloudwallet bench scale`)\n\n")
+		WriteScaleMarkdown(w, *r.ScaleConfig, r.Scale)
+	case r.ScaleSkipped != "":
+		fmt.Fprintf(w, "\n## Scale\n\nNot run: %s\n", r.ScaleSkipped)
+	}
 }
 
 // WriteScaleMarkdown writes the scale run's table: how throughput grows

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -29,6 +30,10 @@ type SuiteConfig struct {
 	// Memory and restart measurements; zero skips them.
 	MemoryWallets, MemoryEntries   int
 	RestartWallets, RestartEntries int
+	// ScaleCPU > 0 also runs `bench scale` with each node capped to that
+	// many cores (skipped, with a line in the report, where cgroups
+	// cannot cap CPU).
+	ScaleCPU float64
 	// Progress hears what the suite is doing.
 	Progress io.Writer
 }
@@ -40,6 +45,7 @@ func DefaultSuiteConfig() SuiteConfig {
 		Workloads:     []string{"uniform", "hot", "zipf"},
 		MemoryWallets: 1_000_000, MemoryEntries: 10_000_000,
 		RestartWallets: 1_000_000, RestartEntries: 10_000_000,
+		ScaleCPU: DefaultScaleConfig().CPU,
 	}
 }
 
@@ -53,6 +59,11 @@ type SuiteResult struct {
 	Median  map[string]Result   `json:"median"` // per-field medians of the runs
 	Memory  *MemoryResult       `json:"memory,omitempty"`
 	Restart *RestartResult      `json:"restart,omitempty"`
+	Scale   []ScaleResult       `json:"scale,omitempty"`
+	// ScaleConfig is what the scale run used; ScaleSkipped says why it
+	// did not run.
+	ScaleConfig  *ScaleConfig `json:"scaleConfig,omitempty"`
+	ScaleSkipped string       `json:"scaleSkipped,omitempty"`
 }
 
 // RunSuite runs, Runs times: the bare baseline server, then a fresh
@@ -142,6 +153,21 @@ func RunSuite(cfg SuiteConfig, version string) (*SuiteResult, error) {
 			return nil, err
 		}
 		res.Restart = &r
+	}
+	if cfg.ScaleCPU > 0 {
+		sc := DefaultScaleConfig()
+		sc.Binary, sc.CPU, sc.Runs, sc.Progress = cfg.Binary, cfg.ScaleCPU, cfg.Runs, cfg.Progress
+		say("scale: %d layouts, %d runs, %.2f cores per node", len(DefaultScaleLayouts()), sc.Runs, sc.CPU)
+		r, err := RunScale(sc)
+		switch {
+		case errors.Is(err, ErrNoCPUCap):
+			res.ScaleSkipped = err.Error()
+		case err != nil:
+			return nil, err
+		default:
+			sc.Progress = nil
+			res.Scale, res.ScaleConfig = r, &sc
+		}
 	}
 	return res, nil
 }

@@ -28,14 +28,16 @@ const (
 	opPromote   = "promote"   // leader: make NodeID a voter
 	opRemove    = "remove"    // leader: take NodeID out
 	opStatus    = "status"    // any node: its own view
+	opCommitted = "committed" // leader: commit index and the terms of entries (lostprobe.go)
 )
 
 type callRequest struct {
-	Op      string `json:"op"`
-	Group   int    `json:"group,omitempty"` // the shard group a group call is about
-	NodeID  string `json:"nodeId,omitempty"`
-	Addr    string `json:"addr,omitempty"`
-	Proxied bool   `json:"proxied,omitempty"` // already passed on once by a follower
+	Op      string   `json:"op"`
+	Group   int      `json:"group,omitempty"` // the shard group a group call is about
+	NodeID  string   `json:"nodeId,omitempty"`
+	Addr    string   `json:"addr,omitempty"`
+	Proxied bool     `json:"proxied,omitempty"` // already passed on once by a follower
+	Indexes []uint64 `json:"indexes,omitempty"` // committed: the entries asked about
 }
 
 type callAnswer struct {
@@ -46,6 +48,7 @@ type callAnswer struct {
 	Groups int         `json:"groups,omitempty"`        // info: G
 	Token  string      `json:"operatorToken,omitempty"` // info: the operator token`
 	Status *NodeStatus `json:"status,omitempty"`
+	Terms  []uint64    `json:"terms,omitempty"` // committed: the term at each index asked (0: unknown)
 }
 
 const (
@@ -224,6 +227,8 @@ func (rp *replica) answer(req callRequest) callAnswer {
 	case opStatus:
 		s := rp.localStatus()
 		return callAnswer{Status: &s}
+	case opCommitted:
+		return rp.answerCommitted(req.Indexes)
 	case opJoin, opPromote, opRemove:
 		if rp.raft.State() != raft.Leader {
 			if req.Proxied {

@@ -142,7 +142,11 @@ func (n *Node) acrossGroups(ctx context.Context, p shard.ProjectID, refID string
 		pl = &placed
 	}
 	refGroup := pl.ref
-	begin, err := refGroup.step(ctx, &shard.Command{Kind: shard.CmdTxBegin, Project: p, Shard: pl.refShard, ReferenceID: refID, Ops: ops})
+	// The begin is proposed once, like a command in one group: refused
+	// (no leader, a full queue), nothing was written, and the caller hears
+	// so at once. The steps after it are tried again within the deadline:
+	// the record exists, and finishing beats leaving it Waiting.
+	begin, err := refGroup.propose(ctx, &shard.Command{Kind: shard.CmdTxBegin, Project: p, Shard: pl.refShard, ReferenceID: refID, Ops: ops})
 	if err != nil {
 		return shard.Result{}, err
 	}
@@ -271,6 +275,7 @@ func (n *Node) resolveLoop() {
 			if !rp.leads() {
 				continue
 			}
+			n.repairRevocations(rp)
 			for s := range rp.layout.Count {
 				var found []shard.InDoubt
 				rp.parts.read(1+s, func(m *shard.Machine) { found = m.Shards[s].InDoubt() })
@@ -284,6 +289,32 @@ func (n *Node) resolveLoop() {
 		}
 		seen = now
 	})
+}
+
+// repairRevocations revokes in a group every key pair the meta group
+// deleted that the group's log has not revoked: a DeleteKeyPair whose
+// answer was lost half-way (its caller got an unknown outcome).
+func (n *Node) repairRevocations(rp *replica) {
+	if rp.group == metaGroup {
+		return
+	}
+	var deleted []shard.KeyPairID
+	n.ReadMeta(func(m *shard.Meta) { deleted = m.DeletedKeyPairs() })
+	var missing []shard.KeyPairID
+	rp.parts.read(shard.MetaPartition, func(m *shard.Machine) {
+		for _, k := range deleted {
+			if !m.Revoked(k) {
+				missing = append(missing, k)
+			}
+		}
+	})
+	for _, k := range missing {
+		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
+		if _, err := rp.step(ctx, &shard.Command{Kind: shard.CmdRevokeKeyPair, KeyPair: k}); err != nil {
+			n.log.Warn("resolver: revoking a deleted key pair failed; will retry", "group", rp.group, "keyPair", k.String(), "err", err)
+		}
+		cancel()
+	}
 }
 
 // resolve runs the protocol again for one transaction in doubt.

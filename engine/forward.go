@@ -80,7 +80,7 @@ func (rb *remoteBatch) settle(slot int, st forwardStatus, index uint64) {
 func (rp *replica) finish(p *proposal, err error, index uint64) {
 	if p.remote == nil {
 		if err == ErrOutcomeUnknown && index > 0 {
-			rp.markLost(p.tag.Seq, index)
+			rp.markLost(p.tag.Seq, index, p.term)
 			return
 		}
 		rp.pend.complete(p.tag.Seq, shard.Result{}, err)
@@ -288,7 +288,7 @@ func (rp *replica) readAnswers(c *fwdConn) {
 					rp.pend.complete(p.tag.Seq, shard.Result{}, ErrOverloaded)
 				case fwdUnknown:
 					if index > 0 {
-						rp.markLost(p.tag.Seq, index)
+						rp.markLost(p.tag.Seq, index, 0) // another node led: the fence settles it
 					}
 				}
 			}

@@ -67,6 +67,13 @@ func (k *keyCache) put(kp shard.KeyPair) {
 	}
 }
 
+// revoke forgets a key pair some group has revoked.
+func (k *keyCache) revoke(id shard.KeyPairID) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	delete(k.pairs, id)
+}
+
 func (k *keyCache) get(id shard.KeyPairID) (shard.KeyPair, bool) {
 	k.mu.RLock()
 	defer k.mu.RUnlock()

@@ -352,20 +352,63 @@ func (n *Node) placementOf(ctx context.Context, p shard.ProjectID) (shard.Placem
 // follow it are linearizable. It fails with ErrUnavailable when a group's
 // leader does not answer within ctx (at most ReadTimeout).
 func (n *Node) Linearize(ctx context.Context) error {
-	if len(n.groups) == 1 {
-		return n.groups[0].linearize(ctx)
+	return n.Confirm(ctx, Scope(1)<<len(n.groups)-1)
+}
+
+// Scope is a set of shard groups a read needs up to date: bit g is group g
+// (GroupsMax fits).
+type Scope uint64
+
+// MetaScope is the meta group: projects, key pairs, assets.
+func (n *Node) MetaScope() Scope { return 1 << metaGroup }
+
+// ShardScope is the group of a shard (none for a shard the cluster does
+// not have: the read finds nothing).
+func (n *Node) ShardScope(s uint16) Scope {
+	if rp := n.groupOf(s); rp != nil {
+		return 1 << rp.group
 	}
-	errs := make([]error, len(n.groups))
-	var wg sync.WaitGroup
-	for i, rp := range n.groups {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = rp.linearize(ctx)
-		}()
+	return 0
+}
+
+// CustomerScope is the group of a customer's shard.
+func (n *Node) CustomerScope(p shard.ProjectID, id string) Scope {
+	if pl, ok := n.keys.placement(p); ok {
+		return n.ShardScope(pl.CustomerShard(p, id))
 	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return 0
+}
+
+// ProjectScope is every group the project lives in.
+func (n *Node) ProjectScope(p shard.ProjectID) Scope {
+	var s Scope
+	if pl, ok := n.keys.placement(p); ok {
+		for _, g := range pl.Groups {
+			s |= 1 << g
+		}
+	}
+	return s
+}
+
+// Confirm waits until this node's state reflects every write acknowledged
+// (by any node) before the call in each group of the scope: one read-index
+// round per group, the groups in parallel. Reads of those groups that
+// follow it are linearizable. It fails with ErrUnavailable when a group's
+// leader does not answer within ctx (at most ReadTimeout).
+func (n *Node) Confirm(ctx context.Context, s Scope) error {
+	var todo []*replica
+	for _, rp := range n.groups {
+		if s&(1<<rp.group) != 0 {
+			todo = append(todo, rp)
+		}
+	}
+	return each(todo, func(_ int, rp *replica) error { return rp.linearize(ctx) })
+}
+
+// CatchUpMeta brings this node's meta group up to date: a key pair or a
+// project not known here may have just been made through another node.
+func (n *Node) CatchUpMeta(ctx context.Context) error {
+	return n.groups[metaGroup].linearize(ctx)
 }
 
 // ReadMeta runs fn on the meta partition's worker.

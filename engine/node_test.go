@@ -188,3 +188,52 @@ func TestOlderDataFormatIsRefused(t *testing.T) {
 		t.Fatal("the refused data dir was changed")
 	}
 }
+
+// With several groups, a deleted key pair's writes are refused in every
+// group, by the log: DeleteKeyPair answers once each group has the
+// revocation, whatever this node's key cache says. And a project in one
+// group keeps all its customers there.
+func TestDeletedKeyPairIsRevokedInEveryGroup(t *testing.T) {
+	cfg := testConfig(t.TempDir())
+	cfg.Groups, cfg.Shards = 3, 1
+	n := openReady(t, cfg)
+	defer n.Close()
+	ctx := context.Background()
+	spread := propose(t, n, shard.Command{Kind: shard.CmdCreateProject, Name: "spread"}).Value.(shard.ProjectView)
+	one := propose(t, n, shard.Command{Kind: shard.CmdCreateProject, Name: "one", GroupCount: 1}).Value.(shard.ProjectView)
+	if len(spread.Groups) != 3 || len(one.Groups) != 1 {
+		t.Fatalf("groups: %v and %v, want all 3 and 1", spread.Groups, one.Groups)
+	}
+	kp := propose(t, n, *NewKeyPairCommand(spread.ID, "k")).Value.(shard.KeyPair)
+	by := shard.By{KeyPair: kp.ID, Keyed: true}
+	// customers in every group of the spread project, and all in the one
+	// group of the other
+	inGroup := map[Scope]string{}
+	for i := 0; len(inGroup) < 3; i++ {
+		if i > 200 {
+			t.Fatalf("customers never reached every group: %v", inGroup)
+		}
+		id := fmt.Sprintf("c%d", i)
+		inGroup[n.CustomerScope(spread.ID, id)] = id
+		if s := n.CustomerScope(one.ID, id); s != 1<<one.Groups[0] {
+			t.Fatalf("a customer of the one-group project lands in scope %b, outside its group %d", s, one.Groups[0])
+		}
+	}
+	for _, id := range inGroup {
+		if r, err := n.UpsertCustomer(ctx, by, spread.ID, id, CustomerFields{}); err != nil || r.Code != shard.OK {
+			t.Fatalf("upsert %s with a live key: %v %v", id, r.Code, err)
+		}
+	}
+	if r, err := n.DeleteKeyPair(ctx, spread.ID, kp.ID); err != nil || r.Code != shard.OK {
+		t.Fatalf("delete key pair: %v %v", r.Code, err)
+	}
+	// Put the key back in this node's cache, as a node whose meta replica
+	// lags would still have it: the groups refuse the writes anyway.
+	n.keys.put(kp)
+	for scope, id := range inGroup {
+		r, err := n.UpsertCustomer(ctx, by, spread.ID, id, CustomerFields{})
+		if err != nil || r.Code != shard.KeyPairNotFound {
+			t.Errorf("a write with the deleted key in group scope %b: %v %v, want API_KEY_PAIR_NOT_FOUND", scope, r.Code, err)
+		}
+	}
+}

@@ -27,7 +27,8 @@ type proposal struct {
 	cmd    *shard.Command
 	tag    raftfsm.Tag
 	remote *remoteBatch
-	slot   int // index in remote
+	slot   int    // index in remote
+	term   uint64 // the term its entry was appended in, when this node led
 	res    shard.Result
 	err    error
 	done   chan struct{}
@@ -124,6 +125,12 @@ func (rp *replica) proposeLoop() {
 			<-rp.inflight
 		case leading:
 			rp.lastMs = max(rp.lastMs, time.Now().UnixMilli())
+			// A leader appends in its current term; had the term moved on
+			// before Apply, Apply fails at once (index 0, never appended).
+			term := rp.raft.CurrentTerm()
+			for _, p := range batch {
+				p.term = term
+			}
 			f := rp.raft.Apply(b.Entry(rp.lastMs), rp.n.cfg.ApplyTimeout)
 			go rp.await(f, batch)
 		default:

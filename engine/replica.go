@@ -32,6 +32,7 @@ type replica struct {
 	fsm       *raftfsm.FSM
 	raft      *raft.Raft
 	transport *raft.NetworkTransport
+	logs      raft.LogStore // what Raft appends to; read by the lost-entry probe's answers
 	closers   []io.Closer
 	log       *slog.Logger
 	metrics   *metrics
@@ -52,6 +53,7 @@ type replica struct {
 	remoteReads rounds        // read indexes asked of the leader
 	readyTerm   atomic.Uint64 // the term whose marker entry is applied
 	marking     atomic.Bool
+	probing     atomic.Bool // a lost-entry probe is running (lostprobe.go)
 	caughtUp    atomic.Bool // the log as it stood at start has been applied
 }
 
@@ -176,6 +178,7 @@ func (rp *replica) startRaft() error {
 	rc.MaxAppendEntries = 256
 	rc.BatchApplyCh = true
 	logs = meteredLogStore{LogStore: logs, m: rp.metrics}
+	rp.logs = logs
 	existing, err := raft.HasExistingState(logs, stable, snaps)
 	if err != nil {
 		return err
@@ -271,6 +274,11 @@ func (rp *replica) Apply(ctxs []shard.Context, cmds []*shard.Command, res []shar
 			rp.n.keys.put(res[i].Value.(shard.KeyPair))
 		case shard.KeysProject:
 			rp.n.keys.addProject(res[i].Value.(shard.ProjectView))
+		case shard.KeysRevoked:
+			// A group revokes only after the meta group deleted the key
+			// pair; this node's meta replica may not have applied that
+			// yet, and a read confirmed on this group must not accept it.
+			rp.n.keys.revoke(c.KeyPair)
 		}
 	}
 }
@@ -307,9 +315,22 @@ func (rp *replica) Settle(index uint64, tags []raftfsm.Tag, res []shard.Result) 
 // applied is read before restoredAt: Settle stores restoredAt before it
 // moves applied, so an applied index that includes a restore is never
 // paired with the restoredAt from before it.
-func (rp *replica) markLost(seq, index uint64) {
+//
+// term is the term this node led in when it proposed the entry (0 if
+// another node led). It is kept only if this node's log still holds an
+// entry of that term at index: then that entry is the proposal's own (one
+// leader per term), and the lost-entry probe may ask about it.
+func (rp *replica) markLost(seq, index, term uint64) {
+	if term != 0 {
+		var e raft.Log
+		if rp.logs.GetLog(index, &e) != nil || e.Term != term {
+			term = 0
+		}
+	}
 	applied := rp.applied.get()
-	rp.pend.lostAt(seq, index, applied, rp.restoredAt.Load())
+	if rp.pend.lostAt(seq, index, term, applied, rp.restoredAt.Load()) {
+		rp.ensureProbing()
+	}
 }
 
 // --- writes ---

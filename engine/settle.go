@@ -21,11 +21,17 @@ type pending struct {
 	mu   sync.Mutex // guards following
 	next uint64
 	byID map[uint64]*proposal
-	lost map[uint64]uint64 // seq → index of the entry that may or may not commit
+	lost map[uint64]lostEntry // seq → the entry that may or may not commit
+}
+
+// lostEntry is where a proposal's entry sits: its index, and its term when
+// this node appended it as leader (0: another node's leader did).
+type lostEntry struct {
+	index, term uint64
 }
 
 func newPending() *pending {
-	return &pending{byID: map[uint64]*proposal{}, lost: map[uint64]uint64{}}
+	return &pending{byID: map[uint64]*proposal{}, lost: map[uint64]lostEntry{}}
 }
 
 // add registers p and gives it its sequence number.
@@ -52,19 +58,55 @@ func (q *pending) complete(seq uint64, r shard.Result, err error) bool {
 	return true
 }
 
-// lostAt marks a proposal whose entry sits at index but was not confirmed.
-// applied is the index applied so far: if the log has already passed the
-// entry (and settled everything in it), the proposal ends now.
-func (q *pending) lostAt(seq, index, applied, restoredAt uint64) {
+// lostAt marks a proposal whose entry sits at index (appended in term, if
+// this node led) but was not confirmed. applied is the index applied so
+// far: if the log has already passed the entry (and settled everything in
+// it), the proposal ends now. It reports whether the proposal now waits
+// with a term the lost-entry probe can ask about.
+func (q *pending) lostAt(seq, index, term, applied, restoredAt uint64) bool {
 	if index <= applied {
 		q.complete(seq, shard.Result{}, lostOutcome(index, restoredAt))
-		return
+		return false
 	}
 	q.mu.Lock()
+	defer q.mu.Unlock()
 	if _, ok := q.byID[seq]; ok {
-		q.lost[seq] = index
+		q.lost[seq] = lostEntry{index, term}
+		return term != 0
+	}
+	return false
+}
+
+// lostEntries lists the distinct entries with a term that lost proposals
+// wait on.
+func (q *pending) lostEntries() []lostEntry {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	seen := map[lostEntry]bool{}
+	var out []lostEntry
+	for _, e := range q.lost {
+		if e.term != 0 && !seen[e] {
+			seen[e] = true
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// overwritten ends, definitely not applied, every lost proposal of an
+// entry the cluster committed another entry in place of.
+func (q *pending) overwritten(e lostEntry) {
+	var seqs []uint64
+	q.mu.Lock()
+	for seq, l := range q.lost {
+		if l == e {
+			seqs = append(seqs, seq)
+		}
 	}
 	q.mu.Unlock()
+	for _, seq := range seqs {
+		q.complete(seq, shard.Result{}, ErrUnavailable)
+	}
 }
 
 // settle delivers this batch's results to their proposals, then ends the
@@ -91,8 +133,8 @@ func (q *pending) settle(origin, index uint64, tags []raftfsm.Tag, res []shard.R
 		}
 	}
 	for seq, at := range q.lost {
-		if at <= index {
-			ends = append(ends, ending{q.byID[seq], shard.Result{}, lostOutcome(at, restoredAt)})
+		if at.index <= index {
+			ends = append(ends, ending{q.byID[seq], shard.Result{}, lostOutcome(at.index, restoredAt)})
 			delete(q.byID, seq)
 			delete(q.lost, seq)
 		}

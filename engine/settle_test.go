@@ -54,9 +54,9 @@ func TestPendingDeliversByTag(t *testing.T) {
 func TestPendingResolvesLostEntries(t *testing.T) {
 	q := newPending()
 	committed, dropped, inSnapshot := newProposal(q, 1), newProposal(q, 1), newProposal(q, 1)
-	q.lostAt(committed.tag.Seq, 20, 10, 0)
-	q.lostAt(dropped.tag.Seq, 21, 10, 0)
-	q.lostAt(inSnapshot.tag.Seq, 40, 10, 0)
+	q.lostAt(committed.tag.Seq, 20, 0, 10, 0)
+	q.lostAt(dropped.tag.Seq, 21, 0, 10, 0)
+	q.lostAt(inSnapshot.tag.Seq, 40, 0, 10, 0)
 	q.settle(1, 19, nil, nil, 0)
 	if ended(committed) || ended(dropped) {
 		t.Fatal("ended before the log reached their entries")
@@ -74,8 +74,8 @@ func TestPendingResolvesLostEntries(t *testing.T) {
 	}
 	// marked after the log already passed it: ends at once
 	late := newProposal(q, 1)
-	q.lostAt(late.tag.Seq, 44, 50, 45)
-	q.lostAt(newProposal(q, 1).tag.Seq, 49, 50, 0)
+	q.lostAt(late.tag.Seq, 44, 0, 50, 45)
+	q.lostAt(newProposal(q, 1).tag.Seq, 49, 0, 50, 0)
 	if !errors.Is(late.err, ErrOutcomeUnknown) {
 		t.Fatalf("late, inside the snapshot: %v", late.err)
 	}
@@ -168,5 +168,45 @@ func TestPendingFence(t *testing.T) {
 	}
 	if ended(above) {
 		t.Fatal("a proposal above the mark ended")
+	}
+}
+
+// The lost-entry probe's verdict: only an index committed with another
+// term's entry ends a proposal, as definitely not applied; our own term
+// there (committed after all), an index beyond the commit index or a term
+// not known leave it waiting for the log.
+func TestLostEntryProbeEndsOnlyOverwrittenEntries(t *testing.T) {
+	q := newPending()
+	over, ours, beyond, unknown := newProposal(q, 1), newProposal(q, 1), newProposal(q, 1), newProposal(q, 1)
+	for _, c := range []struct {
+		p           *proposal
+		index, term uint64
+	}{{over, 20, 3}, {ours, 21, 3}, {beyond, 30, 3}, {unknown, 22, 3}} {
+		if !q.lostAt(c.p.tag.Seq, c.index, c.term, 10, 0) {
+			t.Fatalf("a lost proposal with its term should be probed")
+		}
+	}
+	if q.lostAt(newProposal(q, 1).tag.Seq, 23, 0, 10, 0) {
+		t.Fatal("a lost proposal without a term (another node led) must not be probed")
+	}
+	lost := q.lostEntries()
+	if len(lost) != 4 {
+		t.Fatalf("%d entries to probe, want 4", len(lost))
+	}
+	committedTerm := map[uint64]uint64{20: 4, 21: 3, 22: 0, 30: 4}
+	terms := make([]uint64, len(lost))
+	for i, e := range lost {
+		terms[i] = committedTerm[e.index]
+	}
+	for _, e := range overwrittenEntries(lost, 25, terms) {
+		q.overwritten(e)
+	}
+	if !ended(over) || !errors.Is(over.err, ErrUnavailable) {
+		t.Fatalf("an index committed with another term's entry: ended %v, %v; want definitely not applied", ended(over), over.err)
+	}
+	for name, p := range map[string]*proposal{"our own entry committed": ours, "beyond the commit index": beyond, "term not known": unknown} {
+		if ended(p) {
+			t.Errorf("%s: ended (%v), want still waiting for the log", name, p.err)
+		}
 	}
 }

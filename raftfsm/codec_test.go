@@ -23,7 +23,8 @@ func oneOfEach() []*shard.Command {
 		{Kind: shard.CmdRenameProject, Project: 4, Name: "renamed"},
 		{Kind: shard.CmdCreateKeyPair, Project: 4, Name: "k", Secret: "s3cr3t", SignatureKey: "sig"},
 		{Kind: shard.CmdDeleteKeyPair, Project: 4, KeyPair: 9},
-		{Kind: shard.CmdCreateAsset, Project: 4, Name: "Dollar", Code: "USD", Fractions: 100},
+		{Kind: shard.CmdRevokeKeyPair, KeyPair: 9},
+		{Kind: shard.CmdCreateAsset, Project: 4, ByKey: 3, Name: "Dollar", Code: "USD", Fractions: 100},
 		{Kind: shard.CmdRenameAsset, Project: 4, Asset: 2, Name: "Euro"},
 		{Kind: shard.CmdDeleteAsset, Project: 4, Asset: 2},
 		{Kind: shard.CmdUseAsset, Project: 4, Asset: 3},
@@ -35,7 +36,7 @@ func oneOfEach() []*shard.Command {
 		{Kind: shard.CmdDeleteCustomer, Project: 4, Customer: "bob"},
 		{Kind: shard.CmdCreateWallet, Project: 4, Customer: "bob", Asset: 1, Name: "main", Description: "dd"},
 		{Kind: shard.CmdCreateSystemWallet, Project: 4, Shard: 2, Asset: 1, Name: "fees"},
-		{Kind: shard.CmdSetWalletName, Project: 4, Wallet: w, Name: "n"},
+		{Kind: shard.CmdSetWalletName, Project: 4, ByKey: 8, ByCustomer: "bob", Wallet: w, Name: "n"},
 		{Kind: shard.CmdSetWalletDescription, Project: 4, Wallet: w, Description: "x"},
 		{Kind: shard.CmdSetWalletStatus, Project: 4, Wallet: w, Status: shard.WalletClosed},
 		{Kind: shard.CmdTransaction, Project: 4, Shard: 6, ReferenceID: "ref-1", Ops: []shard.Op{

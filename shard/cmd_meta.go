@@ -10,7 +10,20 @@ func applyRenameProject(m *Machine, _ Context, c *Command) Result { return m.Met
 func applyCreateKeyPair(m *Machine, ctx Context, c *Command) Result {
 	return m.Meta.createKeyPair(ctx, c)
 }
-func applyDeleteKeyPair(m *Machine, _ Context, c *Command) Result { return m.Meta.deleteKeyPair(c) }
+func applyDeleteKeyPair(m *Machine, _ Context, c *Command) Result {
+	r := m.Meta.deleteKeyPair(c)
+	if r.Code == OK {
+		m.revoke(c.KeyPair)
+	}
+	return r
+}
+
+// applyRevokeKeyPair runs in the other groups once the meta group deleted
+// the key pair (the engine proposes it).
+func applyRevokeKeyPair(m *Machine, _ Context, c *Command) Result {
+	m.revoke(c.KeyPair)
+	return Result{}
+}
 func applyCreateAsset(m *Machine, ctx Context, c *Command) Result { return m.Meta.createAsset(ctx, c) }
 func applyRenameAsset(m *Machine, _ Context, c *Command) Result   { return m.Meta.renameAsset(c) }
 func applyDeleteAsset(m *Machine, _ Context, c *Command) Result   { return m.Meta.deleteAsset(c) }

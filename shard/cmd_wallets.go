@@ -23,6 +23,20 @@ func applyUpdateWallet(m *Machine, ctx Context, c *Command) Result {
 	if s == nil {
 		return Result{Code: WalletNotFound}
 	}
+	if c.ByCustomer != "" {
+		// A Customer Key changes only its own wallets, and not once its
+		// customer is Deleted.
+		w := s.wallet(c.Project, c.Wallet.Index)
+		if w == nil {
+			return Result{Code: WalletNotFound}
+		}
+		if w.Customer == 0 {
+			return Result{Code: AccessDenied}
+		}
+		if owner := &s.customers[w.Customer-1]; owner.ID != c.ByCustomer || owner.Status == CustomerDeleted {
+			return Result{Code: AccessDenied}
+		}
+	}
 	return s.updateWallet(ctx, c)
 }
 

@@ -21,6 +21,7 @@ const (
 	InsufficientFunds
 	ValidationError
 	LimitExceeded
+	AccessDenied
 	codeCount
 )
 
@@ -41,6 +42,7 @@ var codeNames = [codeCount]string{
 	InsufficientFunds:        "INSUFFICIENT_FUNDS",
 	ValidationError:          "VALIDATION_ERROR",
 	LimitExceeded:            "LIMIT_EXCEEDED",
+	AccessDenied:             "ACCESS_DENIED",
 }
 
 func (c Code) String() string {

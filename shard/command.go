@@ -34,6 +34,31 @@ type Command struct {
 	ErrOpIndex int32    // TxDecide, Failed: the failing operation
 
 	Fence uint64 // CmdFence: the highest sequence number fenced off
+
+	// Who asked for the write, checked when it applies (the log orders
+	// writes, so no read of the keys comes before them): ByKey is the key
+	// pair of the Access or Customer Key plus one (0: the operator token),
+	// refused once the key pair is revoked in this group; ByCustomer is a
+	// Customer Key's customer, refused once that customer is Deleted and
+	// for anything not its own.
+	ByKey      uint32
+	ByCustomer string
+}
+
+// By is who made a write: the key pair of an Access or Customer Key (and
+// a Customer Key's customer), or nobody for the operator token.
+type By struct {
+	KeyPair  KeyPairID
+	Keyed    bool // false: the operator token
+	Customer string
+}
+
+// Stamp records who made the write in the command.
+func (b By) Stamp(c *Command) {
+	if b.Keyed {
+		c.ByKey = uint32(b.KeyPair) + 1
+	}
+	c.ByCustomer = b.Customer
 }
 
 // Context is what the log gives every command: a sequence number unique and

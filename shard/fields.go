@@ -92,6 +92,19 @@ var (
 			}
 		},
 	}
+	// fBy: who asked for the write (Command.ByKey, ByCustomer).
+	fBy = field{
+		func(b []byte, c *Command) []byte {
+			b = bin.AppendUvarint(b, uint64(c.ByKey))
+			return bin.AppendString(b, c.ByCustomer)
+		},
+		func(r *bin.Reader, c *Command) {
+			c.ByKey = uint32(r.UvarintMax(IndexMax + 1))
+			if c.ByCustomer = r.String(CustomerIDLenMax); c.ByCustomer != "" && !ValidCustomerID(c.ByCustomer) {
+				r.Fail()
+			}
+		},
+	}
 	// fGroupCount: how many groups a new project spans (0: all).
 	fGroupCount = field{
 		func(b []byte, c *Command) []byte { return bin.AppendUvarint(b, uint64(c.GroupCount)) },

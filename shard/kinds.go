@@ -32,6 +32,9 @@ const (
 	CmdTxAbort   // a participant releases its holds
 	CmdUseAsset  // the meta group marks an asset used before another group makes a wallet of it
 	CmdFence     // raftfsm, not the machine: its proposer's commands up to Fence never apply
+	// CmdRevokeKeyPair: a group other than the meta group learns that a
+	// key pair was deleted, and refuses its writes from then on.
+	CmdRevokeKeyPair
 	kindEnd
 )
 
@@ -53,26 +56,27 @@ func kindTable() [kindEnd]kindSpec {
 		CmdCreateProject: {name: "create_project", home: homeMeta, fields: fs(fName, fGroupCount), apply: applyCreateProject, keys: KeysProject},
 		CmdRenameProject: {name: "rename_project", home: homeMeta, fields: fs(fName), apply: applyRenameProject},
 		CmdCreateKeyPair: {name: "create_key_pair", home: homeMeta, fields: fs(fName, fSecret, fSignatureKey), apply: applyCreateKeyPair, keys: KeysPair},
-		CmdDeleteKeyPair: {name: "delete_key_pair", home: homeMeta, fields: fs(fKeyPair), apply: applyDeleteKeyPair, keys: KeysPair},
-		CmdCreateAsset:   {name: "create_asset", home: homeMeta, fields: fs(fName, fCode, fFractions), apply: applyCreateAsset},
-		CmdRenameAsset:   {name: "rename_asset", home: homeMeta, fields: fs(fAsset, fName), apply: applyRenameAsset},
-		CmdDeleteAsset:   {name: "delete_asset", home: homeMeta, fields: fs(fAsset), apply: applyDeleteAsset},
+		CmdDeleteKeyPair: {name: "delete_key_pair", home: homeMeta, everyPart: true, fields: fs(fKeyPair), apply: applyDeleteKeyPair, keys: KeysPair},
+		CmdRevokeKeyPair: {name: "revoke_key_pair", home: homeNamed, everyPart: true, fields: fs(fKeyPair), apply: applyRevokeKeyPair, keys: KeysRevoked},
+		CmdCreateAsset:   {name: "create_asset", home: homeMeta, fields: fs(fBy, fName, fCode, fFractions), apply: applyCreateAsset},
+		CmdRenameAsset:   {name: "rename_asset", home: homeMeta, fields: fs(fBy, fAsset, fName), apply: applyRenameAsset},
+		CmdDeleteAsset:   {name: "delete_asset", home: homeMeta, fields: fs(fBy, fAsset), apply: applyDeleteAsset},
 		CmdUseAsset:      {name: "use_asset", home: homeMeta, fields: fs(fAsset), apply: applyUseAsset},
 		CmdFence:         {name: "fence", home: homeMeta, fields: fs(fFence), apply: applyFence},
 
-		CmdUpsertCustomer:  {name: "upsert_customer", home: homeCustomer, fields: fs(fShard, fCustomer, fOptName, fOptDescription), apply: applyUpsertCustomer, counts: HeldCustomers},
-		CmdSuspendCustomer: {name: "suspend_customer", home: homeCustomer, fields: fs(fShard, fCustomer), apply: applySuspendCustomer},
-		CmdResumeCustomer:  {name: "resume_customer", home: homeCustomer, fields: fs(fShard, fCustomer, fWallets), apply: applyResumeCustomer},
-		CmdDeleteCustomer:  {name: "delete_customer", home: homeCustomer, fields: fs(fShard, fCustomer), apply: applyDeleteCustomer},
+		CmdUpsertCustomer:  {name: "upsert_customer", home: homeCustomer, fields: fs(fBy, fShard, fCustomer, fOptName, fOptDescription), apply: applyUpsertCustomer, counts: HeldCustomers},
+		CmdSuspendCustomer: {name: "suspend_customer", home: homeCustomer, fields: fs(fBy, fShard, fCustomer), apply: applySuspendCustomer},
+		CmdResumeCustomer:  {name: "resume_customer", home: homeCustomer, fields: fs(fBy, fShard, fCustomer, fWallets), apply: applyResumeCustomer},
+		CmdDeleteCustomer:  {name: "delete_customer", home: homeCustomer, fields: fs(fBy, fShard, fCustomer), apply: applyDeleteCustomer},
 
-		CmdCreateWallet:         {name: "create_wallet", home: homeCustomer, withMeta: true, fields: fs(fOwner, fShard, fAsset, fName, fDescription), apply: applyCreateWallet, counts: HeldWallets, usesAsset: true},
-		CmdCreateSystemWallet:   {name: "create_system_wallet", home: homeShard, withMeta: true, fields: fs(fNoOwner, fShard, fAsset, fName, fDescription), apply: applyCreateSystemWallet, counts: HeldWallets, usesAsset: true},
-		CmdSetWalletName:        {name: "set_wallet_name", home: homeWallet, fields: fs(fWallet, fName, fDescription), apply: applyUpdateWallet},
-		CmdSetWalletDescription: {name: "set_wallet_description", home: homeWallet, fields: fs(fWallet, fName, fDescription), apply: applyUpdateWallet},
-		CmdSetWalletStatus:      {name: "set_wallet_status", home: homeWallet, fields: fs(fWallet, fStatus), apply: applyUpdateWallet},
+		CmdCreateWallet:         {name: "create_wallet", home: homeCustomer, withMeta: true, fields: fs(fBy, fOwner, fShard, fAsset, fName, fDescription), apply: applyCreateWallet, counts: HeldWallets, usesAsset: true},
+		CmdCreateSystemWallet:   {name: "create_system_wallet", home: homeShard, withMeta: true, fields: fs(fBy, fNoOwner, fShard, fAsset, fName, fDescription), apply: applyCreateSystemWallet, counts: HeldWallets, usesAsset: true},
+		CmdSetWalletName:        {name: "set_wallet_name", home: homeWallet, fields: fs(fBy, fWallet, fName, fDescription), apply: applyUpdateWallet},
+		CmdSetWalletDescription: {name: "set_wallet_description", home: homeWallet, fields: fs(fBy, fWallet, fName, fDescription), apply: applyUpdateWallet},
+		CmdSetWalletStatus:      {name: "set_wallet_status", home: homeWallet, fields: fs(fBy, fWallet, fStatus), apply: applyUpdateWallet},
 
-		CmdTransaction: {name: "transaction", home: homeReference, opsWallets: true, fields: fs(fShard, fReferenceID, fOps), apply: applyTransaction, counts: HeldTransactions},
-		CmdTxBegin:     {name: "tx_begin", home: homeReference, fields: fs(fShard, fReferenceID, fOps), apply: applyTxBegin, counts: HeldTransactions},
+		CmdTransaction: {name: "transaction", home: homeReference, opsWallets: true, fields: fs(fBy, fShard, fReferenceID, fOps), apply: applyTransaction, counts: HeldTransactions},
+		CmdTxBegin:     {name: "tx_begin", home: homeReference, fields: fs(fBy, fShard, fReferenceID, fOps), apply: applyTxBegin, counts: HeldTransactions},
 		CmdTxPrepare:   {name: "tx_prepare", home: homeNamed, opsWallets: true, fields: fs(fReferenceID, fTx, fAt, fOps), apply: applyTxPrepare},
 		CmdTxDecide:    {name: "tx_decide", home: homeReference, fields: fs(fShard, fReferenceID, fTx, fDecision), apply: applyTxDecide},
 		CmdTxCommit:    {name: "tx_commit", home: homeNamed, opsWallets: true, fields: fs(fReferenceID, fTx, fAt, fOps), apply: applyTxFinish},
@@ -89,6 +93,9 @@ type kindSpec struct {
 	home       homeKind
 	withMeta   bool
 	opsWallets bool
+	// everyPart: the command holds every partition of the group (it
+	// changes what every partition reads: the revoked key pairs).
+	everyPart bool
 	// fields are the command's fields in the log, in order, after its
 	// kind and project: the codec writes and reads exactly these.
 	fields []field
@@ -160,6 +167,7 @@ const (
 	KeysNone    KeyEffect = iota
 	KeysPair              // a key pair made or deleted: the result holds it
 	KeysProject           // a project made
+	KeysRevoked           // a key pair revoked in a group: the command names it
 )
 
 // Keys is what the kind changes of the keys.
@@ -196,6 +204,12 @@ func (c *Command) Partitions(dst []int, l Layout) []int {
 	}
 	spec := &kinds[c.Kind]
 	start := len(dst)
+	if spec.everyPart {
+		for p := range l.Count + 1 {
+			dst = append(dst, p)
+		}
+		return dst
+	}
 	if spec.home == homeMeta || spec.withMeta {
 		dst = append(dst, MetaPartition)
 	}

@@ -9,6 +9,11 @@ type Machine struct {
 	Layout
 	Meta   *Meta
 	Shards []*Shard // Shards[i] has id Base+i
+	// revoked holds the key pairs deleted as this group's log knows it:
+	// their writes are refused when they apply. Written only by commands
+	// that hold every partition (DeleteKeyPair, RevokeKeyPair); read by
+	// any.
+	revoked map[KeyPairID]struct{}
 }
 
 // Layout places a shard group's shards among the cluster's: the group holds
@@ -55,7 +60,7 @@ func NewGroupMachine(l Layout) *Machine {
 	if !l.Valid() {
 		panic(fmt.Sprintf("shard: layout %+v is outside 1..%d shards", l, ShardsMax))
 	}
-	m := &Machine{Layout: l, Meta: newMeta(), Shards: make([]*Shard, l.Count)}
+	m := &Machine{Layout: l, Meta: newMeta(), Shards: make([]*Shard, l.Count), revoked: map[KeyPairID]struct{}{}}
 	for i := range m.Shards {
 		m.Shards[i] = newShard(l.Base + uint16(i))
 	}
@@ -80,8 +85,22 @@ func (m *Machine) Apply(ctx Context, c *Command) Result {
 	if !c.Kind.Valid() {
 		panic("shard: Apply of unknown command kind " + c.Kind.String())
 	}
+	if c.ByKey != 0 {
+		if _, gone := m.revoked[KeyPairID(c.ByKey-1)]; gone {
+			return Result{Code: KeyPairNotFound}
+		}
+	}
 	return kinds[c.Kind].apply(m, ctx, c)
 }
+
+// Revoked reports whether the group's log has revoked the key pair.
+func (m *Machine) Revoked(k KeyPairID) bool {
+	_, gone := m.revoked[k]
+	return gone
+}
+
+// revoke makes a key pair's writes fail from here on in the log.
+func (m *Machine) revoke(k KeyPairID) { m.revoked[k] = struct{}{} }
 
 // notHere answers a command routed to a group that does not hold its shard:
 // a routing bug, refused without touching anything.

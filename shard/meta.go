@@ -231,6 +231,17 @@ func (m *Meta) Asset(p ProjectID, a AssetID) (Asset, bool) {
 	return *x, true
 }
 
+// DeletedKeyPairs lists every deleted key pair, oldest first.
+func (m *Meta) DeletedKeyPairs() []KeyPairID {
+	var out []KeyPairID
+	for i := range m.keyPairs {
+		if m.keyPairs[i].Deleted {
+			out = append(out, KeyPairID(i))
+		}
+	}
+	return out
+}
+
 // KeyPairs returns copies of the project's live key pairs in creation order.
 func (m *Meta) KeyPairs(id ProjectID) []KeyPair {
 	p := m.Project(id)

@@ -26,6 +26,7 @@ type Frozen struct {
 	projects []Project
 	assets   []Asset
 	keyPairs []KeyPair
+	revoked  []KeyPairID // ascending
 	shards   []frozenShard
 }
 
@@ -48,6 +49,7 @@ func (m *Machine) Freeze() *Frozen {
 		projects: append([]Project(nil), m.Meta.projects...),
 		assets:   append([]Asset(nil), m.Meta.assets...),
 		keyPairs: append([]KeyPair(nil), m.Meta.keyPairs...),
+		revoked:  slices.Sorted(maps.Keys(m.revoked)),
 		shards:   make([]frozenShard, len(m.Shards)),
 	}
 	for i, s := range m.Shards {
@@ -67,7 +69,8 @@ func byTx(a, b *preparedTx) int {
 	return cmp.Or(cmp.Compare(a.tx.Shard, b.tx.Shard), cmp.Compare(a.tx.Index, b.tx.Index))
 }
 
-// The snapshot format: v3 adds each project's groups. Older formats
+// The snapshot format: v3 adds each project's groups and the revoked key
+// pairs. Older formats
 // (v1, v2) are refused with ErrOldFormat: their data dirs are refused at
 // start, before any snapshot is read.
 const snapshotMagic = "cloudwallet-snapshot-v3\n"
@@ -142,6 +145,10 @@ func (f *Frozen) WriteTo(w io.Writer) (int64, error) {
 		b = bin.AppendString(b, k.SignatureKey)
 		b = bin.AppendVarint(b, k.CreatedAt)
 		b = bin.AppendBool(b, k.Deleted)
+	}
+	b = bin.AppendUvarint(b, uint64(len(f.revoked)))
+	for _, k := range f.revoked {
+		b = bin.AppendUvarint(b, uint64(k))
 	}
 	sw.buf = b
 	for si := range f.shards {
@@ -351,6 +358,9 @@ func ReadMachine(data []byte) (*Machine, error) {
 		if r.Err() == nil {
 			meta.projects[k.Project].KeyPairs = append(meta.projects[k.Project].KeyPairs, k.ID)
 		}
+	}
+	for range r.Count(snapshotCountMax, 1) {
+		m.revoke(KeyPairID(r.UvarintMax(IndexMax)))
 	}
 	for _, s := range m.Shards {
 		readShard(r, s)

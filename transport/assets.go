@@ -30,7 +30,7 @@ func createAsset(c *call) *apiError {
 	if req.Fractions == nil || *req.Fractions < 1 {
 		return invalid("fractions must be a whole number ≥ 1")
 	}
-	r, werr := c.s.node.CreateAsset(proposeCtx, c.project, *req.Name, *req.Code, *req.Fractions)
+	r, werr := c.s.node.CreateAsset(proposeCtx, c.who.by(), c.project, *req.Name, *req.Code, *req.Fractions)
 	return c.written(r, werr, assetResult)
 }
 
@@ -64,7 +64,7 @@ func renameAsset(c *call) *apiError {
 	if err != nil {
 		return err
 	}
-	r, werr := c.s.node.RenameAsset(proposeCtx, c.project, id, name)
+	r, werr := c.s.node.RenameAsset(proposeCtx, c.who.by(), c.project, id, name)
 	return c.written(r, werr, assetResult)
 }
 
@@ -73,6 +73,6 @@ func deleteAsset(c *call) *apiError {
 	if err != nil {
 		return err
 	}
-	r, werr := c.s.node.DeleteAsset(proposeCtx, c.project, id)
+	r, werr := c.s.node.DeleteAsset(proposeCtx, c.who.by(), c.project, id)
 	return c.written(r, werr, assetResult)
 }

@@ -18,7 +18,14 @@ import (
 type principal struct {
 	operator bool
 	project  shard.ProjectID
-	customer string // set for a Customer Key: the key's customer id
+	keyPair  shard.KeyPairID // an Access or Customer Key's key pair
+	customer string          // set for a Customer Key: the key's customer id
+}
+
+// by is the principal as a write carries it into the log, where it is
+// checked when the write applies.
+func (p principal) by() shard.By {
+	return shard.By{KeyPair: p.keyPair, Keyed: !p.operator, Customer: p.customer}
 }
 
 // keySource finds live key pairs (the engine's key cache).
@@ -115,7 +122,7 @@ func authenticate(header []byte, operatorToken string, keys keySource, cache *ve
 		if !ok || kp.Project != prj {
 			return nil, errKeyPairGone
 		}
-		p.project = prj
+		p.project, p.keyPair = prj, kid
 		aud, err := claims.GetAudience()
 		if err != nil || len(aud) > 1 {
 			return nil, jwt.ErrTokenMalformed

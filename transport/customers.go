@@ -64,7 +64,7 @@ func (c *call) upsertCustomer(pathID string) *apiError {
 	if err != nil {
 		return err
 	}
-	r, werr := c.s.node.UpsertCustomer(proposeCtx, c.project, in.id, in.fields)
+	r, werr := c.s.node.UpsertCustomer(proposeCtx, c.who.by(), c.project, in.id, in.fields)
 	return c.written(r, werr, customerResult)
 }
 
@@ -106,12 +106,12 @@ func listCustomers(c *call) *apiError {
 }
 
 // customerOp runs a write about the customer of the path.
-func (c *call) customerOp(op func(ctx context.Context, p shard.ProjectID, id string) (shard.Result, error)) *apiError {
+func (c *call) customerOp(op func(ctx context.Context, by shard.By, p shard.ProjectID, id string) (shard.Result, error)) *apiError {
 	id := c.params[0]
 	if !shard.ValidCustomerID(id) {
 		return notFound(shard.CustomerNotFound)
 	}
-	r, err := op(proposeCtx, c.project, id)
+	r, err := op(proposeCtx, c.who.by(), c.project, id)
 	return c.written(r, err, customerResult)
 }
 
@@ -148,7 +148,7 @@ func resumeCustomer(c *call) *apiError {
 		}
 		reopen = append(reopen, w)
 	}
-	r, err := c.s.node.ResumeCustomer(proposeCtx, c.project, id, reopen)
+	r, err := c.s.node.ResumeCustomer(proposeCtx, c.who.by(), c.project, id, reopen)
 	return c.written(r, err, customerResult)
 }
 

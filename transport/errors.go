@@ -60,6 +60,17 @@ var codeHTTP = map[shard.Code]struct {
 	shard.CustomerAlreadyExist:     {http.StatusConflict, "the customer was deleted and cannot come back"},
 	shard.ValidationError:          {http.StatusBadRequest, "validation failed"},
 	shard.LimitExceeded:            {http.StatusUnprocessableEntity, "a limit was reached"},
+	shard.AccessDenied:             {http.StatusForbidden, "a Customer Key changes only its own customer and wallets, and not once the customer is deleted"},
+}
+
+// refused turns a write's refusal into an error. A key's write refused
+// with KeyPairNotFound met its key pair's revocation in the log: that is
+// the key's failure (401), not a missing object's.
+func (c *call) refused(r shard.Result) *apiError {
+	if r.Code == shard.KeyPairNotFound && !c.who.operator {
+		return unauth(codeKeyPairNotFound, "the key pair of this key was deleted")
+	}
+	return fromResult(r)
 }
 
 // fromResult turns a failed (non-transaction) command result into an error.

@@ -1,6 +1,10 @@
 package transport
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/cloudwallet/cloudwallet/engine"
+)
 
 // who may call a route.
 type access uint8
@@ -22,7 +26,10 @@ type route struct {
 	segs     []string
 	access   access
 	ops      bool // an operations route: served while starting and shutting down
-	handle   handler
+	// scope names the groups a read route reads, which a strong read
+	// confirms first; nil for writes (and operations routes).
+	scope  func(c *call) engine.Scope
+	handle handler
 }
 
 // routeTable holds the API's routes. Templates are the metric labels.
@@ -31,15 +38,27 @@ type routeTable struct {
 	project  []route // matched against the path after an optional /projects/{id}
 }
 
+// add adds a write route: no read comes before it.
 func (t *routeTable) add(list *[]route, method, template string, a access, h handler) {
-	*list = append(*list, route{method: method, template: template, prefixed: "/projects/{projectId}" + template,
-		segs: splitPath(template), access: a, handle: h})
+	if method == "GET" {
+		panic("transport: a GET route needs the groups it reads: use read")
+	}
+	t.put(list, route{method: method, template: template, access: a, handle: h})
+}
+
+// read adds a read route and the groups it reads.
+func (t *routeTable) read(list *[]route, template string, a access, scope func(c *call) engine.Scope, h handler) {
+	t.put(list, route{method: "GET", template: template, access: a, scope: scope, handle: h})
+}
+
+func (t *routeTable) put(list *[]route, r route) {
+	r.prefixed, r.segs = "/projects/{projectId}"+r.template, splitPath(r.template)
+	*list = append(*list, r)
 }
 
 // addOps adds an operations route (ops.go) to the operator table.
 func (t *routeTable) addOps(template string, a access, h handler) {
-	t.add(&t.operator, "GET", template, a, h)
-	t.operator[len(t.operator)-1].ops = true
+	t.put(&t.operator, route{method: "GET", template: template, access: a, ops: true, handle: h})
 }
 
 func splitPath(p string) []string {

@@ -1,5 +1,10 @@
 package transport
 
+import (
+	"github.com/cloudwallet/cloudwallet/engine"
+	"github.com/cloudwallet/cloudwallet/shard"
+)
+
 // The API's route table: every endpoint of docs/API.md, its access and its
 // handler. The OpenAPI document names the same set (a test checks it).
 
@@ -8,40 +13,63 @@ func (s *Server) registerRoutes() {
 	op, pr := &t.operator, &t.project
 	// §5 operator API
 	t.add(op, "POST", "/projects", accessOperator, createProject)
-	t.add(op, "GET", "/projects", accessOperator, listProjects)
-	t.add(op, "GET", "/projects/{projectId}", accessOperator, getProjectByID)
+	t.read(op, "/projects", accessOperator, scopeMeta, listProjects)
+	t.read(op, "/projects/{projectId}", accessOperator, scopeMeta, getProjectByID)
 	t.add(op, "PUT", "/projects/{projectId}/name", accessOperator, renameProject)
 	t.add(op, "POST", "/projects/{projectId}/key-pairs", accessOperator, createKeyPair)
-	t.add(op, "GET", "/projects/{projectId}/key-pairs", accessOperator, listKeyPairs)
+	t.read(op, "/projects/{projectId}/key-pairs", accessOperator, scopeMeta, listKeyPairs)
 	t.add(op, "DELETE", "/projects/{projectId}/key-pairs/{keyPairId}", accessOperator, deleteKeyPair)
 	// §4.1 project and assets
-	t.add(pr, "GET", "/project", accessProject, getProject)
+	t.read(pr, "/project", accessProject, scopeMeta, getProject)
 	t.add(pr, "POST", "/assets", accessProject, createAsset)
-	t.add(pr, "GET", "/assets", accessCustomer, listAssets)
-	t.add(pr, "GET", "/assets/{assetId}", accessCustomer, getAsset)
+	t.read(pr, "/assets", accessCustomer, scopeMeta, listAssets)
+	t.read(pr, "/assets/{assetId}", accessCustomer, scopeMeta, getAsset)
 	t.add(pr, "PUT", "/assets/{assetId}/name", accessProject, renameAsset)
 	t.add(pr, "DELETE", "/assets/{assetId}", accessProject, deleteAsset)
 	// §4.2 customers
 	t.add(pr, "POST", "/customers", accessProject, upsertCustomerBody)
 	t.add(pr, "PUT", "/customers/{customerId}", accessCustomer, upsertCustomerPath)
-	t.add(pr, "GET", "/customers/{customerId}", accessCustomer, getCustomer)
-	t.add(pr, "GET", "/customers", accessProject, listCustomers)
+	t.read(pr, "/customers/{customerId}", accessCustomer, scopeCustomer, getCustomer)
+	t.read(pr, "/customers", accessProject, scopeProject, listCustomers)
 	t.add(pr, "POST", "/customers/{customerId}/suspend", accessProject, suspendCustomer)
 	t.add(pr, "POST", "/customers/{customerId}/resume", accessProject, resumeCustomer)
 	t.add(pr, "DELETE", "/customers/{customerId}", accessProject, deleteCustomer)
 	// §4.3 wallets
 	t.add(pr, "POST", "/wallets", accessProject, createWallet)
 	t.add(pr, "POST", "/system-wallets", accessProject, createSystemWallet)
-	t.add(pr, "GET", "/wallets/{walletId}", accessCustomer, getWallet)
-	t.add(pr, "GET", "/customers/{customerId}/wallets", accessCustomer, listCustomerWallets)
-	t.add(pr, "GET", "/wallets", accessCustomerOnly, listOwnWallets)
-	t.add(pr, "GET", "/system-wallets", accessProject, listSystemWallets)
+	t.read(pr, "/wallets/{walletId}", accessCustomer, scopeWallet, getWallet)
+	t.read(pr, "/customers/{customerId}/wallets", accessCustomer, scopeCustomer, listCustomerWallets)
+	t.read(pr, "/wallets", accessCustomerOnly, scopeOwnCustomer, listOwnWallets)
+	t.read(pr, "/system-wallets", accessProject, scopeProject, listSystemWallets)
 	t.add(pr, "PUT", "/wallets/{walletId}/name", accessCustomer, setWalletName)
 	t.add(pr, "PUT", "/wallets/{walletId}/description", accessCustomer, setWalletDescription)
 	t.add(pr, "PUT", "/wallets/{walletId}/status", accessProject, setWalletStatus)
-	t.add(pr, "GET", "/wallets/{walletId}/entries", accessCustomer, listEntries)
+	t.read(pr, "/wallets/{walletId}/entries", accessCustomer, scopeWallet, listEntries)
 	// §4.4 transactions
 	t.add(pr, "POST", "/transactions", accessProject, postTransaction)
-	t.add(pr, "GET", "/transactions/{txId}", accessProject, getTransaction)
-	t.add(pr, "GET", "/transactions", accessProject, listTransactions)
+	t.read(pr, "/transactions/{txId}", accessProject, scopeTransaction, getTransaction)
+	t.read(pr, "/transactions", accessProject, scopeProject, listTransactions)
+}
+
+// The groups each read touches: its strong read confirms only those.
+
+func scopeMeta(c *call) engine.Scope    { return c.s.node.MetaScope() }
+func scopeProject(c *call) engine.Scope { return c.s.node.ProjectScope(c.project) }
+func scopeCustomer(c *call) engine.Scope {
+	return c.s.node.CustomerScope(c.project, c.params[0])
+}
+func scopeOwnCustomer(c *call) engine.Scope {
+	return c.s.node.CustomerScope(c.project, c.who.customer)
+}
+func scopeWallet(c *call) engine.Scope {
+	if id, ok := shard.ParseWalletID(c.params[0]); ok {
+		return c.s.node.ShardScope(id.Shard)
+	}
+	return 0 // not found without a look
+}
+func scopeTransaction(c *call) engine.Scope {
+	if id, ok := shard.ParseTxID(c.params[0]); ok {
+		return c.s.node.ShardScope(id.Shard)
+	}
+	return 0
 }

@@ -170,12 +170,11 @@ func (s *Server) dispatch(c *call) *apiError {
 	if !r.ops && !s.opened.Load() {
 		return errf(http.StatusServiceUnavailable, codeUnavailable, "the server is starting; retry shortly")
 	}
-	if !r.ops {
-		if err := c.consistent(); err != nil {
-			return err
-		}
+	strong, err := c.strongRead(r)
+	if err != nil {
+		return err
 	}
-	who, err := authenticate(ctx.Request.Header.Peek("Authorization"), s.cfg.OperatorToken, s.node, &s.tokens)
+	who, err := c.authenticate()
 	if err != nil {
 		return err
 	}
@@ -192,7 +191,7 @@ func (s *Server) dispatch(c *call) *apiError {
 		}
 		if prefixed {
 			p, ok := shard.ParseProjectID(segs[1])
-			if !ok || !s.node.ProjectExists(p) {
+			if !ok || !c.projectExists(p) {
 				return notFound(shard.ProjectNotFound)
 			}
 			c.project = p
@@ -204,11 +203,13 @@ func (s *Server) dispatch(c *call) *apiError {
 			return denied("a Customer Key may not call this endpoint")
 		}
 		c.project = who.project
-		if err := c.checkCustomerLive(); err != nil {
-			return err
-		}
 	default:
 		c.project = who.project
+	}
+	if r.scope != nil {
+		if err := c.confirmRead(r, strong); err != nil {
+			return err
+		}
 	}
 	if body := ctx.PostBody(); len(body) > 0 {
 		c.body = append([]byte(nil), body...) // out of fasthttp's pooled buffer
@@ -216,20 +217,67 @@ func (s *Server) dispatch(c *call) *apiError {
 	return r.handle(c)
 }
 
-// consistent makes the request see every write acknowledged before it
-// (engine.Linearize), keys and customer statuses included, unless it asks
-// for ?consistency=stale: this node's state as it is, without asking the
-// leader (faster, and it works without a quorum).
-func (c *call) consistent() *apiError {
+// authenticate checks the request's key against this node's key cache.
+// A key pair this node does not know may have just been made through
+// another: the meta group is brought up to date once before it is refused.
+func (c *call) authenticate() (principal, *apiError) {
+	header := c.ctx.Request.Header.Peek("Authorization")
+	who, err := authenticate(header, c.s.cfg.OperatorToken, c.s.node, &c.s.tokens)
+	if err != nil && err.code == codeKeyPairNotFound && c.s.node.CatchUpMeta(proposeCtx) == nil {
+		who, err = authenticate(header, c.s.cfg.OperatorToken, c.s.node, &c.s.tokens)
+	}
+	return who, err
+}
+
+// projectExists is ProjectExists, asked again after catching up with the
+// meta group when this node does not know the project.
+func (c *call) projectExists(p shard.ProjectID) bool {
+	if c.s.node.ProjectExists(p) {
+		return true
+	}
+	return c.s.node.CatchUpMeta(proposeCtx) == nil && c.s.node.ProjectExists(p)
+}
+
+// strongRead tells whether a read route is read linearizably: the
+// default, or ?consistency=strong; ?consistency=stale reads this node's
+// state as it is, without asking the leaders (faster, and it works without
+// a quorum). Writes need no round before them: the log orders them, and
+// each is checked when it applies.
+func (c *call) strongRead(r *route) (bool, *apiError) {
+	if r.scope == nil {
+		return false, nil
+	}
 	switch v := c.ctx.QueryArgs().Peek("consistency"); string(v) {
 	case "stale":
-		return nil
+		return false, nil
 	case "", "strong":
+		return true, nil
 	default:
-		return badData("consistency must be strong (the default) or stale, not " + strconv.Quote(string(v)))
+		return false, badData("consistency must be strong (the default) or stale, not " + strconv.Quote(string(v)))
 	}
-	if err := c.s.node.Linearize(proposeCtx); err != nil {
-		return errf(http.StatusServiceUnavailable, codeUnavailable, "no leader confirmed the read (no quorum?); retry, or read with ?consistency=stale")
+}
+
+// confirmRead brings the groups a read touches up to date (strong reads
+// only), with the group of a Customer Key's customer, and then checks
+// again what may have changed meanwhile: the key pair (a revocation in any
+// of those groups reaches the key cache) and the customer's status.
+func (c *call) confirmRead(r *route, strong bool) *apiError {
+	if strong {
+		scope := r.scope(c)
+		if c.who.customer != "" {
+			scope |= c.s.node.CustomerScope(c.project, c.who.customer)
+		}
+		if err := c.s.node.Confirm(proposeCtx, scope); err != nil {
+			return errf(http.StatusServiceUnavailable, codeUnavailable, "no leader confirmed the read (no quorum?); retry, or read with ?consistency=stale")
+		}
+		if !c.who.operator {
+			if _, live := c.s.node.KeyPair(c.who.keyPair); !live {
+				return unauth(codeKeyPairNotFound, "the key pair of this key does not exist or was deleted")
+			}
+		}
+	}
+	if c.who.customer != "" {
+		return c.checkCustomerLive()
 	}
 	return nil
 }
@@ -311,7 +359,7 @@ func (c *call) written(r shard.Result, err error, view func(any) any) *apiError 
 		return fromEngine(err)
 	}
 	if r.Code != shard.OK {
-		return fromResult(r)
+		return c.refused(r)
 	}
 	status := http.StatusOK
 	if r.Created {

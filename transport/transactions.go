@@ -103,7 +103,7 @@ func postTransaction(c *call) *apiError {
 	if err != nil {
 		return err
 	}
-	r, perr := c.s.node.Transact(proposeCtx, c.project, in.referenceID, in.ops)
+	r, perr := c.s.node.Transact(proposeCtx, c.who.by(), c.project, in.referenceID, in.ops)
 	if errors.Is(perr, engine.ErrOutcomeUnknown) {
 		// The entry may still commit. If its outcome is final by now, the
 		// record gives the definitive answer; otherwise the client waits or
@@ -132,7 +132,7 @@ func postTransaction(c *call) *apiError {
 	if tx, ok := r.Value.(*shard.Tx); ok {
 		return c.reply(http.StatusUnprocessableEntity, txView(tx))
 	}
-	return fromResult(r)
+	return c.refused(r)
 }
 
 func getTransaction(c *call) *apiError {

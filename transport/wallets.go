@@ -52,7 +52,7 @@ func createWallet(c *call) *apiError {
 		return err
 	}
 	w.Customer = *req.CustomerID
-	r, werr := c.s.node.CreateWallet(proposeCtx, c.project, w)
+	r, werr := c.s.node.CreateWallet(proposeCtx, c.who.by(), c.project, w)
 	return c.written(r, werr, walletResult)
 }
 
@@ -65,7 +65,7 @@ func createSystemWallet(c *call) *apiError {
 	if err != nil {
 		return err
 	}
-	r, werr := c.s.node.CreateWallet(proposeCtx, c.project, w)
+	r, werr := c.s.node.CreateWallet(proposeCtx, c.who.by(), c.project, w)
 	return c.written(r, werr, walletResult)
 }
 
@@ -114,14 +114,15 @@ func listSystemWallets(c *call) *apiError {
 	return c.reply(http.StatusOK, walletViews(c.s.node.SystemWallets(c.project)))
 }
 
-// walletUpdate checks access to the wallet of the path, then runs change
-// on it.
+// walletUpdate runs change on the wallet of the path. Whether the wallet
+// is the project's and a Customer Key's own is checked where the change
+// applies, in log order: no read comes before the write.
 func (c *call) walletUpdate(change func(w shard.WalletID) (shard.Result, error)) *apiError {
-	w, err := c.readWallet(c.params[0])
-	if err != nil {
-		return err
+	id, ok := shard.ParseWalletID(c.params[0])
+	if !ok {
+		return notFound(shard.WalletNotFound)
 	}
-	r, werr := change(w.ID)
+	r, werr := change(id)
 	return c.written(r, werr, walletResult)
 }
 
@@ -131,7 +132,7 @@ func setWalletName(c *call) *apiError {
 		return err
 	}
 	return c.walletUpdate(func(w shard.WalletID) (shard.Result, error) {
-		return c.s.node.SetWalletName(proposeCtx, c.project, w, name)
+		return c.s.node.SetWalletName(proposeCtx, c.who.by(), c.project, w, name)
 	})
 }
 
@@ -149,7 +150,7 @@ func setWalletDescription(c *call) *apiError {
 		return invalid("description is required")
 	}
 	return c.walletUpdate(func(w shard.WalletID) (shard.Result, error) {
-		return c.s.node.SetWalletDescription(proposeCtx, c.project, w, *req.Description)
+		return c.s.node.SetWalletDescription(proposeCtx, c.who.by(), c.project, w, *req.Description)
 	})
 }
 
@@ -171,7 +172,7 @@ func setWalletStatus(c *call) *apiError {
 		return invalid("status must be Open, Suspended or Closed")
 	}
 	return c.walletUpdate(func(w shard.WalletID) (shard.Result, error) {
-		return c.s.node.SetWalletStatus(proposeCtx, c.project, w, st)
+		return c.s.node.SetWalletStatus(proposeCtx, c.who.by(), c.project, w, st)
 	})
 }
 

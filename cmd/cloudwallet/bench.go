@@ -105,6 +105,7 @@ func benchSuite(args []string) error {
 	fs.IntVar(&cfg.MemoryEntries, "memory-entries", cfg.MemoryEntries, "entries of the memory measurement")
 	fs.IntVar(&cfg.RestartWallets, "restart-wallets", cfg.RestartWallets, "wallets of the restart measurement (0: skip)")
 	fs.IntVar(&cfg.RestartEntries, "restart-entries", cfg.RestartEntries, "entries of the restart measurement")
+	fs.Float64Var(&cfg.ScaleCPU, "scale-cpu", cfg.ScaleCPU, "cores per node of the scale measurement (0: skip)")
 	out := fs.String("out", "", "write the Markdown report to this file (default: stdout)")
 	jsonOut := fs.String("json", "", "also write every number as JSON to this file")
 	if err := fs.Parse(args); err != nil {

@@ -44,6 +44,9 @@ type Node struct {
 	background     sync.WaitGroup // the resolver and the leadership balancer
 	joinToken      string         // the operator token the cluster gave on first join
 	systemRR       atomic.Uint32  // round robin over shards for system wallets
+	// log1 is the node's one log for every group (wal.Shared; nil with
+	// the bolt log store): opened before the groups, closed after them.
+	log1 *wal.Shared
 }
 
 // identity is what the data dir remembers about this node and its cluster.
@@ -60,7 +63,8 @@ type identity struct {
 //
 //	1  (absent) one log per group, projects hashed over every shard
 //	2  projects in K of the G groups: commands carry their home shard
-const DataFormat = 2
+//	3  one log per node for every group (DATA_DIR/log)
+const DataFormat = 3
 
 // ErrDataFormat: the data dir was written in another data format.
 var ErrDataFormat = errors.New("engine: the data dir is in another data format")
@@ -98,6 +102,17 @@ func Open(cfg Config) (*Node, error) {
 	n.cfg.Shards = id.Shards
 	n.keys.perGroup = id.Shards
 	n.keys.reset(nil)
+	if cfg.LogStore == "wal" {
+		n.log1, err = wal.OpenShared(filepath.Join(cfg.DataDir, "log"), wal.Options{
+			OnRepair: func(seg string, off, dropped int64) {
+				n.log.Warn("log tail repaired", "segment", seg, "offsetBytes", off, "droppedBytes", dropped)
+			},
+		})
+		if err != nil {
+			n.mux.Close()
+			return nil, err
+		}
+	}
 	total := id.Shards * id.Groups
 	for g := range id.Groups {
 		rp, err := n.openReplica(g, shard.Layout{Base: uint16(g * id.Shards), Count: id.Shards, Total: total})
@@ -259,6 +274,9 @@ func (n *Node) closeGroups() error {
 	var errs []error
 	for _, rp := range n.groups {
 		errs = append(errs, rp.close())
+	}
+	if n.log1 != nil {
+		errs = append(errs, n.log1.Close())
 	}
 	return errors.Join(errs...)
 }

@@ -108,11 +108,11 @@ func TestNodeKeepsStateAcrossRestartAndSnapshot(t *testing.T) {
 	if err := n.Close(); err != nil {
 		t.Fatal(err)
 	}
-	logs, err := wal.Open(filepath.Join(dir, "raft-log"), wal.Options{})
+	logs, err := wal.OpenShared(filepath.Join(dir, "log"), wal.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	first, _ := logs.FirstIndex()
+	first, _ := logs.Group(0).FirstIndex()
 	logs.Close()
 	if first <= 50 {
 		t.Fatalf("log starts at %d after a snapshot of 60+ entries: not compacted", first)

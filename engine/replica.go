@@ -140,15 +140,7 @@ func (rp *replica) startRaft() error {
 		}
 		rp.closers, logs = append(rp.closers, b), b
 	} else {
-		w, err := wal.Open(filepath.Join(dir, "raft-log"), wal.Options{
-			OnRepair: func(seg string, off, dropped int64) {
-				rp.log.Warn("log tail repaired", "segment", seg, "offsetBytes", off, "droppedBytes", dropped)
-			},
-		})
-		if err != nil {
-			return err
-		}
-		rp.closers, logs = append(rp.closers, w), w
+		logs = rp.n.log1.Group(uint32(rp.group)) // the node's one log; the node closes it
 	}
 	if err := wal.MkdirAllDurable(filepath.Join(dir, "snapshots"), 0o700); err != nil {
 		return err

@@ -80,9 +80,11 @@ func Open(dir string, opts Options) (*LogStore, error) {
 	return s, nil
 }
 
-func (s *LogStore) tidwallOptions() *twal.Options {
+func (s *LogStore) tidwallOptions() *twal.Options { return tidwallOptions(s.opts) }
+
+func tidwallOptions(opts Options) *twal.Options {
 	return &twal.Options{
-		SegmentSize:      s.opts.SegmentBytes,
+		SegmentSize:      opts.SegmentBytes,
 		LogFormat:        twal.Binary,
 		SegmentCacheSize: 2,
 		AllowEmpty:       true,
@@ -150,7 +152,7 @@ func (s *LogStore) repairFraming() error {
 	if good == len(data) {
 		return fmt.Errorf("wal: %s: tidwall reports corruption the tail scan cannot find", path)
 	}
-	return s.truncateFile(path, int64(good), int64(len(data)-good))
+	return truncateFile(path, int64(good), int64(len(data)-good), s.opts.OnRepair)
 }
 
 // validPrefix returns the length of the longest prefix of a segment made of
@@ -171,7 +173,8 @@ func validPrefix(data []byte) int {
 	return off
 }
 
-func (s *LogStore) truncateFile(path string, size, dropped int64) error {
+// truncateFile cuts a segment file to size bytes and reports the loss.
+func truncateFile(path string, size, dropped int64, onRepair func(string, int64, int64)) error {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return err
@@ -183,8 +186,8 @@ func (s *LogStore) truncateFile(path string, size, dropped int64) error {
 	if err := f.Sync(); err != nil {
 		return err
 	}
-	if s.opts.OnRepair != nil {
-		s.opts.OnRepair(path, size, dropped)
+	if onRepair != nil {
+		onRepair(path, size, dropped)
 	}
 	return nil
 }

@@ -17,7 +17,7 @@ func mkLog(i uint64) *raft.Log {
 		Data: []byte(fmt.Sprintf("entry-%d-%s", i, bytes.Repeat([]byte{'x'}, int(i%50)))), AppendedAt: time.Unix(0, int64(i)*1000)}
 }
 
-func store(t *testing.T, s *LogStore, from, to uint64) {
+func store(t *testing.T, s raft.LogStore, from, to uint64) {
 	t.Helper()
 	var logs []*raft.Log
 	for i := from; i <= to; i++ {
@@ -28,7 +28,7 @@ func store(t *testing.T, s *LogStore, from, to uint64) {
 	}
 }
 
-func bounds(t *testing.T, s *LogStore) (uint64, uint64) {
+func bounds(t *testing.T, s raft.LogStore) (uint64, uint64) {
 	t.Helper()
 	f, err1 := s.FirstIndex()
 	l, err2 := s.LastIndex()
@@ -38,7 +38,7 @@ func bounds(t *testing.T, s *LogStore) (uint64, uint64) {
 	return f, l
 }
 
-func wantBounds(t *testing.T, s *LogStore, first, last uint64) {
+func wantBounds(t *testing.T, s raft.LogStore, first, last uint64) {
 	t.Helper()
 	if f, l := bounds(t, s); f != first || l != last {
 		t.Fatalf("bounds [%d, %d], want [%d, %d]", f, l, first, last)
@@ -46,7 +46,7 @@ func wantBounds(t *testing.T, s *LogStore, first, last uint64) {
 }
 
 // checkLogs reads every index in [from, to] and compares with what was stored.
-func checkLogs(t *testing.T, s *LogStore, from, to uint64) {
+func checkLogs(t *testing.T, s raft.LogStore, from, to uint64) {
 	t.Helper()
 	for i := from; i <= to; i++ {
 		var got raft.Log

@@ -35,12 +35,18 @@ type Shared struct {
 	dir  string  // set by OpenShared, read-only after
 	opts Options // set by OpenShared, read-only after
 
-	mu       sync.RWMutex // guards following, and the tidwall log's contents
-	log      *twal.Log
-	lastSeq  uint64 // the tidwall index of the last record (0: none yet)
-	groups   map[uint32]*groupIndex
-	segFiles int // segment files seen at the last directory sync
-	syncs    uint64
+	mu      sync.RWMutex // guards following, and the tidwall log's contents
+	log     *twal.Log
+	lastSeq uint64 // the tidwall index of the last record (0: none yet)
+	groups  map[uint32]*groupIndex
+	syncs   uint64
+	// The segment files as last listed: their first indexes and the tail
+	// one's path. Listing is a directory read, so it is done only when
+	// the set may have changed: the tail grew to a segment's size (tidwall
+	// starts a new one then), or a truncation renamed files.
+	segFiles int // how many, when the directory was last fsynced (-1: fsync at the next listing)
+	starts   []uint64
+	tail     string
 
 	qmu     sync.Mutex // guards queue and writing
 	queue   []*sharedWrite
@@ -99,7 +105,7 @@ func OpenShared(dir string, opts Options) (*Shared, error) {
 		l.Close()
 		return nil, err
 	}
-	if err := s.syncDirIfChanged(); err != nil {
+	if err := s.listSegments(); err != nil {
 		l.Close()
 		return nil, err
 	}
@@ -337,13 +343,15 @@ func (s *Shared) writeBatch(ws []*sharedWrite) {
 			g.seqs = append(g.seqs, p.start+uint64(k))
 		}
 	}
-	if err := s.compact(); err != nil {
+	// A new segment's records are fsynced by tidwall, its name is not:
+	// fsync the directory before anyone hears the records are durable.
+	if err := s.syncDirIfRolled(); err != nil {
 		for _, p := range ok {
 			p.w.err = err
 		}
 		return
 	}
-	if err := s.syncDirIfChanged(); err != nil {
+	if err := s.compact(); err != nil {
 		for _, p := range ok {
 			p.w.err = err
 		}
@@ -403,13 +411,9 @@ func (s *Shared) compact() error {
 	// begins at or before the oldest record needed, once that is not the
 	// first segment (tidwall rewrites the segment it cuts at, so cutting
 	// anywhere else would copy records on every compaction).
-	files, err := segmentFiles(s.dir)
-	if err != nil || len(files) < 2 {
-		return err
-	}
 	var cut uint64
-	for _, f := range files[1:] {
-		if start, _ := strconv.ParseUint(f, 10, 64); start <= keep {
+	for _, start := range s.starts[min(1, len(s.starts)):] {
+		if start <= keep {
 			cut = start
 		}
 	}
@@ -419,14 +423,36 @@ func (s *Shared) compact() error {
 	if err := s.log.TruncateFront(cut); err != nil {
 		return err
 	}
-	s.segFiles = -1
-	return nil
+	s.segFiles = -1 // truncation renames files
+	return s.listSegments()
 }
 
-func (s *Shared) syncDirIfChanged() error {
+// syncDirIfRolled lists the segments (and fsyncs the directory if their
+// set changed) when tidwall may have started a new one: its tail file
+// reached the segment size.
+func (s *Shared) syncDirIfRolled() error {
+	if s.segFiles >= 0 && s.tail != "" {
+		if fi, err := os.Stat(s.tail); err == nil && fi.Size() < int64(s.opts.SegmentBytes) {
+			return nil
+		}
+	}
+	return s.listSegments()
+}
+
+// listSegments reads the segment files and fsyncs the directory if their
+// number changed since it was last fsynced.
+func (s *Shared) listSegments() error {
 	files, err := segmentFiles(s.dir)
 	if err != nil {
 		return err
+	}
+	s.starts, s.tail = s.starts[:0], ""
+	for _, f := range files {
+		start, _ := strconv.ParseUint(f, 10, 64)
+		s.starts = append(s.starts, start)
+	}
+	if len(files) > 0 {
+		s.tail = filepath.Join(s.dir, files[len(files)-1])
 	}
 	if len(files) == s.segFiles {
 		return nil

@@ -45,6 +45,7 @@ bench-go:
 FUZZTIME ?= 30s
 fuzz:
 	$(GO) test ./wal/ -run '^$$' -fuzz FuzzDecodeRecord -fuzztime $(FUZZTIME)
+	$(GO) test ./wal/ -run '^$$' -fuzz FuzzDecodeShared -fuzztime $(FUZZTIME)
 	$(GO) test ./raftfsm/ -run '^$$' -fuzz FuzzDecodeEntry -fuzztime $(FUZZTIME)
 	$(GO) test ./shard/ -run '^$$' -fuzz FuzzReadMachine -fuzztime $(FUZZTIME)
 	$(GO) test ./transport/ -run '^$$' -fuzz FuzzParseTransaction -fuzztime $(FUZZTIME)

@@ -222,3 +222,51 @@ func TestClusterShardGroupsKill9UnderLoad(t *testing.T) {
 	c.killUnderLoad(l, victim, func(*server) { time.Sleep(3 * time.Second) })
 	l.verify(t)
 }
+
+// useProject makes a project in groups of the cluster's shard groups and
+// points every node's Access Key at it: the fixture helpers and loads then
+// run in that project.
+func (c *cluster) useProject(groups int) {
+	c.t.Helper()
+	n := c.nodes[0]
+	p := n.call("POST", "/projects", n.operator, map[string]any{"name": fmt.Sprintf("in-%d-groups", groups), "groups": groups})
+	if p.status != 201 || p.num("groups") != int64(groups) {
+		c.t.Fatalf("creating a project in %d groups: %d %s", groups, p.status, p.raw)
+	}
+	kp := n.call("POST", "/projects/"+p.str("id")+"/key-pairs", n.operator, map[string]any{"name": "k"})
+	if kp.status != 201 {
+		c.t.Fatalf("key pair: %d %s", kp.status, kp.raw)
+	}
+	for _, s := range c.nodes {
+		s.projectID, s.accessKey, s.sigKey = p.str("id"), kp.str("accessKey"), kp.str("signatureKey")
+	}
+}
+
+// The kill -9 test again, in a project that lives in one of the two
+// groups (project affinity, K = 1): all its wallets are in that group,
+// no transaction runs across groups, and the same checks hold.
+func TestClusterShardGroupsKill9UnderLoadProjectInOneGroup(t *testing.T) {
+	c := startCluster(t, 3, false, "--groups", "2", "--shards", "2")
+	victim := c.waitLeadersSpread()
+	c.useProject(1)
+	l := startClusterLoad(t, c, 9)
+	groups := map[int]bool{}
+	for _, w := range l.ws {
+		groups[walletGroup(t, w)] = true
+	}
+	if len(groups) != 1 {
+		t.Fatalf("the wallets of a project in one group sit in groups %v", groups)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	c.killUnderLoad(l, victim, func(*server) { time.Sleep(3 * time.Second) })
+	l.verify(t)
+	var across float64
+	for i, s := range c.nodes {
+		if i != victim {
+			across += s.scrape()[series("cloudwallet_transactions_across_groups_total", "result", "answered")]
+		}
+	}
+	if across != 0 {
+		t.Errorf("%v transactions ran across groups in a project of one group", across)
+	}
+}

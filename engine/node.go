@@ -63,7 +63,7 @@ type identity struct {
 //
 //	1  (absent) one log per group, projects hashed over every shard
 //	2  projects in K of the G groups: commands carry their home shard
-//	3  one log per node for every group (DATA_DIR/log)
+//	3  one log per node for every group (DATA_DIR/wal)
 const DataFormat = 3
 
 // ErrDataFormat: the data dir was written in another data format.
@@ -103,7 +103,7 @@ func Open(cfg Config) (*Node, error) {
 	n.keys.perGroup = id.Shards
 	n.keys.reset(nil)
 	if cfg.LogStore == "wal" {
-		n.log1, err = wal.OpenShared(filepath.Join(cfg.DataDir, "log"), wal.Options{
+		n.log1, err = wal.OpenShared(filepath.Join(cfg.DataDir, "wal"), wal.Options{
 			OnRepair: func(seg string, off, dropped int64) {
 				n.log.Warn("log tail repaired", "segment", seg, "offsetBytes", off, "droppedBytes", dropped)
 			},

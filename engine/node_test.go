@@ -108,7 +108,7 @@ func TestNodeKeepsStateAcrossRestartAndSnapshot(t *testing.T) {
 	if err := n.Close(); err != nil {
 		t.Fatal(err)
 	}
-	logs, err := wal.OpenShared(filepath.Join(dir, "log"), wal.Options{})
+	logs, err := wal.OpenShared(filepath.Join(dir, "wal"), wal.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,10 +53,12 @@
 // # Reads
 //
 // A read runs on the worker of the partition it needs (or on all of them,
-// for cross-shard lists). Linearize (readindex.go) first makes the node's
-// state include every write acknowledged anywhere before the read: the
-// leader's commit index, confirmed by one VerifyLeader round shared by all
-// reads waiting, then a wait until this node has applied that far.
+// for cross-shard lists). Confirm (scope.go, readindex.go) first makes the node's
+// state of the groups the read touches include every write acknowledged
+// anywhere before the read: each leader's commit index, confirmed by one
+// VerifyLeader round shared by all reads waiting, then a wait until this
+// node has applied that far. Writes need no round: the log orders them,
+// and who made one is checked where it applies (shard.By).
 //
 // # Operating
 //

@@ -6,7 +6,7 @@ import "github.com/cloudwallet/cloudwallet/shard"
 // partition that holds the answer (a customer's shard, a wallet's, the
 // meta partition), reads it on that partition's worker, and for lists
 // across shards and groups merges the parts in creation order. They read
-// this node's state as it is: call Linearize first for a linearizable
+// this node's state as it is: call Confirm first for a linearizable
 // read.
 
 // Projects lists every project.

@@ -11,9 +11,12 @@
 // result: they never assemble commands, route, or merge pages. Every operating error is an apiError, and shard codes and engine
 // errors map to HTTP in one place (errors.go).
 //
-// Every API request is linearizable unless it asks ?consistency=stale:
-// before authentication the engine makes the node's state current
-// (engine.Node.Linearize), so keys, customers and data are never stale.
+// Every read is linearizable unless it asks ?consistency=stale: each read
+// route names the groups it reads (routes_api.go), which the engine brings
+// up to date (engine.Node.Confirm) before the handler reads; the key and a
+// Customer Key's customer are checked again after that. Writes run no such
+// round: the log orders them, and each carries who made it (principal.by),
+// checked where it applies.
 //
 // The operations endpoints (ops.go) need no key: /livez, /readyz (the
 // node's checks plus the server's own: starting, serving, shutting down),

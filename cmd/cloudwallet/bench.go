@@ -128,11 +128,7 @@ func benchSuite(args []string) error {
 		defer w.Close()
 	}
 	bench.WriteMarkdown(w, res, "cloudwallet bench suite "+strings.Join(args, " "))
-	if *jsonOut != "" {
-		b, _ := json.MarshalIndent(res, "", "  ")
-		return os.WriteFile(*jsonOut, append(b, '\n'), 0o644)
-	}
-	return nil
+	return writeJSONFile(*jsonOut, res)
 }
 
 func benchScale(args []string) error {
@@ -159,9 +155,18 @@ func benchScale(args []string) error {
 	}
 	fmt.Printf("# cloudwallet bench scale %s\n\n", strings.Join(args, " "))
 	bench.WriteScaleMarkdown(os.Stdout, cfg, res)
-	if *jsonOut != "" {
-		b, _ := json.MarshalIndent(res, "", "  ")
-		return os.WriteFile(*jsonOut, append(b, '\n'), 0o644)
+	return writeJSONFile(*jsonOut, res)
+}
+
+// writeJSONFile writes v as indented JSON to path; an empty path writes
+// nothing.
+func writeJSONFile(path string, v any) error {
+	if path == "" {
+		return nil
 	}
-	return nil
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
 }

@@ -99,6 +99,20 @@ func (rp *replica) leaderReadIndex() (uint64, error) {
 	return index, nil
 }
 
+// leaderlessReadsMax: after this many election timeouts without a known
+// leader, reads fail at once instead of waiting for one.
+const leaderlessReadsMax = 2
+
+// leaderlessFor is how long this replica has known no leader since it
+// last knew one (0 while it knows one, and at start, before the first).
+func (rp *replica) leaderlessFor() time.Duration {
+	since := rp.noLeaderSince.Load()
+	if since == 0 {
+		return 0
+	}
+	return time.Since(time.Unix(0, since))
+}
+
 // ReadIndex returns the log index a linearizable read must wait for: every
 // write acknowledged before the call is at or below it.
 func (rp *replica) ReadIndex(ctx context.Context) (uint64, error) {
@@ -113,6 +127,12 @@ func (rp *replica) ReadIndex(ctx context.Context) (uint64, error) {
 		}
 		if err == nil {
 			return index, nil
+		}
+		// A node that has known no leader for longer than an election
+		// takes is most likely cut off from the others: say so now, so
+		// the client tries another node, rather than after ReadTimeout.
+		if rp.leaderlessFor() > leaderlessReadsMax*rp.n.cfg.ElectionTimeout {
+			return 0, fmt.Errorf("%w: no leader known for %v", ErrUnavailable, rp.leaderlessFor().Round(time.Millisecond))
 		}
 		// A leader that just took office, or a moment without one, passes
 		// quickly: wait a little and ask again, within ctx.

@@ -54,7 +54,10 @@ type replica struct {
 	readyTerm   atomic.Uint64 // the term whose marker entry is applied
 	marking     atomic.Bool
 	probing     atomic.Bool // a lost-entry probe is running (lostprobe.go)
-	caughtUp    atomic.Bool // the log as it stood at start has been applied
+	// noLeaderSince is when this replica lost its leader (Unix ns; 0 while
+	// it knows one). Written by the leader watcher.
+	noLeaderSince atomic.Int64
+	caughtUp      atomic.Bool // the log as it stood at start has been applied
 }
 
 // openReplica starts this node's replica of group g.
@@ -101,6 +104,11 @@ func (rp *replica) watchLeader() {
 				rp.metrics.leaderChanges.Inc()
 				rp.log.Info("leader changed", "leader", string(lo.LeaderID), "leaderAddr", string(lo.LeaderAddr))
 				rp.fwd.leaderIs(string(lo.LeaderAddr))
+				if lo.LeaderID == "" {
+					rp.noLeaderSince.CompareAndSwap(0, time.Now().UnixNano())
+				} else {
+					rp.noLeaderSince.Store(0)
+				}
 				if string(lo.LeaderID) == rp.n.id {
 					rp.ensureMarked()
 				}

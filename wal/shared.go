@@ -76,8 +76,17 @@ type sharedWrite struct {
 
 // Shared record kinds.
 const (
-	recEntry  = 1
-	recDelete = 2
+	recEntry   = 1
+	recDelete  = 2
+	recRewrite = 3 // a group's whole log written again, unchanged, in one record (unpin)
+)
+
+// unpin's bounds: with more segments than unpinSegments, the groups whose
+// entries keep the oldest one alive are written again, each in one record
+// of at most rewriteBytesMax (a group with more is left where it is).
+const (
+	unpinSegments   = 8
+	rewriteBytesMax = 8 << 20
 )
 
 // OpenShared opens or creates the node's shared log in dir, repairing a
@@ -138,6 +147,9 @@ func (s *Shared) replay() error {
 		var kind byte
 		if err == nil {
 			kind, group, min, max, err = decodeShared(rec, &l)
+			if kind == recEntry {
+				min = l.Index
+			}
 		}
 		if err == nil {
 			err = s.applyRecord(kind, group, seq, &l, min, max)
@@ -164,8 +176,9 @@ func (s *Shared) replay() error {
 	return nil
 }
 
-// applyRecord replays one record into the group indexes (and is what a
-// write does to them once its batch is durable).
+// applyRecord replays one record into the group indexes: an entry at
+// index min, a delete of [min, max], or a rewrite of the group's whole log
+// as [min, max].
 func (s *Shared) applyRecord(kind byte, group uint32, seq uint64, l *raft.Log, min, max uint64) error {
 	g := s.groups[group]
 	if g == nil {
@@ -175,15 +188,26 @@ func (s *Shared) applyRecord(kind byte, group uint32, seq uint64, l *raft.Log, m
 	switch kind {
 	case recEntry:
 		if len(g.seqs) == 0 {
-			g.first = l.Index
-		} else if l.Index != g.last()+1 {
-			return fmt.Errorf("group %d: entry %d after %d: %w", group, l.Index, g.last(), ErrCorruptRecord)
+			g.first = min
+		} else if min != g.last()+1 {
+			return fmt.Errorf("group %d: entry %d after %d: %w", group, min, g.last(), ErrCorruptRecord)
 		}
 		g.seqs = append(g.seqs, seq)
 	case recDelete:
 		g.deleteRange(min, max)
+	case recRewrite:
+		g.rewritten(min, max, seq)
 	}
 	return nil
+}
+
+// rewritten points the whole index, now [first, last], at one record.
+func (g *groupIndex) rewritten(first, last, seq uint64) {
+	g.first = first
+	g.seqs = make([]uint64, last-first+1)
+	for k := range g.seqs {
+		g.seqs[k] = seq
+	}
 }
 
 // deleteRange drops [min, max] from the index: a prefix, a suffix or all.
@@ -355,7 +379,106 @@ func (s *Shared) writeBatch(ws []*sharedWrite) {
 		for _, p := range ok {
 			p.w.err = err
 		}
+		return
 	}
+	// Unpinning is housekeeping for later batches: if it fails nothing is
+	// lost (the log is only longer) and the next batch tries again; a
+	// disk that refuses it refuses the next write too, which reports.
+	_ = s.unpin()
+}
+
+// unpin writes again, unchanged, the logs of the groups whose entries keep
+// the oldest segment alive, once the log has more than unpinSegments
+// segments: a quiet group that seldom compacts (Raft keeps its last
+// entries even after a snapshot) would otherwise hold every segment after
+// its first entry. Each group's log goes into one record, so a crash
+// leaves either the whole rewrite or none of it, and the old records stay
+// in use until the rewrite is durable.
+func (s *Shared) unpin() error {
+	if len(s.starts) <= unpinSegments {
+		return nil
+	}
+	second := s.starts[1]
+	type rewrite struct {
+		g   *groupIndex
+		seq uint64
+	}
+	var done []rewrite
+	s.batch.Clear()
+	seq := s.lastSeq
+	for group, g := range s.groups {
+		if len(g.seqs) == 0 || g.seqs[0] >= second {
+			continue
+		}
+		body, err := s.rewriteBody(group, g)
+		if err != nil {
+			return err
+		}
+		if body == nil {
+			continue // too big to write again in one record
+		}
+		seq++
+		s.batch.Write(seq, body)
+		done = append(done, rewrite{g, seq})
+	}
+	if len(done) == 0 {
+		return nil
+	}
+	if err := s.log.WriteBatch(&s.batch); err != nil {
+		s.batch.Clear()
+		return err
+	}
+	s.syncs++
+	s.lastSeq = seq
+	for _, r := range done {
+		r.g.rewritten(r.g.first, r.g.last(), r.seq)
+	}
+	if err := s.syncDirIfRolled(); err != nil {
+		return err
+	}
+	return s.compact()
+}
+
+// rewriteBody is the rewrite record of a group's whole log, or nil when
+// it would pass rewriteBytesMax.
+func (s *Shared) rewriteBody(group uint32, g *groupIndex) ([]byte, error) {
+	var entries [][]byte
+	size := 0
+	var l raft.Log
+	for i := range g.seqs {
+		if err := s.readEntry(group, g.first+uint64(i), g.seqs[i], &l); err != nil {
+			return nil, err
+		}
+		rec, err := appendRecord(nil, &l)
+		if err != nil {
+			return nil, err
+		}
+		if size += len(rec); size > rewriteBytesMax {
+			return nil, nil
+		}
+		entries = append(entries, rec)
+	}
+	return appendSharedRewrite(nil, group, entries), nil
+}
+
+// readEntry reads the entry of a group at index from the record at seq: an
+// entry record, or a rewrite holding it.
+func (s *Shared) readEntry(group uint32, index, seq uint64, out *raft.Log) error {
+	rec, err := s.log.Read(seq)
+	if err != nil {
+		return err
+	}
+	kind, g, _, _, err := decodeShared(rec, out)
+	if err == nil && kind == recRewrite {
+		err = findRewritten(rec, index, out)
+	}
+	if err != nil {
+		return fmt.Errorf("wal: group %d index %d: %w", group, index, err)
+	}
+	if (kind != recEntry && kind != recRewrite) || g != group || out.Index != index {
+		return fmt.Errorf("wal: group %d index %d holds another record: %w", group, index, ErrCorruptRecord)
+	}
+	return nil
 }
 
 // span is a group's first and last index, for checking a batch's writes
@@ -498,18 +621,7 @@ func (g *GroupStore) GetLog(index uint64, out *raft.Log) error {
 	if x == nil || len(x.seqs) == 0 || index < x.first || index > x.last() {
 		return raft.ErrLogNotFound
 	}
-	rec, err := g.s.log.Read(x.seqs[index-x.first])
-	if err != nil {
-		return err
-	}
-	kind, group, _, _, err := decodeShared(rec, out)
-	if err != nil {
-		return fmt.Errorf("wal: group %d index %d: %w", g.group, index, err)
-	}
-	if kind != recEntry || group != g.group || out.Index != index {
-		return fmt.Errorf("wal: group %d index %d holds another record: %w", g.group, index, ErrCorruptRecord)
-	}
-	return nil
+	return g.s.readEntry(g.group, index, x.seqs[index-x.first], out)
 }
 
 // StoreLog stores one entry.
@@ -566,8 +678,76 @@ func appendSharedDelete(dst []byte, group uint32, min, max uint64) []byte {
 	return dst
 }
 
+// appendSharedRewrite appends a rewrite record: a group's consecutive
+// entries, each as appendRecord encodes it.
+//
+//	... | count uvarint | (len uvarint | record)...
+func appendSharedRewrite(dst []byte, group uint32, entries [][]byte) []byte {
+	start := len(dst)
+	dst = append(dst, 0, 0, 0, 0, recRewrite)
+	dst = binary.AppendUvarint(dst, uint64(group))
+	dst = binary.AppendUvarint(dst, uint64(len(entries)))
+	for _, e := range entries {
+		dst = binary.AppendUvarint(dst, uint64(len(e)))
+		dst = append(dst, e...)
+	}
+	binary.LittleEndian.PutUint32(dst[start:], crc32.Checksum(dst[start+4:], castagnoli))
+	return dst
+}
+
+// eachRewritten calls fn with every entry of a rewrite record's body, in
+// order, checking that there is at least one and that their indexes are
+// consecutive.
+func eachRewritten(body []byte, fn func(l *raft.Log) bool) error {
+	count, n := binary.Uvarint(body)
+	if n <= 0 || count == 0 || count > uint64(len(body)) {
+		return ErrCorruptRecord
+	}
+	body = body[n:]
+	var l raft.Log
+	var prev uint64
+	for i := uint64(0); i < count; i++ {
+		size, n := binary.Uvarint(body)
+		if n <= 0 || size > uint64(len(body)-n) {
+			return ErrCorruptRecord
+		}
+		if err := decodeRecord(body[n:n+int(size)], &l); err != nil {
+			return err
+		}
+		if i > 0 && l.Index != prev+1 {
+			return ErrCorruptRecord
+		}
+		prev = l.Index
+		body = body[n+int(size):]
+		if !fn(&l) {
+			return nil
+		}
+	}
+	if len(body) != 0 {
+		return ErrCorruptRecord
+	}
+	return nil
+}
+
+// findRewritten finds the entry at index in a rewrite record.
+func findRewritten(rec []byte, index uint64, out *raft.Log) error {
+	_, n := binary.Uvarint(rec[5:])
+	found := false
+	err := eachRewritten(rec[5+n:], func(l *raft.Log) bool {
+		if l.Index == index {
+			*out, found = *l, true
+			return false
+		}
+		return true
+	})
+	if err == nil && !found {
+		err = raft.ErrLogNotFound
+	}
+	return err
+}
+
 // decodeShared decodes a shared record: an entry into l (its Data aliases
-// rec), or a delete's range.
+// rec), a delete's range, or a rewrite's range (its first entry into l).
 func decodeShared(rec []byte, l *raft.Log) (kind byte, group uint32, min, max uint64, err error) {
 	if len(rec) < 6 || len(rec) > RecordBytesMax+16 ||
 		binary.LittleEndian.Uint32(rec) != crc32.Checksum(rec[4:], castagnoli) {
@@ -592,6 +772,17 @@ func decodeShared(rec []byte, l *raft.Log) (kind byte, group uint32, min, max ui
 		}
 		if n1 <= 0 || n2 <= 0 || n1+n2 != len(body) {
 			return 0, 0, 0, 0, ErrCorruptRecord
+		}
+	case recRewrite:
+		first := true
+		if err := eachRewritten(body, func(e *raft.Log) bool {
+			if first {
+				*l, min, first = *e, e.Index, false
+			}
+			max = e.Index
+			return true
+		}); err != nil {
+			return 0, 0, 0, 0, err
 		}
 	default:
 		return 0, 0, 0, 0, ErrCorruptRecord

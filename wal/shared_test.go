@@ -2,6 +2,7 @@ package wal
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -245,6 +246,9 @@ func FuzzDecodeShared(f *testing.F) {
 	e, _ := appendSharedEntry(nil, 3, mkLog(9))
 	f.Add(e)
 	f.Add(appendSharedDelete(nil, 2, 5, 9))
+	r1, _ := appendRecord(nil, mkLog(4))
+	r2, _ := appendRecord(nil, mkLog(5))
+	f.Add(appendSharedRewrite(nil, 1, [][]byte{r1, r2}))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, rec []byte) {
 		var l raft.Log
@@ -258,6 +262,20 @@ func FuzzDecodeShared(f *testing.F) {
 			again, err = appendSharedEntry(nil, group, &l)
 		case recDelete:
 			again = appendSharedDelete(nil, group, min, max)
+		case recRewrite:
+			var entries [][]byte
+			_, n := binary.Uvarint(rec[5:])
+			if err := eachRewritten(rec[5+n:], func(e *raft.Log) bool {
+				b, _ := appendRecord(nil, e)
+				entries = append(entries, b)
+				return true
+			}); err != nil {
+				t.Fatalf("a rewrite that decoded does not iterate: %v", err)
+			}
+			if uint64(len(entries)) != max-min+1 {
+				t.Fatalf("rewrite of [%d, %d] holds %d entries", min, max, len(entries))
+			}
+			again = appendSharedRewrite(nil, group, entries)
 		default:
 			t.Fatalf("decoded unknown kind %d", kind)
 		}
@@ -265,4 +283,43 @@ func FuzzDecodeShared(f *testing.F) {
 			t.Fatalf("a decoded record encodes to other bytes: %v", err)
 		}
 	})
+}
+
+// A quiet group that never compacts does not pin the log: once there are
+// more than unpinSegments segments, its log is written again in one record
+// and the old segments go. Its entries read back the same, also after a
+// restart, and it goes on appending after the rewrite.
+func TestQuietGroupDoesNotPinTheLog(t *testing.T) {
+	dir := t.TempDir()
+	s := openShared(t, dir)
+	quiet, busy := s.Group(1), s.Group(2)
+	store(t, quiet, 1, 3)
+	for i := uint64(1); i <= 3000; i += 10 {
+		store(t, busy, i, i+9)
+		if i > 100 {
+			if err := busy.DeleteRange(1, i-100); err != nil { // compacts, keeping about 100
+				t.Fatal(err)
+			}
+		}
+	}
+	if files, _ := segmentFiles(dir); len(files) > unpinSegments+2 {
+		t.Fatalf("%d segments: the quiet group's entries pin the log", len(files))
+	}
+	store(t, quiet, 4, 5)
+	check := func(s *Shared) {
+		t.Helper()
+		wantBounds(t, s.Group(1), 1, 5)
+		checkLogs(t, s.Group(1), 1, 5)
+		checkLogs(t, s.Group(2), 2911, 3000)
+	}
+	check(s)
+	s.Close()
+	s = openShared(t, dir)
+	defer s.Close()
+	check(s)
+	if err := s.Group(1).DeleteRange(4, 5); err != nil { // a suffix delete into a rewritten log
+		t.Fatal(err)
+	}
+	wantBounds(t, s.Group(1), 1, 3)
+	checkLogs(t, s.Group(1), 1, 3)
 }

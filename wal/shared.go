@@ -264,7 +264,8 @@ func (s *Shared) submit(w *sharedWrite) error {
 		batch := s.queue
 		s.queue = nil
 		s.qmu.Unlock()
-		s.writeBatch(batch)
+		s.writeBatch(batch) // its callers are answered here
+		s.housekeep()
 		s.qmu.Lock()
 	}
 	s.writing = false
@@ -379,11 +380,16 @@ func (s *Shared) writeBatch(ws []*sharedWrite) {
 		for _, p := range ok {
 			p.w.err = err
 		}
-		return
 	}
-	// Unpinning is housekeeping for later batches: if it fails nothing is
-	// lost (the log is only longer) and the next batch tries again; a
-	// disk that refuses it refuses the next write too, which reports.
+}
+
+// housekeep unpins the log after a batch, once its callers have their
+// answers. It is housekeeping for later batches: if it fails nothing is
+// lost (the log is only longer) and the next batch tries again; a disk
+// that refuses it refuses the next write too, which reports.
+func (s *Shared) housekeep() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	_ = s.unpin()
 }
 

@@ -20,7 +20,9 @@
 //     entries) or everything (snapshot install; see IsMonotonic), as a
 //     record, so that opening the log replays exactly what happened; an
 //     emptied group starts again at any index N+1;
-//   - segments that no group needs any more are removed, whole;
+//   - segments that no group needs any more are removed, whole; a quiet
+//     group that would keep old segments alive has its log written again,
+//     unchanged, in one record (unpin), so the log stays a few segments long;
 //   - the directory is fsynced whenever the set of segment files changes, so
 //     a new segment cannot vanish in a power cut after its records were
 //     acknowledged (MkdirAllDurable, SyncDir and WriteFileAtomic do the

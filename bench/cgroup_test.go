@@ -84,3 +84,15 @@ func TestScaleWaitsForABalancedCluster(t *testing.T) {
 		t.Fatal("a non-voter counted")
 	}
 }
+
+// Each layout is compared with the first one of the same run, and the
+// median of those ratios is reported: a slow run of every layout does not
+// move it.
+func TestScaleRatiosAreTakenWithinARun(t *testing.T) {
+	if got := medianOf([]float64{1.12, 1.71, 1.11}); got != 1.12 {
+		t.Fatalf("median of three: %v, want 1.12", got)
+	}
+	if got := medianOf([]float64{1, 3}); got != 2 {
+		t.Fatalf("median of two: %v, want 2", got)
+	}
+}

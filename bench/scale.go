@@ -70,8 +70,13 @@ type ScaleResult struct {
 	Layout         ScaleLayout `json:"layout"`
 	RequestsPerSec float64     `json:"requestsPerSec"`
 	P99Ms          float64     `json:"p99Ms"`
-	Ratio          float64     `json:"ratio"` // RequestsPerSec against the first layout's
-	Nodes          []ScaleNode `json:"nodes"`
+	// Ratio is the median, over the runs, of this layout's req/s against
+	// the first layout's in the same run (noise between runs cancels).
+	Ratio float64 `json:"ratio"`
+	// RunsPerSec and Ratios are every run's req/s and ratio, in order.
+	RunsPerSec []float64   `json:"runsPerSec"`
+	Ratios     []float64   `json:"ratios"`
+	Nodes      []ScaleNode `json:"nodes"`
 }
 
 // ScaleNode is one node's generator in a layout.
@@ -116,7 +121,11 @@ func RunScale(cfg ScaleConfig) ([]ScaleResult, error) {
 	out := make([]ScaleResult, len(cfg.Layouts))
 	for i := range runs {
 		out[i] = medianScale(runs[i])
-		out[i].Ratio = out[i].RequestsPerSec / out[0].RequestsPerSec
+		for r := range runs[i] {
+			out[i].RunsPerSec = append(out[i].RunsPerSec, runs[i][r].RequestsPerSec)
+			out[i].Ratios = append(out[i].Ratios, runs[i][r].RequestsPerSec/runs[0][r].RequestsPerSec)
+		}
+		out[i].Ratio = medianOf(out[i].Ratios)
 	}
 	return out, nil
 }
@@ -312,4 +321,16 @@ func medianScale(runs []ScaleResult) ScaleResult {
 	sorted := slices.Clone(runs)
 	slices.SortFunc(sorted, func(a, b ScaleResult) int { return cmp.Compare(a.RequestsPerSec, b.RequestsPerSec) })
 	return sorted[(len(sorted)-1)/2]
+}
+
+// medianOf is the median of vs (the mean of the middle two for an even
+// count).
+func medianOf(vs []float64) float64 {
+	sorted := slices.Clone(vs)
+	slices.Sort(sorted)
+	n := len(sorted)
+	if n%2 == 1 {
+		return sorted[n/2]
+	}
+	return (sorted[n/2-1] + sorted[n/2]) / 2
 }

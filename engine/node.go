@@ -354,7 +354,7 @@ func (n *Node) placementOf(ctx context.Context, p shard.ProjectID) (shard.Placem
 	if pl, ok := n.keys.placement(p); ok {
 		return pl, nil
 	}
-	if err := n.groups[metaGroup].linearize(ctx); err != nil {
+	if err := n.CatchUpMeta(ctx); err != nil {
 		return shard.Placement{}, err
 	}
 	if pl, ok := n.keys.placement(p); ok {

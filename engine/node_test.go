@@ -237,3 +237,45 @@ func TestDeletedKeyPairIsRevokedInEveryGroup(t *testing.T) {
 		}
 	}
 }
+
+// A write outside the meta group does not go to it: only the first wallet
+// of an asset made in another group marks the asset used there; the next
+// ones leave the meta group's log as it was.
+func TestWalletsOfAUsedAssetNeedNoTripToTheMetaGroup(t *testing.T) {
+	cfg := testConfig(t.TempDir())
+	cfg.Groups, cfg.Shards = 2, 1
+	n := openReady(t, cfg)
+	defer n.Close()
+	ctx := context.Background()
+	p := propose(t, n, shard.Command{Kind: shard.CmdCreateProject, Name: "p"}).Value.(shard.ProjectView).ID
+	a := propose(t, n, shard.Command{Kind: shard.CmdCreateAsset, Project: p, Name: "A", Code: "A", Fractions: 1}).Value.(shard.Asset).ID
+	var inGroup1 []string
+	for i := 0; len(inGroup1) < 2; i++ {
+		if i > 100 {
+			t.Fatal("no customers in group 1")
+		}
+		if id := fmt.Sprintf("c%d", i); n.CustomerScope(p, id) == 1<<1 {
+			inGroup1 = append(inGroup1, id)
+		}
+	}
+	wallet := func(id string) {
+		t.Helper()
+		if r, err := n.UpsertCustomer(ctx, shard.By{}, p, id, CustomerFields{}); err != nil || r.Code != shard.OK {
+			t.Fatalf("customer %s: %v %v", id, r.Code, err)
+		}
+		if r, err := n.CreateWallet(ctx, shard.By{}, p, NewWallet{Customer: id, Asset: a}); err != nil || r.Code != shard.OK {
+			t.Fatalf("wallet of %s: %v %v", id, r.Code, err)
+		}
+	}
+	meta := n.groups[metaGroup]
+	before := meta.applied.get()
+	wallet(inGroup1[0])
+	first := meta.applied.get()
+	if first == before {
+		t.Fatal("the first wallet of the asset did not mark it used in the meta group")
+	}
+	wallet(inGroup1[1])
+	if after := meta.applied.get(); after != first {
+		t.Fatalf("a second wallet of a used asset wrote to the meta group's log (applied %d → %d)", first, after)
+	}
+}

@@ -38,12 +38,6 @@ func (pl Placement) ReferenceShard(p ProjectID, referenceID string) uint16 {
 // new system wallet goes.
 func (pl Placement) SystemShard(n uint32) uint16 { return pl.shardOf(n) }
 
-// Holds reports whether shard s is one of the placement's.
-func (pl Placement) Holds(s uint16) bool {
-	_, ok := slices.BinarySearch(pl.Groups, s/uint16(pl.PerGroup))
-	return ok
-}
-
 // Placed reports whether a kind's home shard comes from its project's
 // placement (Home): a customer's, a referenceId's.
 func (k Kind) Placed() bool {

@@ -229,13 +229,6 @@ func (g *groupIndex) deleteRange(min, max uint64) {
 // Group is group's view of the log: a raft.LogStore.
 func (s *Shared) Group(group uint32) *GroupStore { return &GroupStore{s: s, group: group} }
 
-// Syncs is how many batches (each one write and one fsync) the log wrote.
-func (s *Shared) Syncs() uint64 {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.syncs
-}
-
 // Close closes the log.
 func (s *Shared) Close() error {
 	s.mu.Lock()

@@ -26,7 +26,7 @@ import (
 // test fails.
 func TestPowerLossLosesNothingAcknowledged(t *testing.T) {
 	if err := lazyfs.Available(); err != nil {
-		t.Skipf("skipped: %v (the power-loss test mounts a FUSE file system; run it as root on a machine with /dev/fuse)", err)
+		lazyfs.SkipOrFail(t, fmt.Sprintf("skipped: %v (the power-loss test mounts a FUSE file system; run it as root on a machine with /dev/fuse)", err))
 	}
 	data := filepath.Join(t.TempDir(), "data")
 	if err := os.Mkdir(data, 0o700); err != nil {
@@ -34,7 +34,7 @@ func TestPowerLossLosesNothingAcknowledged(t *testing.T) {
 	}
 	disk, err := lazyfs.Mount(lazyfs.New(), data)
 	if errors.Is(err, lazyfs.ErrNoFUSE) {
-		t.Skipf("skipped: %v (the power-loss test mounts a FUSE file system)", err)
+		lazyfs.SkipOrFail(t, fmt.Sprintf("skipped: %v (the power-loss test mounts a FUSE file system)", err))
 	}
 	if err != nil {
 		t.Fatal(err)

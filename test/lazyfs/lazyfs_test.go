@@ -2,6 +2,7 @@ package lazyfs
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -18,11 +19,11 @@ import (
 func mountOrSkip(t *testing.T, f *FS, dir string) *Mounted {
 	t.Helper()
 	if err := Available(); err != nil {
-		t.Skipf("skipped: %v (power-loss tests need /dev/fuse and root)", err)
+		SkipOrFail(t, fmt.Sprintf("skipped: %v (power-loss tests need /dev/fuse and root)", err))
 	}
 	m, err := Mount(f, dir)
 	if errors.Is(err, ErrNoFUSE) {
-		t.Skipf("skipped: %v (power-loss tests need /dev/fuse and root)", err)
+		SkipOrFail(t, fmt.Sprintf("skipped: %v (power-loss tests need /dev/fuse and root)", err))
 	}
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/hanwen/go-fuse/v2/fs"
@@ -73,4 +74,18 @@ func (m *Mounted) Unmount() error {
 		}
 	}
 	return fmt.Errorf("lazyfs: unmounting %s: %w", m.Dir, err)
+}
+
+// RequiredEnv, when set, makes a failed mount fail the power-loss tests
+// instead of skipping them: make test sets it where /dev/fuse exists and it
+// runs as root, so that there a skip can never hide them.
+const RequiredEnv = "CLOUDWALLET_REQUIRE_FUSE"
+
+// SkipOrFail skips t for why, or fails it when RequiredEnv is set.
+func SkipOrFail(t testing.TB, why string) {
+	t.Helper()
+	if os.Getenv(RequiredEnv) != "" {
+		t.Fatalf("%s (%s is set: this machine must run it)", why, RequiredEnv)
+	}
+	t.Skip(why)
 }

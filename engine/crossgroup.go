@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -14,18 +13,21 @@ import (
 // Transactions across shard groups: the coordinator of the two-phase
 // commit whose state-machine half is shard/twophase.go. A transaction whose
 // wallets live in its referenceId's group is one command in that group,
-// as always; one that spans groups runs
+// as always; one that spans groups runs, under an attempt drawn first,
 //
-//	TxBegin (referenceId's group) → TxPrepare (each group of its wallets,
-//	in parallel) → TxDecide (referenceId's group: the commit point) →
-//	TxCommit or TxAbort (each prepared group, in parallel)
+//	TxBegin (referenceId's group, preparing its own wallets) and TxPrepare
+//	(each other group of its wallets), all at once → TxDecide
+//	(referenceId's group, finishing its own part: the commit point) →
+//	TxCommit or TxAbort (each other group, at once)
 //
 // and answers once every part is finished, so a read that follows the
 // answer sees all of it. Any step that fails leaves the transaction to the
 // resolver: each node, for the groups it leads, finds records still
-// Waiting and prepared parts that stay in flight and runs the protocol
-// again from the record (every step is idempotent, the first decision
-// wins). Safety never depends on the resolver's timing, only liveness.
+// Waiting and prepared parts that stay in flight, and takes them on: a
+// record from its prepares (every step is idempotent, the first decision
+// wins), a part from a fence in its referenceId's group, which names the
+// record or makes sure none will be made. Safety never depends on the
+// resolver's timing, only liveness.
 
 // resolveEvery is how often the resolver looks for transactions in doubt;
 // one seen in flight on two looks in a row is resolved.
@@ -48,17 +50,21 @@ func (pl placement) spans() bool {
 	return len(pl.parts) > 1 || (len(pl.parts) == 1 && pl.parts[0] != pl.ref)
 }
 
+// others are the groups of its wallets but the referenceId's, which
+// prepares in the begin and finishes in the decision.
+func (pl placement) others() []*replica {
+	return slices.DeleteFunc(slices.Clone(pl.parts), func(rp *replica) bool { return rp == pl.ref })
+}
+
+// holdsWallets reports whether the referenceId's group holds a wallet of it.
+func (pl placement) holdsWallets() bool { return slices.Contains(pl.parts, pl.ref) }
+
 // place works out a transaction's placement in its project's.
 func (n *Node) place(pp shard.Placement, p shard.ProjectID, refID string, ops []shard.Op) placement {
 	s := pp.ReferenceShard(p, refID)
 	pl := placement{project: pp, refShard: s, ref: n.groupOf(s)}
 	add := func(w shard.WalletID) {
-		if rp := n.groupOf(w.Shard); rp != nil {
-			for _, have := range pl.parts {
-				if have == rp {
-					return
-				}
-			}
+		if rp := n.groupOf(w.Shard); rp != nil && !slices.Contains(pl.parts, rp) {
 			pl.parts = append(pl.parts, rp)
 		}
 	}
@@ -108,12 +114,14 @@ func (n *Node) proposeTransaction(ctx context.Context, cmd *shard.Command, pp sh
 			// may be Waiting, or decided with parts left by a dead
 			// coordinator) before answering with its outcome.
 			if tx := r.Value.(*shard.Tx); tx.Status == shard.TxWaiting || !slices.Equal(tx.Ops, cmd.Ops) && n.place(pp, tx.Project, tx.ReferenceID, tx.Ops).spans() {
-				return n.acrossGroups(ctx, tx.Project, tx.ReferenceID, tx.Ops, nil)
+				var a shard.Attempt
+				n.ReadShard(tx.ID.Shard, func(s *shard.Shard) { a = s.AttemptOf(tx.ID.Index) })
+				return n.answerDuplicate(ctx, pp, tx, a)
 			}
 		}
 		return r, err
 	}
-	r, err := n.acrossGroups(ctx, cmd.Project, cmd.ReferenceID, cmd.Ops, &pl)
+	r, err := n.acrossGroups(ctx, cmd, pl)
 	result := "answered"
 	if err != nil {
 		result = "unknown"
@@ -122,100 +130,185 @@ func (n *Node) proposeTransaction(ctx context.Context, cmd *shard.Command, pp sh
 	return r, err
 }
 
-// acrossGroups runs the protocol for one transaction, or finishes the one
-// its referenceId already names (a retry, or the resolver): a Waiting
-// record is taken on from the prepares, a decided one from the finishes.
-//
-// pl is the placement of ops, if the caller has worked it out.
-func (n *Node) acrossGroups(ctx context.Context, p shard.ProjectID, refID string, ops []shard.Op, pl *placement) (shard.Result, error) {
+// acrossGroups runs the protocol for a new transaction: the begin and the
+// prepares at once, then the decision and the finishes. A referenceId
+// already known answers as a duplicate, once its record is finished.
+func (n *Node) acrossGroups(ctx context.Context, cmd *shard.Command, pl placement) (shard.Result, error) {
 	// The steps share one deadline; a step that was definitely not
 	// proposed (no leader known for a moment, a full queue) is tried
 	// again within it, so an election answers late rather than 202.
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.ApplyTimeout)
 	defer cancel()
-	if pl == nil {
-		pp, err := n.placementOf(ctx, p)
-		if err != nil {
-			return shard.Result{}, err
-		}
-		placed := n.place(pp, p, refID, ops)
-		pl = &placed
-	}
-	refGroup := pl.ref
+	a := shard.NewAttempt()
+	run := txRun{project: cmd.Project, ref: cmd.ReferenceID, ops: cmd.Ops, attempt: a}
+	others := pl.others()
+	begin := *cmd
+	begin.Kind, begin.Attempt = shard.CmdTxBegin, a
 	// The begin is proposed once, like a command in one group: refused
 	// (no leader, a full queue), nothing was written, and the caller hears
-	// so at once. The steps after it are tried again within the deadline:
-	// the record exists, and finishing beats leaving it Waiting.
-	begin, err := refGroup.propose(ctx, &shard.Command{Kind: shard.CmdTxBegin, Project: p, Shard: pl.refShard, ReferenceID: refID, Ops: ops})
+	// so at once. The prepares are tried again within the deadline.
+	var began shard.Result
+	var beginErr error
+	votes := make([]*shard.Prepared, len(others))
+	var prepareErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { began, beginErr = pl.ref.propose(ctx, &begin) })
+	prepareErr = each(others, func(i int, rp *replica) (err error) {
+		votes[i], err = n.prepare(ctx, rp, run)
+		return err
+	})
+	wg.Wait()
+	if beginErr != nil {
+		if !definitelyNotApplied(beginErr) {
+			return shard.Result{}, ErrOutcomeUnknown // the resolver fences the attempt
+		}
+		// No record of this attempt exists or ever will: drop its parts.
+		n.finishParts(ctx, run, shard.CmdTxAbort, nil, others)
+		return shard.Result{}, beginErr
+	}
+	b, ok := began.Value.(*shard.Began)
+	if !ok {
+		// Refused without a record (a limit, a revoked key, or a fence
+		// that came first): drop this attempt's parts.
+		n.finishParts(ctx, run, shard.CmdTxAbort, nil, others)
+		if err, _ := began.Value.(error); errors.Is(err, shard.ErrAttemptFenced) {
+			return shard.Result{}, ErrUnavailable // never applied; a retry is safe
+		}
+		return began, nil
+	}
+	if !began.Created && b.Attempt != a {
+		// A duplicate: this attempt's parts go, and the record's own
+		// run is finished before the answer.
+		n.finishParts(ctx, run, shard.CmdTxAbort, nil, others)
+		return n.answerDuplicate(ctx, pl.project, b.Tx, b.Attempt)
+	}
+	if !began.Created || prepareErr != nil {
+		// The begin applied twice, or a prepare's fate is unknown: take
+		// the record on from its prepares, all of them again.
+		return n.takeOn(ctx, pl.project, b.Tx, a, false)
+	}
+	if pl.holdsWallets() {
+		votes = append(votes, b.Vote)
+	}
+	decided, err := n.decide(ctx, pl, b.Tx, a, votes)
 	if err != nil {
 		return shard.Result{}, err
 	}
-	tx, ok := begin.Value.(*shard.Tx)
-	if !ok {
-		return begin, nil // refused without a record (a limit)
+	if err := n.finishParts(ctx, run, finishKind(decided), decided, others); err != nil {
+		return shard.Result{}, err
 	}
-	duplicate := begin.Code == shard.DuplicateReferenceID
-	answer := func(decided *shard.Tx) shard.Result {
-		switch {
-		case duplicate:
-			return shard.Result{Code: shard.DuplicateReferenceID, Value: decided}
-		case decided.Status == shard.TxCompleted:
-			return shard.Result{Created: true, Value: decided}
+	return answer(decided, false), nil
+}
+
+// answerDuplicate answers a referenceId already known: its record, once
+// every part of it is finished (a record across groups may be Waiting, or
+// decided with parts left by a dead coordinator), so a read after the
+// answer sees the whole transaction.
+func (n *Node) answerDuplicate(ctx context.Context, pp shard.Placement, tx *shard.Tx, a shard.Attempt) (shard.Result, error) {
+	if a.IsZero() {
+		return answer(tx, true), nil // one group's: final when recorded
+	}
+	return n.takeOn(ctx, pp, tx, a, true)
+}
+
+// takeOn finishes a run from its record (a retry, the resolver): a
+// Waiting record from the prepares of every group (again: they are
+// idempotent) and a decision (the first wins); then the finishes.
+func (n *Node) takeOn(ctx context.Context, pp shard.Placement, tx *shard.Tx, a shard.Attempt, duplicate bool) (shard.Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.ApplyTimeout)
+	defer cancel()
+	pl := n.place(pp, tx.Project, tx.ReferenceID, tx.Ops)
+	run := txRun{project: tx.Project, ref: tx.ReferenceID, ops: tx.Ops, attempt: a}
+	decided := tx
+	if tx.Status == shard.TxWaiting {
+		votes := make([]*shard.Prepared, len(pl.parts))
+		if err := each(pl.parts, func(i int, rp *replica) (err error) {
+			votes[i], err = n.prepare(ctx, rp, run)
+			return err
+		}); err != nil {
+			return shard.Result{}, ErrOutcomeUnknown
 		}
-		return shard.Result{Code: decided.ErrCode, Value: decided}
-	}
-	// The record's operations are the truth: a retry may carry others.
-	parts := pl.parts
-	if duplicate && !slices.Equal(tx.Ops, ops) {
-		parts = n.place(pl.project, p, refID, tx.Ops).parts
-	}
-	if duplicate && tx.Status != shard.TxWaiting {
-		// Decided, but its coordinator may have died before finishing
-		// every part: finish them (a no-op where done) before answering,
-		// so a read after the answer sees the whole transaction.
-		if err := n.finishParts(ctx, tx, parts); err != nil {
+		var err error
+		if decided, err = n.decide(ctx, pl, tx, a, votes); err != nil {
 			return shard.Result{}, err
 		}
-		return answer(tx), nil
 	}
-	prepared := make([]*shard.Prepared, len(parts))
-	if err := each(parts, func(i int, rp *replica) error {
-		r, err := rp.step(ctx, &shard.Command{Kind: shard.CmdTxPrepare, Project: p, ReferenceID: refID, Tx: tx.ID, Ops: tx.Ops})
-		if err == nil {
-			var ok bool // not the outer ok: the prepares run in parallel
-			if prepared[i], ok = r.Value.(*shard.Prepared); !ok {
-				err = errors.New("engine: a prepare was refused: " + r.Code.String())
-			}
-		}
-		return err
-	}); err != nil {
-		return shard.Result{}, unknownAfterBegin(err)
+	if err := n.finishParts(ctx, run, finishKind(decided), decided, pl.others()); err != nil {
+		return shard.Result{}, err
 	}
-	st, code, at := shard.Outcome(tx.Ops, n.Shards(), prepared)
-	d, err := refGroup.step(ctx, &shard.Command{Kind: shard.CmdTxDecide, Project: p, Shard: pl.refShard, ReferenceID: refID, Tx: tx.ID,
-		TxStatus: st, ErrCode: code, ErrOpIndex: at})
+	return answer(decided, duplicate), nil
+}
+
+// txRun is one run of the protocol: whose transaction, and its attempt.
+type txRun struct {
+	project shard.ProjectID
+	ref     string
+	ops     []shard.Op
+	attempt shard.Attempt
+}
+
+// prepare is one group's vote on the run.
+func (n *Node) prepare(ctx context.Context, rp *replica, r txRun) (*shard.Prepared, error) {
+	res, err := rp.step(ctx, &shard.Command{Kind: shard.CmdTxPrepare, Project: r.project, ReferenceID: r.ref, Attempt: r.attempt, Ops: r.ops})
 	if err != nil {
-		return shard.Result{}, unknownAfterBegin(err)
+		return nil, err
+	}
+	vote, ok := res.Value.(*shard.Prepared)
+	if !ok {
+		return nil, errors.New("engine: a prepare was refused: " + res.Code.String())
+	}
+	return vote, nil
+}
+
+// decide proposes the outcome of the votes to the record; the answer is
+// the first decision, whoever made it.
+func (n *Node) decide(ctx context.Context, pl placement, tx *shard.Tx, a shard.Attempt, votes []*shard.Prepared) (*shard.Tx, error) {
+	st, code, at := shard.Outcome(tx.Ops, n.Shards(), votes)
+	d, err := pl.ref.step(ctx, &shard.Command{Kind: shard.CmdTxDecide, Project: tx.Project, Shard: pl.refShard, ReferenceID: tx.ReferenceID,
+		Attempt: a, TxStatus: st, ErrCode: code, ErrOpIndex: at, Ops: tx.Ops})
+	if err != nil {
+		return nil, ErrOutcomeUnknown
 	}
 	decided, ok := d.Value.(*shard.Tx)
 	if !ok || decided.Status == shard.TxWaiting {
-		return shard.Result{}, errors.New("engine: the decision was refused: " + d.Code.String())
+		return nil, errors.New("engine: the decision was refused: " + d.Code.String())
 	}
-	if err := n.finishParts(ctx, decided, parts); err != nil {
-		return shard.Result{}, err
-	}
-	return answer(decided), nil
+	return decided, nil
 }
 
-// finishParts commits or aborts every participant's part, as decided.
-func (n *Node) finishParts(ctx context.Context, decided *shard.Tx, parts []*replica) error {
-	kind := shard.CmdTxAbort
-	if decided.Status == shard.TxCompleted {
-		kind = shard.CmdTxCommit
+// answer is what a caller hears about a decided record.
+func answer(decided *shard.Tx, duplicate bool) shard.Result {
+	switch {
+	case duplicate:
+		return shard.Result{Code: shard.DuplicateReferenceID, Value: decided}
+	case decided.Status == shard.TxCompleted:
+		return shard.Result{Created: true, Value: decided}
 	}
+	return shard.Result{Code: decided.ErrCode, Value: decided}
+}
+
+func finishKind(decided *shard.Tx) shard.Kind {
+	if decided.Status == shard.TxCompleted {
+		return shard.CmdTxCommit
+	}
+	return shard.CmdTxAbort
+}
+
+// definitelyNotApplied reports whether a proposal's error says it was
+// never proposed, or can never commit.
+func definitelyNotApplied(err error) bool {
+	return errors.Is(err, ErrUnavailable) || errors.Is(err, ErrOverloaded)
+}
+
+// finishParts commits (as the decided record says) or aborts the run's
+// part in each of the groups.
+func (n *Node) finishParts(ctx context.Context, r txRun, kind shard.Kind, decided *shard.Tx, parts []*replica) error {
 	err := each(parts, func(_ int, rp *replica) error {
-		_, err := rp.step(ctx, &shard.Command{Kind: kind, Project: decided.Project, ReferenceID: decided.ReferenceID,
-			Tx: decided.ID, At: decided.CreatedAt, Ops: decided.Ops})
+		cmd := &shard.Command{Kind: kind, Project: r.project, ReferenceID: r.ref, Attempt: r.attempt, Ops: r.ops}
+		if kind == shard.CmdTxCommit {
+			cmd.Tx, cmd.At = decided.ID, decided.CreatedAt
+		}
+		_, err := rp.step(ctx, cmd)
 		return err
 	})
 	return unknownAfterBegin(err)
@@ -268,9 +361,9 @@ func each(parts []*replica, fn func(i int, rp *replica) error) error {
 // coordinator that failed or died: in every group this node leads, a
 // record still Waiting or a part still prepared on two looks in a row.
 func (n *Node) resolveLoop() {
-	seen := map[string]int{}
+	seen := map[shard.Attempt]int{}
 	n.every(resolveEvery, func() {
-		now := map[string]int{}
+		now := map[shard.Attempt]int{}
 		for _, rp := range n.groups {
 			if !rp.leads() {
 				continue
@@ -280,8 +373,7 @@ func (n *Node) resolveLoop() {
 				var found []shard.InDoubt
 				rp.parts.read(1+s, func(m *shard.Machine) { found = m.Shards[s].InDoubt() })
 				for _, d := range found {
-					key := fmt.Sprintf("%d/%s", d.Project, d.Ref)
-					if now[key] = seen[key] + 1; now[key] >= 2 {
+					if now[d.Attempt] = seen[d.Attempt] + 1; now[d.Attempt] >= 2 {
 						n.resolve(d)
 					}
 				}
@@ -317,14 +409,40 @@ func (n *Node) repairRevocations(rp *replica) {
 	}
 }
 
-// resolve runs the protocol again for one transaction in doubt.
+// resolve takes on one run in doubt: a Waiting record from its prepares;
+// a part from a fence in its referenceId's group, which answers the
+// record if there is one (then the record says what becomes of the part),
+// and otherwise makes sure no begin of the attempt makes one: the part is
+// aborted.
 func (n *Node) resolve(d shard.InDoubt) {
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
 	defer cancel()
-	if _, err := n.acrossGroups(ctx, d.Project, d.Ref, d.Ops, nil); err != nil {
-		n.log.Warn("resolver: a transaction across groups is still in doubt", "project", d.Project, "referenceId", d.Ref, "err", err)
+	err := n.resolveRun(ctx, d)
+	if err != nil {
+		n.log.Warn("resolver: a transaction across groups is still in doubt", "project", d.Project, "referenceId", d.Ref, "attempt", d.Attempt, "err", err)
 		return
 	}
 	n.groups[metaGroup].metrics.resolved.Inc()
-	n.log.Info("resolver: finished a transaction across groups", "project", d.Project, "referenceId", d.Ref)
+	n.log.Info("resolver: finished a transaction across groups", "project", d.Project, "referenceId", d.Ref, "attempt", d.Attempt)
+}
+
+func (n *Node) resolveRun(ctx context.Context, d shard.InDoubt) error {
+	pp, err := n.placementOf(ctx, d.Project)
+	if err != nil {
+		return err
+	}
+	if d.Record != nil {
+		_, err := n.takeOn(ctx, pp, d.Record, d.Attempt, false)
+		return err
+	}
+	pl := n.place(pp, d.Project, d.Ref, d.Ops)
+	r, err := pl.ref.step(ctx, &shard.Command{Kind: shard.CmdTxFence, Project: d.Project, Shard: pl.refShard, ReferenceID: d.Ref, Attempt: d.Attempt})
+	if err != nil {
+		return err
+	}
+	if b, ok := r.Value.(*shard.Began); ok && b.Attempt == d.Attempt {
+		_, err := n.takeOn(ctx, pp, b.Tx, d.Attempt, false)
+		return err
+	}
+	return n.finishParts(ctx, txRun{project: d.Project, ref: d.Ref, ops: d.Ops, attempt: d.Attempt}, shard.CmdTxAbort, nil, pl.parts)
 }

@@ -171,11 +171,12 @@ func TestGroupAcrossGroupCommandsStayInTheirPartitions(t *testing.T) {
 	for round := range 200 {
 		// shard 1: prepare and commit an issue; shard 0: its own prepares
 		ref1, ref0 := fmt.Sprintf("one-%d", round), fmt.Sprintf("zero-%d", round)
+		a1, a0 := shard.NewAttempt(), shard.NewAttempt()
 		cmds := []shard.Command{
-			{Kind: shard.CmdTxPrepare, ReferenceID: ref1, Tx: shard.TxID{Index: uint32(2 * round)}, Ops: []shard.Op{{Type: shard.OpIssue, Destination: w1, Amount: 1}}},
-			{Kind: shard.CmdTxPrepare, ReferenceID: ref0, Tx: shard.TxID{Index: uint32(2*round + 1)}, Ops: []shard.Op{{Type: shard.OpIssue, Destination: w0, Amount: 1}}},
-			{Kind: shard.CmdTxCommit, ReferenceID: ref1, Tx: shard.TxID{Index: uint32(2 * round)}, Ops: []shard.Op{{Type: shard.OpIssue, Destination: w1, Amount: 1}}},
-			{Kind: shard.CmdTxCommit, ReferenceID: ref0, Tx: shard.TxID{Index: uint32(2*round + 1)}, Ops: []shard.Op{{Type: shard.OpIssue, Destination: w0, Amount: 1}}},
+			{Kind: shard.CmdTxPrepare, ReferenceID: ref1, Attempt: a1, Ops: []shard.Op{{Type: shard.OpIssue, Destination: w1, Amount: 1}}},
+			{Kind: shard.CmdTxPrepare, ReferenceID: ref0, Attempt: a0, Ops: []shard.Op{{Type: shard.OpIssue, Destination: w0, Amount: 1}}},
+			{Kind: shard.CmdTxCommit, ReferenceID: ref1, Attempt: a1, Tx: shard.TxID{Index: uint32(2 * round)}, Ops: []shard.Op{{Type: shard.OpIssue, Destination: w1, Amount: 1}}},
+			{Kind: shard.CmdTxCommit, ReferenceID: ref0, Attempt: a0, Tx: shard.TxID{Index: uint32(2*round + 1)}, Ops: []shard.Op{{Type: shard.OpIssue, Destination: w0, Amount: 1}}},
 		}
 		ctxs, ptrs = ctxs[:0], ptrs[:0]
 		for i := range cmds {

@@ -64,7 +64,8 @@ type identity struct {
 //	1  (absent) one log per group, projects hashed over every shard
 //	2  projects in K of the G groups: commands carry their home shard
 //	3  one log per node for every group (DATA_DIR/wal)
-const DataFormat = 3
+//	4  transactions across groups run as attempts: prepares before the record
+const DataFormat = 4
 
 // ErrDataFormat: the data dir was written in another data format.
 var ErrDataFormat = errors.New("engine: the data dir is in another data format")

@@ -18,6 +18,7 @@ import (
 // oneOfEach is a command of every kind with every field it uses set.
 func oneOfEach() []*shard.Command {
 	w := shard.WalletID{Shard: 3, Index: 77}
+	attempt := shard.Attempt{Hi: 0x0123456789abcdef, Lo: 0xfedcba9876543210}
 	return []*shard.Command{
 		{Kind: shard.CmdCreateProject, Name: "proj", GroupCount: 2},
 		{Kind: shard.CmdRenameProject, Project: 4, Name: "renamed"},
@@ -44,12 +45,13 @@ func oneOfEach() []*shard.Command {
 			{Type: shard.OpTransfer, Source: w, Destination: shard.WalletID{Shard: 1, Index: 2}, Amount: 1<<63 - 1},
 			{Type: shard.OpRedeem, Source: w, Amount: 1},
 		}},
-		{Kind: shard.CmdTxBegin, Project: 4, Shard: 3, ReferenceID: "ref-2", Ops: []shard.Op{{Type: shard.OpIssue, Destination: w, Amount: 5}}},
-		{Kind: shard.CmdTxPrepare, Project: 4, ReferenceID: "ref-2", Tx: shard.TxID{Shard: 3, Index: 7}, Ops: []shard.Op{{Type: shard.OpRedeem, Source: w, Amount: 2}}},
-		{Kind: shard.CmdTxDecide, Project: 4, Shard: 3, ReferenceID: "ref-2", Tx: shard.TxID{Shard: 3, Index: 7}, TxStatus: shard.TxFailed, ErrCode: shard.InsufficientFunds, ErrOpIndex: 3},
-		{Kind: shard.CmdTxDecide, Project: 4, ReferenceID: "ref-3", Tx: shard.TxID{Shard: 1}, TxStatus: shard.TxCompleted},
-		{Kind: shard.CmdTxCommit, Project: 4, ReferenceID: "ref-2", Tx: shard.TxID{Shard: 3, Index: 7}, At: 1_700_000_000_000, Ops: []shard.Op{{Type: shard.OpIssue, Destination: w, Amount: 5}}},
-		{Kind: shard.CmdTxAbort, Project: 4, ReferenceID: "ref-2", Tx: shard.TxID{Shard: 3, Index: 7}, Ops: []shard.Op{{Type: shard.OpIssue, Destination: w, Amount: 5}}},
+		{Kind: shard.CmdTxBegin, Project: 4, Shard: 3, ReferenceID: "ref-2", Attempt: attempt, Ops: []shard.Op{{Type: shard.OpIssue, Destination: w, Amount: 5}}},
+		{Kind: shard.CmdTxPrepare, Project: 4, ReferenceID: "ref-2", Attempt: attempt, Ops: []shard.Op{{Type: shard.OpRedeem, Source: w, Amount: 2}}},
+		{Kind: shard.CmdTxDecide, Project: 4, Shard: 3, ReferenceID: "ref-2", Attempt: attempt, TxStatus: shard.TxFailed, ErrCode: shard.InsufficientFunds, ErrOpIndex: 3, Ops: []shard.Op{{Type: shard.OpIssue, Destination: w, Amount: 5}}},
+		{Kind: shard.CmdTxDecide, Project: 4, ReferenceID: "ref-3", Attempt: attempt, TxStatus: shard.TxCompleted, Ops: []shard.Op{{Type: shard.OpIssue, Destination: w, Amount: 5}}},
+		{Kind: shard.CmdTxCommit, Project: 4, ReferenceID: "ref-2", Attempt: attempt, Tx: shard.TxID{Shard: 3, Index: 7}, At: 1_700_000_000_000, Ops: []shard.Op{{Type: shard.OpIssue, Destination: w, Amount: 5}}},
+		{Kind: shard.CmdTxAbort, Project: 4, ReferenceID: "ref-2", Attempt: attempt, Ops: []shard.Op{{Type: shard.OpIssue, Destination: w, Amount: 5}}},
+		{Kind: shard.CmdTxFence, Project: 4, Shard: 3, ReferenceID: "ref-2", Attempt: attempt},
 	}
 }
 
@@ -82,10 +84,11 @@ func TestDecodeEntryRefusesBadInput(t *testing.T) {
 		"zero amount":                        AppendEntry(nil, 1, []*shard.Command{{Kind: shard.CmdTransaction, ReferenceID: "r", Ops: []shard.Op{{Type: shard.OpIssue, Amount: 0}}}}),
 		"no ops":                             AppendEntry(nil, 1, []*shard.Command{{Kind: shard.CmdTransaction, ReferenceID: "r"}}),
 		"bad kind":                           {entryVersion, 2, 1, 200, 0},
-		"decide waiting":                     AppendEntry(nil, 1, []*shard.Command{{Kind: shard.CmdTxDecide, ReferenceID: "r", TxStatus: shard.TxWaiting}}),
-		"decide failed without a check code": AppendEntry(nil, 1, []*shard.Command{{Kind: shard.CmdTxDecide, ReferenceID: "r", TxStatus: shard.TxFailed, ErrCode: shard.AssetIsUsed}}),
-		"decide completed with a code":       AppendEntry(nil, 1, []*shard.Command{{Kind: shard.CmdTxDecide, ReferenceID: "r", TxStatus: shard.TxCompleted, ErrCode: shard.InsufficientFunds}}),
-		"prepare without ops":                AppendEntry(nil, 1, []*shard.Command{{Kind: shard.CmdTxPrepare, ReferenceID: "r"}}),
+		"decide waiting":                     AppendEntry(nil, 1, []*shard.Command{{Kind: shard.CmdTxDecide, ReferenceID: "r", Attempt: shard.Attempt{Lo: 1}, Ops: []shard.Op{{Type: shard.OpIssue, Amount: 1}}, TxStatus: shard.TxWaiting}}),
+		"decide failed without a check code": AppendEntry(nil, 1, []*shard.Command{{Kind: shard.CmdTxDecide, ReferenceID: "r", Attempt: shard.Attempt{Lo: 1}, Ops: []shard.Op{{Type: shard.OpIssue, Amount: 1}}, TxStatus: shard.TxFailed, ErrCode: shard.AssetIsUsed}}),
+		"decide completed with a code":       AppendEntry(nil, 1, []*shard.Command{{Kind: shard.CmdTxDecide, ReferenceID: "r", Attempt: shard.Attempt{Lo: 1}, Ops: []shard.Op{{Type: shard.OpIssue, Amount: 1}}, TxStatus: shard.TxCompleted, ErrCode: shard.InsufficientFunds}}),
+		"prepare without ops":                AppendEntry(nil, 1, []*shard.Command{{Kind: shard.CmdTxPrepare, ReferenceID: "r", Attempt: shard.Attempt{Lo: 1}}}),
+		"prepare without an attempt":         AppendEntry(nil, 1, []*shard.Command{{Kind: shard.CmdTxPrepare, ReferenceID: "r", Ops: []shard.Op{{Type: shard.OpIssue, Amount: 1}}}}),
 	}
 	for name, b := range bad {
 		if _, err := DecodeEntry(b); err == nil {
@@ -219,7 +222,7 @@ func TestTaggedEntriesRefuseBadOrigins(t *testing.T) {
 
 // The log format does not drift: an entry holding one command of every
 // kind encodes to the bytes logs already hold (testdata, written for data
-// format 2: engine.DataFormat names what changed), and decodes back
+// format 4: engine.DataFormat names what changed), and decodes back
 // unchanged. A change here is a new data format.
 func TestEntryFormatIsStable(t *testing.T) {
 	golden, err := os.ReadFile(filepath.Join("testdata", "entry-every-kind.hex"))

@@ -7,6 +7,7 @@ func applyTransaction(m *Machine, ctx Context, c *Command) Result { return m.tra
 func applyTxBegin(m *Machine, ctx Context, c *Command) Result     { return m.txBegin(ctx, c) }
 func applyTxDecide(m *Machine, _ Context, c *Command) Result      { return m.txDecide(c) }
 func applyTxPrepare(m *Machine, ctx Context, c *Command) Result   { return m.txPrepare(ctx, c) }
+func applyTxFence(m *Machine, _ Context, c *Command) Result       { return m.txFence(c) }
 
 // applyTxFinish commits or aborts a participant's part.
 func applyTxFinish(m *Machine, _ Context, c *Command) Result { return m.txFinish(c) }

@@ -27,7 +27,8 @@ type Command struct {
 	Ops                  []Op
 
 	// Transactions across shard groups.
-	Tx         TxID     // the record made by TxBegin
+	Attempt    Attempt  // every step: the run of the protocol (twophase.go)
+	Tx         TxID     // TxCommit: the record made by TxBegin
 	At         int64    // TxCommit: the record's createdAt, stamped on the entries
 	TxStatus   TxStatus // TxDecide: Completed or Failed
 	ErrCode    Code     // TxDecide, Failed: the failing check

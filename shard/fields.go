@@ -173,6 +173,16 @@ var (
 			c.Tx = TxID{Shard: uint16(r.UvarintMax(ShardsMax - 1)), Index: uint32(r.UvarintMax(IndexMax))}
 		},
 	}
+	// fAttempt: the run of the protocol across groups a step belongs to
+	// (never the zero one).
+	fAttempt = field{
+		func(b []byte, c *Command) []byte { return appendAttempt(b, c.Attempt) },
+		func(r *bin.Reader, c *Command) {
+			if c.Attempt = readAttempt(r); r.Err() == nil && c.Attempt.IsZero() {
+				r.Fail()
+			}
+		},
+	}
 	fAt = field{
 		func(b []byte, c *Command) []byte { return bin.AppendVarint(b, c.At) },
 		func(r *bin.Reader, c *Command) { c.At = r.Varint() },
@@ -203,6 +213,12 @@ var (
 		func(r *bin.Reader, c *Command) { c.Fence = r.Uvarint() },
 	}
 )
+
+func appendAttempt(b []byte, a Attempt) []byte {
+	return bin.AppendUint64(bin.AppendUint64(b, a.Hi), a.Lo)
+}
+
+func readAttempt(r *bin.Reader) Attempt { return Attempt{Hi: r.Uint64(), Lo: r.Uint64()} }
 
 func appendOptional(b []byte, has bool, s string) []byte {
 	b = bin.AppendBool(b, has)

@@ -38,11 +38,15 @@ func (m *Machine) CheckLocal() error {
 func CheckGroups(ms []*Machine) error {
 	entriesOf := map[TxID]int{}
 	txs := map[TxID]*Tx{}
+	byAttempt := map[Attempt]*Tx{}
 	inFlight := map[TxID]bool{}
 	for _, m := range ms {
 		for _, s := range m.Shards {
 			for _, t := range s.txs {
 				txs[t.ID] = t
+			}
+			for i, a := range s.attempts {
+				byAttempt[a] = s.txs[i]
 			}
 		}
 	}
@@ -60,8 +64,12 @@ func CheckGroups(ms []*Machine) error {
 				return err
 			}
 			for _, p := range s.prepared {
-				inFlight[p.tx] = true
-				if t := txs[p.tx]; t != nil && t.Status == TxCompleted {
+				t := byAttempt[p.attempt]
+				if t == nil {
+					continue // not begun (yet, or ever): holds only
+				}
+				inFlight[t.ID] = true
+				if t.Status == TxCompleted {
 					s.addUncommitted(p, balances, issued)
 				}
 			}

@@ -35,6 +35,10 @@ const (
 	// CmdRevokeKeyPair: a group other than the meta group learns that a
 	// key pair was deleted, and refuses its writes from then on.
 	CmdRevokeKeyPair
+	// CmdTxFence: a resolver asks the referenceId's group for the record
+	// of a prepared part's attempt, fencing the attempt off if there is
+	// none (twophase.go).
+	CmdTxFence
 	kindEnd
 )
 
@@ -76,11 +80,12 @@ func kindTable() [kindEnd]kindSpec {
 		CmdSetWalletStatus:      {name: "set_wallet_status", home: homeWallet, fields: fs(fBy, fWallet, fStatus), apply: applyUpdateWallet},
 
 		CmdTransaction: {name: "transaction", home: homeReference, opsWallets: true, fields: fs(fBy, fShard, fReferenceID, fOps), apply: applyTransaction, counts: HeldTransactions},
-		CmdTxBegin:     {name: "tx_begin", home: homeReference, fields: fs(fBy, fShard, fReferenceID, fOps), apply: applyTxBegin, counts: HeldTransactions},
-		CmdTxPrepare:   {name: "tx_prepare", home: homeNamed, opsWallets: true, fields: fs(fReferenceID, fTx, fAt, fOps), apply: applyTxPrepare},
-		CmdTxDecide:    {name: "tx_decide", home: homeReference, fields: fs(fShard, fReferenceID, fTx, fDecision), apply: applyTxDecide},
-		CmdTxCommit:    {name: "tx_commit", home: homeNamed, opsWallets: true, fields: fs(fReferenceID, fTx, fAt, fOps), apply: applyTxFinish},
-		CmdTxAbort:     {name: "tx_abort", home: homeNamed, opsWallets: true, fields: fs(fReferenceID, fTx, fAt, fOps), apply: applyTxFinish},
+		CmdTxBegin:     {name: "tx_begin", home: homeReference, opsWallets: true, fields: fs(fBy, fShard, fReferenceID, fAttempt, fOps), apply: applyTxBegin, counts: HeldTransactions},
+		CmdTxPrepare:   {name: "tx_prepare", home: homeNamed, opsWallets: true, fields: fs(fReferenceID, fAttempt, fOps), apply: applyTxPrepare},
+		CmdTxDecide:    {name: "tx_decide", home: homeReference, opsWallets: true, fields: fs(fShard, fReferenceID, fAttempt, fDecision, fOps), apply: applyTxDecide},
+		CmdTxCommit:    {name: "tx_commit", home: homeNamed, opsWallets: true, fields: fs(fReferenceID, fAttempt, fTx, fAt, fOps), apply: applyTxFinish},
+		CmdTxAbort:     {name: "tx_abort", home: homeNamed, opsWallets: true, fields: fs(fReferenceID, fAttempt, fOps), apply: applyTxFinish},
+		CmdTxFence:     {name: "tx_fence", home: homeReference, fields: fs(fShard, fReferenceID, fAttempt), apply: applyTxFence},
 	}
 }
 

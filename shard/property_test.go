@@ -451,7 +451,7 @@ func FuzzReadMachine(f *testing.F) {
 	h.tx(p, "r1", issue(w, 5))
 	f.Add(snapshotBytes(f, h.m))
 	// A group with a transaction across groups prepared, one finished,
-	// and one record still Waiting.
+	// one record still Waiting, and a part whose attempt was fenced off.
 	c := newGroups(f, 2, 1)
 	for i := range c.ms {
 		c.apply(i, 1, Command{Kind: CmdCreateProject, Name: "p"})
@@ -461,9 +461,12 @@ func FuzzReadMachine(f *testing.F) {
 	w0, w1 := WalletID{Shard: 0}, WalletID{Shard: 1}
 	c.coordinator(0, "done", 2, []Op{issue(w0, 9), transfer(w0, w1, 4)}).run()
 	half := c.coordinator(0, "half", 3, []Op{transfer(w0, w1, 2)})
-	for half.step <= len(half.parts) {
+	for half.tx == nil {
 		half.next()
 	}
+	orphan := c.coordinator(0, "orphan", 4, []Op{transfer(w1, w0, 1)})
+	orphan.next() // the prepare in the other group only
+	c.partResolver(0, "orphan", 5, orphan.attempt, orphan.ops).next()
 	f.Add(snapshotBytes(f, c.ms[0]))
 	f.Add(snapshotBytes(f, c.ms[1]))
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -20,15 +20,18 @@ type Shard struct {
 	systemWallets    map[ProjectID][]uint32
 
 	// Transactions across shard groups (twophase.go): the records still
-	// Waiting for their decision, the prepared parts by project-scoped
-	// referenceId, and what they hold per wallet index (usually empty);
-	// and the transactions finished here, forever (finishedList is the
-	// append-only form snapshots copy cheaply).
-	waiting      map[uint32]*Tx
-	prepared     map[string]*preparedTx
-	holds        map[uint32]hold
-	finished     map[TxID]struct{}
-	finishedList []TxID
+	// Waiting for their decision; the attempt that made each record across
+	// groups (attemptList is the append-only form snapshots copy cheaply);
+	// the prepared parts by attempt and what they hold per wallet index
+	// (usually empty); the attempts finished here and those a resolver
+	// fenced off, both forever.
+	waiting     map[uint32]*Tx
+	attempts    map[uint32]Attempt
+	attemptList []recordAttempt
+	prepared    map[Attempt]*preparedTx
+	holds       map[uint32]hold
+	finished    attemptSet
+	fenced      attemptSet
 }
 
 func newShard(id uint16) *Shard {
@@ -40,9 +43,11 @@ func newShard(id uint16) *Shard {
 		projectTxs:       map[ProjectID][]uint32{},
 		systemWallets:    map[ProjectID][]uint32{},
 		waiting:          map[uint32]*Tx{},
-		prepared:         map[string]*preparedTx{},
+		attempts:         map[uint32]Attempt{},
+		prepared:         map[Attempt]*preparedTx{},
 		holds:            map[uint32]hold{},
-		finished:         map[TxID]struct{}{},
+		finished:         newAttemptSet(),
+		fenced:           newAttemptSet(),
 	}
 }
 

@@ -37,9 +37,11 @@ type frozenShard struct {
 	// The records Waiting when frozen: a decision replaces its record in
 	// the shared array, so the writer reads these instead (and never the
 	// array slot the worker may be writing).
-	waiting  map[uint32]*Tx
-	prepared []*preparedTx // immutable once made
-	finished []TxID
+	waiting     map[uint32]*Tx
+	attemptList []recordAttempt
+	prepared    []*preparedTx // immutable once made
+	finished    []Attempt
+	fenced      []Attempt
 }
 
 // Freeze copies the machine's state. The caller must hold every partition.
@@ -54,26 +56,29 @@ func (m *Machine) Freeze() *Frozen {
 	}
 	for i, s := range m.Shards {
 		f.shards[i] = frozenShard{
-			customers: append([]Customer(nil), s.customers...),
-			wallets:   append([]Wallet(nil), s.wallets...),
-			txs:       s.txs[:len(s.txs):len(s.txs)],
-			waiting:   maps.Clone(s.waiting),
-			prepared:  slices.SortedFunc(maps.Values(s.prepared), byTx),
-			finished:  s.finishedList[:len(s.finishedList):len(s.finishedList)],
+			customers:   append([]Customer(nil), s.customers...),
+			wallets:     append([]Wallet(nil), s.wallets...),
+			txs:         s.txs[:len(s.txs):len(s.txs)],
+			waiting:     maps.Clone(s.waiting),
+			attemptList: s.attemptList[:len(s.attemptList):len(s.attemptList)],
+			prepared:    slices.SortedFunc(maps.Values(s.prepared), bySeq),
+			finished:    s.finished.list[:len(s.finished.list):len(s.finished.list)],
+			fenced:      s.fenced.list[:len(s.fenced.list):len(s.fenced.list)],
 		}
 	}
 	return f
 }
 
-func byTx(a, b *preparedTx) int {
-	return cmp.Or(cmp.Compare(a.tx.Shard, b.tx.Shard), cmp.Compare(a.tx.Index, b.tx.Index))
-}
+// bySeq orders prepared parts by their place in the log; two parts of one
+// shard never share a prepare (one attempt, one part per shard).
+func bySeq(a, b *preparedTx) int { return cmp.Compare(a.seq, b.seq) }
 
 // The snapshot format: v3 adds each project's groups and the revoked key
-// pairs. Older formats
-// (v1, v2) are refused with ErrOldFormat: their data dirs are refused at
+// pairs; v4 keys the parts of transactions across groups by attempt, and
+// keeps each record's attempt and the fenced ones. Older formats (v1 to v3)
+// are refused with ErrOldFormat: their data dirs are refused at
 // start, before any snapshot is read.
-const snapshotMagic = "cloudwallet-snapshot-v3\n"
+const snapshotMagic = "cloudwallet-snapshot-v4\n"
 
 // ErrOldFormat is the error for data an older version wrote.
 var ErrOldFormat = errors.New("shard: written by an older cloudwallet format")
@@ -198,32 +203,30 @@ func (f *Frozen) WriteTo(w io.Writer) (int64, error) {
 			sw.buf = appendTx(sw.buf, t)
 			sw.flushIfFull()
 		}
+		sw.buf = bin.AppendUvarint(sw.buf, uint64(len(s.attemptList)))
+		for _, ra := range s.attemptList {
+			sw.buf = appendAttempt(bin.AppendUvarint(sw.buf, uint64(ra.index)), ra.attempt)
+			sw.flushIfFull()
+		}
 		sw.buf = bin.AppendUvarint(sw.buf, uint64(len(s.prepared)))
 		for _, p := range s.prepared {
 			sw.buf = appendPrepared(sw.buf, p)
 			sw.flushIfFull()
 		}
-		sw.buf = bin.AppendUvarint(sw.buf, uint64(len(s.finished)))
-		for _, t := range s.finished {
-			sw.buf = appendTxID(sw.buf, t)
-			sw.flushIfFull()
+		for _, set := range [2][]Attempt{s.finished, s.fenced} {
+			sw.buf = bin.AppendUvarint(sw.buf, uint64(len(set)))
+			for _, a := range set {
+				sw.buf = appendAttempt(sw.buf, a)
+				sw.flushIfFull()
+			}
 		}
 	}
 	sw.flush()
 	return cw.n, sw.err
 }
 
-func appendTxID(b []byte, t TxID) []byte {
-	b = bin.AppendUvarint(b, uint64(t.Shard))
-	return bin.AppendUvarint(b, uint64(t.Index))
-}
-
-func readTxID(r *bin.Reader) TxID {
-	return TxID{Shard: uint16(r.UvarintMax(ShardsMax - 1)), Index: uint32(r.UvarintMax(IndexMax))}
-}
-
 func appendPrepared(b []byte, p *preparedTx) []byte {
-	b = appendTxID(b, p.tx)
+	b = appendAttempt(b, p.attempt)
 	b = bin.AppendUvarint(b, uint64(p.project))
 	b = bin.AppendString(b, p.ref)
 	b = bin.AppendUvarint(b, p.seq)
@@ -433,13 +436,26 @@ func readShard(r *bin.Reader, s *Shard) {
 	}
 }
 
-// readPrepared reads a shard's prepared and finished transactions across
-// groups, and rebuilds the holds they keep.
+// readPrepared reads a shard's state of transactions across groups: the
+// records' attempts, the prepared parts (rebuilding the holds they keep),
+// and the finished and fenced attempts.
 func readPrepared(r *bin.Reader, m *Machine, s *Shard) {
+	s.attemptList = make([]recordAttempt, r.Count(snapshotCountMax, 17))
+	for i := range s.attemptList {
+		ra := &s.attemptList[i]
+		ra.index, ra.attempt = uint32(r.UvarintMax(uint64(len(s.txs)))), readAttempt(r)
+		if r.Err() == nil && (int(ra.index) >= len(s.txs) || ra.attempt.IsZero()) {
+			r.Fail()
+		}
+		if r.Err() != nil {
+			return
+		}
+		s.attempts[ra.index] = ra.attempt
+	}
 	n := r.Count(snapshotCountMax, 8)
 	for range n {
 		p := &preparedTx{}
-		p.tx = readTxID(r)
+		p.attempt = readAttempt(r)
 		p.project, p.ref = ProjectID(r.UvarintMax(IndexMax)), r.String(ReferenceIDLenMax)
 		p.seq, p.ops = r.Uvarint(), ReadOps(r)
 		p.holds = make([]walletHold, r.Count(OperationsPerTxMax*2, 3))
@@ -454,6 +470,10 @@ func readPrepared(r *bin.Reader, m *Machine, s *Shard) {
 		if r.Err() != nil {
 			return
 		}
+		if _, dup := s.prepared[p.attempt]; dup {
+			r.Fail()
+			return
+		}
 		for _, h := range p.holds {
 			if cur := s.holds[h.index]; h.debit > AmountMax-cur.debit || h.credit > AmountMax-cur.credit {
 				r.Fail() // holds beyond any balance: damaged
@@ -461,12 +481,12 @@ func readPrepared(r *bin.Reader, m *Machine, s *Shard) {
 			}
 			s.addHold(h.index, h.hold, 1)
 		}
-		s.prepared[projectKey(p.project, p.ref)] = p
+		s.prepared[p.attempt] = p
 	}
-	s.finishedList = make([]TxID, r.Count(snapshotCountMax, 2))
-	for i := range s.finishedList {
-		s.finishedList[i] = readTxID(r)
-		s.finished[s.finishedList[i]] = struct{}{}
+	for _, set := range []*attemptSet{&s.finished, &s.fenced} {
+		for range r.Count(snapshotCountMax, 16) {
+			set.add(readAttempt(r))
+		}
 	}
 }
 

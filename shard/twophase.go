@@ -1,22 +1,36 @@
 package shard
 
+import "slices"
+
 // Transactions across shard groups: two-phase commit with escrow holds
 // (DESIGN.md, Sharding). Each step is one command in one group's log, so
-// every replica of that group takes it in the same order:
+// every replica of that group takes it in the same order. A run of the
+// protocol is named by an Attempt its coordinator draws first.
 //
-//  1. TxBegin, in the referenceId's group: a known referenceId answers
-//     DuplicateReferenceID with its record (Waiting, Completed or Failed);
-//     otherwise a Waiting record takes the referenceId.
-//  2. TxPrepare, in every group that holds a wallet of the operations: the
-//     operations are checked in order against this group's wallets, as
-//     Transaction checks them, and on success each wallet holds what the
-//     transaction may take from it (debits) and may add to it (credits).
-//     Other transactions cannot spend held money or use held headroom, so
-//     the later commit cannot fail.
-//  3. TxDecide, in the referenceId's group: Waiting becomes Completed or
-//     Failed. The first decision wins; it is the commit point.
-//  4. TxCommit or TxAbort, in every prepared group: post the entries and
-//     release the holds, or only release them. Both are idempotent.
+//  1. In parallel, one log write each:
+//     - TxBegin, in the referenceId's group: a known referenceId answers
+//     DuplicateReferenceID with its record (Waiting, Completed or Failed),
+//     a fenced attempt is refused, and otherwise a Waiting record takes the
+//     referenceId and keeps the attempt. The group's own wallets of the
+//     operations are prepared in the same command (its vote).
+//     - TxPrepare, in every other group that holds a wallet of the
+//     operations: the operations are checked in order against this
+//     group's wallets, as Transaction checks them, and on success each
+//     wallet holds what the transaction may take from it (debits) and may
+//     add to it (credits). Other transactions cannot spend held money or
+//     use held headroom, so the later commit cannot fail.
+//  2. TxDecide, in the referenceId's group: Waiting becomes Completed or
+//     Failed, and the group's own part is committed or aborted in the same
+//     command. The first decision wins; it is the commit point.
+//  3. TxCommit or TxAbort, in every other prepared group: post the entries
+//     and release the holds, or only release them. Both are idempotent.
+//
+// The prepares run before the record may exist, so a part can outlive a
+// begin that never came (its coordinator died, or the begin was refused).
+// A resolver that finds such a part fences its attempt in the referenceId's
+// group (TxFence): if the record is there, it says what became of the part;
+// if not, no begin of that attempt can make one any more, and the part is
+// aborted.
 //
 // A participant's first failing operation is correct for its own wallets
 // given that every operation before it passed; the transaction's failure is
@@ -28,7 +42,7 @@ type hold struct{ debit, credit int64 }
 
 // preparedTx is one prepared transaction's part in one shard.
 type preparedTx struct {
-	tx      TxID
+	attempt Attempt
 	project ProjectID
 	ref     string
 	ops     []Op // the whole transaction's (shared by the shards of one prepare)
@@ -41,10 +55,10 @@ type walletHold struct {
 	hold
 }
 
-// Prepared is what TxPrepare answers: the group's first failing operation
-// (FailedAt -1 when every check passed and the holds are in place), and the
-// asset of each of the group's wallets named by the operations, so the
-// coordinator can compare the assets of a transfer across groups.
+// Prepared is a group's vote: its first failing operation (FailedAt -1 when
+// every check passed and the holds are in place), and the asset of each of
+// the group's wallets named by the operations, so the coordinator can
+// compare the assets of a transfer across groups.
 type Prepared struct {
 	FailedAt int32
 	Code     Code
@@ -77,31 +91,62 @@ func IsCheckFailure(c Code) bool {
 	return false
 }
 
-// txBegin records a Waiting transaction, or answers the known one.
+// txBegin records a Waiting transaction and prepares the group's own
+// wallets of it, or answers the known record.
 func (m *Machine) txBegin(ctx Context, c *Command) Result {
 	rs, tx, known := m.newRecord(ctx, c, TxWaiting)
 	if tx == nil {
+		if known.Code == DuplicateReferenceID {
+			old := known.Value.(*Tx)
+			known.Value = &Began{Tx: old, Attempt: rs.attempts[old.ID.Index]}
+		}
 		return known
 	}
+	if rs.fenced.contains(c.Attempt) {
+		return Result{Code: ValidationError, Value: ErrAttemptFenced}
+	}
 	rs.keep(tx)
-	return Result{Created: true, Value: tx}
+	rs.attempts[tx.ID.Index] = c.Attempt
+	rs.attemptList = append(rs.attemptList, recordAttempt{tx.ID.Index, c.Attempt})
+	return Result{Created: true, Value: &Began{Tx: tx, Attempt: c.Attempt, Vote: m.prepare(ctx, c)}}
 }
 
-// txDecide turns a Waiting record into its outcome. A record already
-// decided keeps its outcome: the answer is the record as it stands, and
-// the caller compares.
+// txFence answers the record of a referenceId with its attempt, or, when
+// there is none, fences the command's attempt off: no TxBegin of it makes a
+// record from now on.
+func (m *Machine) txFence(c *Command) Result {
+	rs := m.shard(c.Shard)
+	if rs == nil {
+		return notHere
+	}
+	if ti, ok := rs.txIndex(c.Project, c.ReferenceID); ok {
+		return Result{Code: DuplicateReferenceID, Value: &Began{Tx: rs.txs[ti], Attempt: rs.attempts[ti]}}
+	}
+	rs.fenced.add(c.Attempt)
+	return Result{}
+}
+
+// txDecide turns the attempt's Waiting record into its outcome, and
+// commits or aborts the group's own part with it. A record already decided
+// keeps its outcome: the answer is the record as it stands, and the caller
+// compares.
 func (m *Machine) txDecide(c *Command) Result {
 	rs := m.shard(c.Shard)
 	if rs == nil {
 		return notHere
 	}
 	ti, ok := rs.txIndex(c.Project, c.ReferenceID)
-	if !ok || rs.txs[ti].ID != c.Tx {
+	if !ok || rs.attempts[ti] != c.Attempt {
 		return Result{Code: TransactionNotFound}
 	}
 	old := rs.txs[ti]
 	if old.Status != TxWaiting {
 		return Result{Value: old}
+	}
+	if !slices.Equal(old.Ops, c.Ops) {
+		// The operations name the partitions the command holds: others
+		// than the record's would finish the part without them.
+		return Result{Code: ValidationError, Value: "the decision's operations are not the record's"}
 	}
 	// Records are immutable (readers may hold one): the decision is a new
 	// record in the old one's place. A frozen copy that saw the old one
@@ -113,6 +158,7 @@ func (m *Machine) txDecide(c *Command) Result {
 	}
 	rs.txs[ti] = &tx
 	delete(rs.waiting, ti)
+	m.finishPart(c.Attempt, tx.ID, tx.CreatedAt, tx.Ops, tx.Status == TxCompleted)
 	return Result{Value: &tx}
 }
 
@@ -130,7 +176,15 @@ type prepRun struct {
 // txPrepare checks the operations against this group's wallets and holds
 // what they need.
 func (m *Machine) txPrepare(ctx Context, c *Command) Result {
-	key := projectKey(c.Project, c.ReferenceID)
+	vote := m.prepare(ctx, c)
+	return Result{Code: vote.Code, Value: vote}
+}
+
+// prepare is a group's vote on the command's attempt: the checks of the
+// operations against its wallets, and on success the holds, kept as the
+// attempt's part in each shard of them. A group that holds none of the
+// wallets votes yes and holds nothing.
+func (m *Machine) prepare(ctx Context, c *Command) *Prepared {
 	res := &Prepared{FailedAt: -1, Assets: map[WalletID]AssetID{}}
 	// find hands out pointers into runs: it must never grow past this.
 	runs := make([]prepRun, 0, 2*len(c.Ops))
@@ -152,26 +206,23 @@ func (m *Machine) txPrepare(ctx Context, c *Command) Result {
 		runs = append(runs, prepRun{id: id, s: s, w: w, held: s.holds[id.Index]})
 		return &runs[len(runs)-1], true
 	}
-	fail := func(i int, code Code) Result {
+	fail := func(i int, code Code) *Prepared {
 		res.FailedAt, res.Code = int32(i), code
-		return Result{Code: code, Value: res}
+		return res
 	}
-	// A prepare that comes after its transaction finished here (a late
-	// proposal of a coordinator that lost the race to a resolver) must hold
-	// nothing: no commit or abort would ever release it.
+	// A prepare that comes after its attempt finished here (a late
+	// proposal of a coordinator that lost the race to a resolver) must
+	// hold nothing: no commit or abort would ever release it.
 	if m.finishedHere(c) {
-		return Result{Value: res}
+		return res
 	}
-	// A prepare applied twice (a retried proposal) holds nothing more, and
-	// must not count its own holds against itself.
-	if p := m.preparedFor(c, key); p != nil {
-		if p.tx != c.Tx {
-			return Result{Code: ValidationError, Value: "referenceId prepared for another transaction"}
-		}
+	// A prepare applied twice (a retried proposal, a resolver) holds
+	// nothing more, and must not count its own holds against itself.
+	if m.preparedHere(c) {
 		for _, id := range opWallets(c.Ops) {
 			find(id)
 		}
-		return Result{Value: res}
+		return res
 	}
 	for i := range c.Ops {
 		op := &c.Ops[i]
@@ -209,42 +260,49 @@ func (m *Machine) txPrepare(ctx Context, c *Command) Result {
 		}
 	}
 	// Check passed: hold the extremes. Every wallet named has a non-zero
-	// hold (amounts are positive), so every shard touched gets a record.
+	// hold (amounts are positive), so every shard touched gets a part.
 	for i := range runs {
 		r := &runs[i]
 		h := hold{debit: -r.low, credit: r.high}
-		p := r.s.prepared[key]
+		p := r.s.prepared[c.Attempt]
 		if p == nil {
-			p = &preparedTx{tx: c.Tx, project: c.Project, ref: c.ReferenceID, ops: c.Ops, seq: ctx.Seq}
-			r.s.prepared[key] = p
+			p = &preparedTx{attempt: c.Attempt, project: c.Project, ref: c.ReferenceID, ops: c.Ops, seq: ctx.Seq}
+			r.s.prepared[c.Attempt] = p
 		}
 		p.holds = append(p.holds, walletHold{index: r.id.Index, hold: h})
 		r.s.addHold(r.id.Index, h, 1)
 	}
-	return Result{Value: res}
+	return res
 }
 
-// preparedFor finds this group's record of a prepared transaction in any
-// shard of its wallets.
-func (m *Machine) preparedFor(c *Command, key string) *preparedTx {
-	for _, id := range opWallets(c.Ops) {
-		if s := m.shard(id.Shard); s != nil {
-			if p := s.prepared[key]; p != nil {
-				return p
-			}
+// localShards lists, once each, the shards of this group that hold a
+// wallet the operations name.
+func (m *Machine) localShards(ops []Op) []*Shard {
+	var out []*Shard
+	for _, id := range opWallets(ops) {
+		if s := m.shard(id.Shard); s != nil && !slices.Contains(out, s) {
+			out = append(out, s)
 		}
 	}
-	return nil
+	return out
 }
 
-// finishedHere reports whether a commit or abort of the transaction has
-// run in this group.
+// preparedHere reports whether the command's attempt has a part in this group.
+func (m *Machine) preparedHere(c *Command) bool {
+	for _, s := range m.localShards(c.Ops) {
+		if _, ok := s.prepared[c.Attempt]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// finishedHere reports whether the command's attempt was committed or
+// aborted in this group.
 func (m *Machine) finishedHere(c *Command) bool {
-	for _, id := range opWallets(c.Ops) {
-		if s := m.shard(id.Shard); s != nil {
-			if _, ok := s.finished[c.Tx]; ok {
-				return true
-			}
+	for _, s := range m.localShards(c.Ops) {
+		if s.finished.contains(c.Attempt) {
+			return true
 		}
 	}
 	return false
@@ -281,41 +339,38 @@ func (s *Shard) addHold(index uint32, h hold, sign int64) {
 	s.holds[index] = cur
 }
 
-// txFinish commits or aborts this group's part of a prepared transaction:
-// the holds go, and a commit posts the entries of this group's wallets. A
-// transaction not prepared here (finished already, or never prepared)
-// changes nothing. Either way each shard remembers the transaction as
-// finished, so a prepare arriving later holds nothing.
+// txFinish commits or aborts this group's part of a prepared attempt.
 func (m *Machine) txFinish(c *Command) Result {
-	key := projectKey(c.Project, c.ReferenceID)
+	m.finishPart(c.Attempt, c.Tx, c.At, c.Ops, c.Kind == CmdTxCommit)
+	return Result{}
+}
+
+// finishPart commits (posting the entries of this group's wallets, as the
+// record tx made at time at) or aborts the attempt's part: the holds go.
+// An attempt not prepared here (finished already, or never prepared)
+// changes nothing. Either way each shard of the wallets remembers the
+// attempt as finished, so a prepare arriving later holds nothing.
+func (m *Machine) finishPart(a Attempt, tx TxID, at int64, ops []Op, commit bool) {
 	found := false
-	var parts []int
-	for _, part := range c.Partitions(parts, m.Layout) {
-		if part == MetaPartition {
-			continue
-		}
-		s := m.Shards[part-1]
-		if _, ok := s.finished[c.Tx]; !ok {
-			s.finished[c.Tx] = struct{}{}
-			s.finishedList = append(s.finishedList, c.Tx)
-		}
-		p := s.prepared[key]
-		if p == nil || p.tx != c.Tx {
+	for _, s := range m.localShards(ops) {
+		s.finished.add(a)
+		p := s.prepared[a]
+		if p == nil {
 			continue
 		}
 		for _, wh := range p.holds {
 			s.addHold(wh.index, wh.hold, -1)
 		}
-		delete(s.prepared, key)
+		delete(s.prepared, a)
 		found = true
 	}
-	if !found || c.Kind == CmdTxAbort {
-		return Result{}
+	if !found || !commit {
+		return
 	}
 	touched := map[WalletID]bool{}
-	for i := range c.Ops {
-		op := &c.Ops[i]
-		e := Entry{CreatedAt: c.At, Amount: op.Amount, TxShard: c.Tx.Shard, TxIndex: c.Tx.Index, OpIndex: uint16(i)}
+	for i := range ops {
+		op := &ops[i]
+		e := Entry{CreatedAt: at, Amount: op.Amount, TxShard: tx.Shard, TxIndex: tx.Index, OpIndex: uint16(i)}
 		var to, from WalletID // counterparties, for transfers only
 		if op.Type == OpTransfer {
 			to, from = op.Destination, op.Source
@@ -334,9 +389,8 @@ func (m *Machine) txFinish(c *Command) Result {
 		}
 	}
 	for id := range touched {
-		m.shard(id.Shard).wallets[id.Index].UpdatedAt = c.At
+		m.shard(id.Shard).wallets[id.Index].UpdatedAt = at
 	}
-	return Result{}
 }
 
 func debitType(t OpType) EntryType {
@@ -393,23 +447,30 @@ func Outcome(ops []Op, total int, prepared []*Prepared) (status TxStatus, code C
 	return TxFailed, bestCode, best
 }
 
-// InDoubt is a transaction across groups that this shard has not seen
-// finished: a record still Waiting, or a prepared part. A resolver runs
-// the protocol again for it from these fields.
+// InDoubt is a run across groups that this shard has not seen finished: a
+// record still Waiting, or a prepared part. A resolver takes it on from
+// these fields: a record from its prepares, a part from a fence
+// (twophase.go's top).
 type InDoubt struct {
 	Project ProjectID
 	Ref     string
 	Ops     []Op
+	Attempt Attempt
+	Record  *Tx // the Waiting record; nil for a part
 }
 
-// InDoubt lists this shard's transactions across groups in flight.
+// InDoubt lists this shard's runs across groups in flight.
 func (s *Shard) InDoubt() []InDoubt {
 	var out []InDoubt
-	for _, t := range s.waiting {
-		out = append(out, InDoubt{Project: t.Project, Ref: t.ReferenceID, Ops: t.Ops})
+	for i, t := range s.waiting {
+		out = append(out, InDoubt{Project: t.Project, Ref: t.ReferenceID, Ops: t.Ops, Attempt: s.attempts[i], Record: t})
 	}
 	for _, p := range s.prepared {
-		out = append(out, InDoubt{Project: p.project, Ref: p.ref, Ops: p.ops})
+		out = append(out, InDoubt{Project: p.project, Ref: p.ref, Ops: p.ops, Attempt: p.attempt})
 	}
 	return out
 }
+
+// AttemptOf is the attempt that made the record at index (zero for a
+// transaction in one group).
+func (s *Shard) AttemptOf(index uint32) Attempt { return s.attempts[index] }

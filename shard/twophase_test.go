@@ -37,24 +37,31 @@ func (c *groups) apply(g int, at int64, cmd Command) Result {
 	return c.ms[g].Apply(Context{Seq: c.seq << 16, TimeMs: at}, placed(&cmd, c.total))
 }
 
-// coordinator is one run of the protocol for one transaction, a step at a
-// time, so tests can interleave runs, repeat steps and stop half-way.
+// coordinator is one run of the protocol for one transaction, a step (one
+// command in one group) at a time, so tests can interleave runs, repeat
+// steps and stop half-way. Its steps are a queue: each may add the ones
+// its answer calls for, as the engine's coordinator decides.
 type coordinator struct {
 	c        *groups
 	p        ProjectID
 	ref      string
 	ops      []Op
 	at       int64
-	tx       *Tx // the record, once begun
-	parts    []int
-	prepared []*Prepared
-	step     int
-	done     *Tx  // the decided record, once finished
-	resolver bool // finishes a record already decided (a client's retry only reads it)
+	attempt  Attempt
+	refGroup int
+	parts    []int // the groups of its wallets
+	votes    []*Prepared
+	steps    []func()
+	lastG    int
+	lastCmd  *Command // the last command applied, for again
+	tx       *Tx      // the record, once begun or found
+	done     *Tx      // the record as the run leaves it (nil: never made)
+	finished bool     // nothing left to do
 }
 
-func (c *groups) coordinator(p ProjectID, ref string, at int64, ops []Op) *coordinator {
-	k := &coordinator{c: c, p: p, ref: ref, ops: ops, at: at}
+func (c *groups) run(p ProjectID, ref string, at int64, ops []Op) *coordinator {
+	k := &coordinator{c: c, p: p, ref: ref, ops: ops, at: at, attempt: NewAttempt()}
+	k.refGroup = c.of(referenceShard(p, ref, c.total))
 	for _, op := range ops {
 		for _, w := range [2]WalletID{op.Source, op.Destination} {
 			if int(w.Shard) < c.total && !slices.Contains(k.parts, c.of(w.Shard)) {
@@ -65,47 +72,150 @@ func (c *groups) coordinator(p ProjectID, ref string, at int64, ops []Op) *coord
 	return k
 }
 
-// next runs the coordinator's next step; it reports false once finished.
-func (k *coordinator) next() bool {
-	c := k.c
-	refGroup := c.of(referenceShard(k.p, k.ref, c.total))
-	switch {
-	case k.done != nil:
-		return false
-	case k.step == 0:
-		r := c.apply(refGroup, k.at, Command{Kind: CmdTxBegin, Project: k.p, ReferenceID: k.ref, Ops: k.ops})
-		k.tx = r.Value.(*Tx)
-		if r.Code == DuplicateReferenceID && k.tx.Status != TxWaiting {
-			if !k.resolver {
-				k.done = k.tx
-				return false
-			}
-			k.step = len(k.parts) + 1 // decided: on to commit or abort
-		}
-	case k.step <= len(k.parts):
-		g := k.parts[k.step-1]
-		r := c.apply(g, k.at, Command{Kind: CmdTxPrepare, Project: k.p, ReferenceID: k.ref, Tx: k.tx.ID, Ops: k.tx.Ops})
-		k.prepared = append(k.prepared, r.Value.(*Prepared))
-	case k.step == len(k.parts)+1:
-		st, code, i := Outcome(k.tx.Ops, c.total, k.prepared)
-		r := c.apply(refGroup, k.at, Command{Kind: CmdTxDecide, Project: k.p, ReferenceID: k.ref, Tx: k.tx.ID, TxStatus: st, ErrCode: code, ErrOpIndex: i})
-		k.tx = r.Value.(*Tx) // the first decision, whoever made it
-		if len(k.parts) == 0 {
-			k.done = k.tx // no group holds any of its wallets
-		}
-	default:
-		g := k.parts[k.step-len(k.parts)-2]
-		kind := CmdTxAbort
-		if k.tx.Status == TxCompleted {
-			kind = CmdTxCommit
-		}
-		c.apply(g, k.at, Command{Kind: kind, Project: k.p, ReferenceID: k.ref, Tx: k.tx.ID, At: k.tx.CreatedAt, Ops: k.tx.Ops})
-		if k.step == 2*len(k.parts)+1 {
-			k.done = k.tx
-		}
+// coordinator is a new run: the prepares of the other groups and the
+// begin, in that order (the engine sends them at once; prepares applied
+// before the begin are the harder case).
+func (c *groups) coordinator(p ProjectID, ref string, at int64, ops []Op) *coordinator {
+	k := c.run(p, ref, at, ops)
+	for _, g := range k.others() {
+		k.push(func() { k.prepare(g, k.attempt, ops) })
 	}
-	k.step++
-	return k.done == nil
+	k.push(func() {
+		r := k.apply(k.refGroup, Command{Kind: CmdTxBegin, Project: k.p, ReferenceID: k.ref, Attempt: k.attempt, Ops: k.ops})
+		b, ok := r.Value.(*Began)
+		switch {
+		case !ok: // fenced off: the run never makes a record
+			k.finishAll(CmdTxAbort, k.attempt, k.ops, nil)
+		case b.Attempt == k.attempt && !r.Created: // this run's own begin, applied twice
+			k.tx = b.Tx
+			k.push(func() { k.takeOn(b.Tx, b.Attempt) })
+		case r.Created:
+			k.tx = b.Tx
+			if slices.Contains(k.parts, k.refGroup) {
+				k.votes = append(k.votes, b.Vote)
+			}
+			k.push(k.decide)
+		case b.Tx.Status != TxWaiting: // a duplicate: drop this run's parts, answer the record
+			k.finishAll(CmdTxAbort, k.attempt, k.ops, b.Tx)
+		default: // a duplicate still Waiting: drop this run's parts, take the record on
+			k.finishAll(CmdTxAbort, k.attempt, k.ops, nil)
+			k.push(func() { k.takeOn(b.Tx, b.Attempt) })
+		}
+	})
+	return k
+}
+
+// recordResolver takes on a run from its record, as a resolver or a retry does.
+func (c *groups) recordResolver(p ProjectID, ref string, at int64) *coordinator {
+	k := c.run(p, ref, at, nil)
+	k.push(func() {
+		rs := c.ms[k.refGroup].shard(referenceShard(p, ref, c.total))
+		tx, _ := rs.TxByReference(p, ref)
+		k.takeOn(tx, rs.AttemptOf(tx.ID.Index))
+	})
+	return k
+}
+
+// partResolver takes on a prepared part of an attempt: it fences the
+// attempt in the referenceId's group, and the answer says what to do.
+func (c *groups) partResolver(p ProjectID, ref string, at int64, a Attempt, ops []Op) *coordinator {
+	k := c.run(p, ref, at, ops)
+	k.attempt = a
+	k.push(func() {
+		r := k.apply(k.refGroup, Command{Kind: CmdTxFence, Project: p, ReferenceID: ref, Attempt: a})
+		if b, ok := r.Value.(*Began); ok && b.Attempt == a {
+			k.takeOn(b.Tx, a)
+			return
+		}
+		k.finishAll(CmdTxAbort, a, ops, nil)
+	})
+	return k
+}
+
+func (k *coordinator) push(step func()) { k.steps = append(k.steps, step) }
+
+// apply applies one step's command in group g.
+func (k *coordinator) apply(g int, cmd Command) Result {
+	k.lastG, k.lastCmd = g, &cmd
+	return k.c.apply(g, k.at, cmd)
+}
+
+func (k *coordinator) others() []int {
+	return slices.DeleteFunc(slices.Clone(k.parts), func(g int) bool { return g == k.refGroup })
+}
+
+func (k *coordinator) prepare(g int, a Attempt, ops []Op) {
+	r := k.apply(g, Command{Kind: CmdTxPrepare, Project: k.p, ReferenceID: k.ref, Attempt: a, Ops: ops})
+	k.votes = append(k.votes, r.Value.(*Prepared))
+}
+
+// takeOn runs the protocol from a record: prepares everywhere (again),
+// the decision, the finishes; a decided record only needs the finishes.
+func (k *coordinator) takeOn(tx *Tx, a Attempt) {
+	k.tx, k.attempt, k.ops, k.votes = tx, a, tx.Ops, nil
+	parts := k.c.run(k.p, k.ref, k.at, tx.Ops).parts
+	k.parts = parts
+	if tx.Status != TxWaiting {
+		k.finishAll(finishKind(tx), a, tx.Ops, tx)
+		return
+	}
+	for _, g := range parts {
+		k.push(func() { k.prepare(g, a, tx.Ops) })
+	}
+	k.push(k.decide)
+}
+
+// decide proposes the outcome of the votes; the first decision wins, and
+// the other groups' parts are finished as it says.
+func (k *coordinator) decide() {
+	st, code, i := Outcome(k.tx.Ops, k.c.total, k.votes)
+	r := k.apply(k.refGroup, Command{Kind: CmdTxDecide, Project: k.p, ReferenceID: k.ref, Attempt: k.attempt,
+		TxStatus: st, ErrCode: code, ErrOpIndex: i, Ops: k.tx.Ops})
+	k.tx = r.Value.(*Tx)
+	k.finishAll(finishKind(k.tx), k.attempt, k.tx.Ops, k.tx)
+}
+
+// finishAll commits or aborts the attempt's part in every group but the
+// referenceId's (its decision did that), then ends the run with done.
+func (k *coordinator) finishAll(kind Kind, a Attempt, ops []Op, done *Tx) {
+	parts := k.c.run(k.p, k.ref, k.at, ops)
+	parts.refGroup = k.refGroup
+	for _, g := range parts.others() {
+		k.push(func() {
+			cmd := Command{Kind: kind, Project: k.p, ReferenceID: k.ref, Attempt: a, Ops: ops}
+			if kind == CmdTxCommit {
+				cmd.Tx, cmd.At = done.ID, done.CreatedAt
+			}
+			k.apply(g, cmd)
+		})
+	}
+	k.push(func() { k.done, k.finished = done, true })
+}
+
+func finishKind(tx *Tx) Kind {
+	if tx.Status == TxCompleted {
+		return CmdTxCommit
+	}
+	return CmdTxAbort
+}
+
+// next runs the run's next step; it reports false once finished.
+func (k *coordinator) next() bool {
+	if k.finished || len(k.steps) == 0 {
+		return false
+	}
+	step := k.steps[0]
+	k.steps = k.steps[1:]
+	step()
+	return !k.finished
+}
+
+// again applies the last command once more, its answer unread (a
+// proposal applied twice).
+func (k *coordinator) again() {
+	if k.lastCmd != nil {
+		k.c.apply(k.lastG, k.at, *k.lastCmd)
+	}
 }
 
 func (k *coordinator) run() *Tx {
@@ -245,27 +355,31 @@ func TestAcrossGroupsInterleaved(t *testing.T) {
 			runs = append(runs, c.coordinator(p, fmt.Sprintf("r%d", i), at+int64(i), ops))
 		}
 		for steps := 0; steps < 400; steps++ {
-			live := slices.DeleteFunc(slices.Clone(runs), func(k *coordinator) bool { return k.done != nil })
+			live := slices.DeleteFunc(slices.Clone(runs), func(k *coordinator) bool { return k.finished })
 			if len(live) == 0 {
 				break
 			}
 			k := rapid.SampledFrom(live).Draw(t, "run")
 			switch rapid.IntRange(0, 9).Draw(t, "what") {
-			case 0: // a resolver starts over from the record, racing the coordinator (if alive)
-				if k.tx != nil {
-					r := c.coordinator(p, k.ref, k.at, k.tx.Ops)
-					r.resolver = true
+			case 0: // a resolver takes the run on, racing the coordinator (if alive)
+				var r *coordinator
+				if rs := c.ms[k.refGroup].shard(referenceShard(p, k.ref, c.total)); rs != nil {
+					if _, ok := rs.TxByReference(p, k.ref); ok {
+						r = c.recordResolver(p, k.ref, k.at)
+					}
+				}
+				if r == nil && k.tx == nil { // maybe only parts: fence the attempt
+					r = c.partResolver(p, k.ref, k.at, k.attempt, k.ops)
+				}
+				if r != nil {
 					if rapid.Bool().Draw(t, "coordinator died") {
 						runs[slices.Index(runs, k)] = r
 					} else {
 						runs = append(runs, r)
 					}
 				}
-			case 1: // a step applied twice
-				if k.step > 0 {
-					k.step--
-				}
-				k.next()
+			case 1: // a command applied twice
+				k.again()
 			case 2: // a group restored from its own snapshot
 				g := rapid.IntRange(0, len(c.ms)-1).Draw(t, "group")
 				m, err := ReadMachine(snapshotBytes(t, c.ms[g]))
@@ -284,8 +398,7 @@ func TestAcrossGroupsInterleaved(t *testing.T) {
 			}
 		}
 		for _, k := range runs {
-			k.run()
-			if k.done.Status == TxWaiting {
+			if k.run(); k.done != nil && k.done.Status == TxWaiting {
 				t.Fatalf("%s still Waiting after its run", k.ref)
 			}
 		}
@@ -336,7 +449,7 @@ func TestHeldMoneyCannotBeSpent(t *testing.T) {
 		t.Fatalf("funding: %s", r.Code)
 	}
 	k := c.coordinator(p, "move", 3, []Op{{Type: OpTransfer, Source: w[0], Destination: w[1], Amount: 7}})
-	for k.step <= len(k.parts) { // begin and prepare every group, no decision yet
+	for k.tx == nil { // prepare every group and begin, no decision yet
 		k.next()
 	}
 	if d := c.ms[0].Shards[0].holds[w[0].Index].debit; d != 7 {
@@ -363,30 +476,71 @@ func TestHeldMoneyCannotBeSpent(t *testing.T) {
 }
 
 // The first decision wins: a second one, even a different one, gets the
-// record as the first left it.
+// record as the first left it. Only the attempt that made the record can
+// decide it.
 func TestFirstDecisionWins(t *testing.T) {
 	h := newHarness(t, 1)
 	p := h.project()
 	a := h.asset(p, "A")
 	w := h.systemWallet(p, a)
 	ops := []Op{issue(w, 5)}
-	tx := h.must(Command{Kind: CmdTxBegin, Project: p, ReferenceID: "r", Ops: ops}).Value.(*Tx)
-	if tx.Status != TxWaiting {
-		t.Fatalf("begun: %s", tx.Status)
+	at := NewAttempt()
+	b := h.must(Command{Kind: CmdTxBegin, Project: p, ReferenceID: "r", Attempt: at, Ops: ops}).Value.(*Began)
+	tx := b.Tx
+	if tx.Status != TxWaiting || b.Attempt != at || b.Vote.FailedAt != -1 {
+		t.Fatalf("begun: %s, attempt %v, vote %+v", tx.Status, b.Attempt, b.Vote)
 	}
-	if r := h.apply(Command{Kind: CmdTxBegin, Project: p, ReferenceID: "r", Ops: ops}); r.Code != DuplicateReferenceID || r.Value.(*Tx).Status != TxWaiting {
-		t.Fatalf("second begin: %s", r.Code)
+	if got := h.m.Shards[0].holds[w.Index].credit; got != 5 {
+		t.Fatalf("the begin's own prepare holds %d of credit, want 5", got)
 	}
-	first := h.must(Command{Kind: CmdTxDecide, Project: p, ReferenceID: "r", Tx: tx.ID, TxStatus: TxFailed, ErrCode: InsufficientFunds}).Value.(*Tx)
-	second := h.must(Command{Kind: CmdTxDecide, Project: p, ReferenceID: "r", Tx: tx.ID, TxStatus: TxCompleted}).Value.(*Tx)
+	r := h.apply(Command{Kind: CmdTxBegin, Project: p, ReferenceID: "r", Attempt: NewAttempt(), Ops: ops})
+	if again, ok := r.Value.(*Began); r.Code != DuplicateReferenceID || !ok || again.Tx.Status != TxWaiting || again.Attempt != at {
+		t.Fatalf("second begin: %s %+v", r.Code, r.Value)
+	}
+	if r := h.apply(Command{Kind: CmdTxDecide, Project: p, ReferenceID: "r", Attempt: NewAttempt(), TxStatus: TxCompleted, Ops: ops}); r.Code != TransactionNotFound {
+		t.Fatalf("deciding with another attempt: %s", r.Code)
+	}
+	first := h.must(Command{Kind: CmdTxDecide, Project: p, ReferenceID: "r", Attempt: at, TxStatus: TxFailed, ErrCode: InsufficientFunds, Ops: ops}).Value.(*Tx)
+	second := h.must(Command{Kind: CmdTxDecide, Project: p, ReferenceID: "r", Attempt: at, TxStatus: TxCompleted, Ops: ops}).Value.(*Tx)
 	if first.Status != TxFailed || second.Status != TxFailed || second.ErrCode != InsufficientFunds {
 		t.Fatalf("decisions: first %s, then %s %s", first.Status, second.Status, second.ErrCode)
 	}
 	if tx.Status != TxWaiting {
 		t.Fatal("the decision changed the record a reader holds")
 	}
-	if r := h.apply(Command{Kind: CmdTxDecide, Project: p, ReferenceID: "r", Tx: TxID{Index: 9}, TxStatus: TxCompleted}); r.Code != TransactionNotFound {
-		t.Fatalf("deciding another id: %s", r.Code)
+	if len(h.m.Shards[0].holds) != 0 || h.m.Shards[0].wallets[w.Index].Balance != 0 {
+		t.Fatal("the Failed decision did not abort the group's own part")
+	}
+}
+
+// A resolver's fence stops a begin that had not arrived: the attempt never
+// makes a record, so its parts can be aborted. A fence after the begin
+// answers the record instead, with its attempt.
+func TestFenceStopsALateBegin(t *testing.T) {
+	h := newHarness(t, 1)
+	p := h.project()
+	w := h.systemWallet(p, h.asset(p, "A"))
+	ops := []Op{issue(w, 5)}
+	late := NewAttempt()
+	if r := h.apply(Command{Kind: CmdTxFence, Project: p, ReferenceID: "r", Attempt: late}); r.Code != OK || r.Value != nil {
+		t.Fatalf("fence with no record: %s %v", r.Code, r.Value)
+	}
+	r := h.apply(Command{Kind: CmdTxBegin, Project: p, ReferenceID: "r", Attempt: late, Ops: ops})
+	if err, _ := r.Value.(error); !errors.Is(err, ErrAttemptFenced) {
+		t.Fatalf("begin of a fenced attempt: %s %v", r.Code, r.Value)
+	}
+	if len(h.m.Shards[0].holds) != 0 {
+		t.Fatal("a fenced begin held money")
+	}
+	if _, ok := h.m.Shards[0].TxByReference(p, "r"); ok {
+		t.Fatal("a fenced begin made a record")
+	}
+	// The referenceId stays free for another attempt.
+	other := NewAttempt()
+	b := h.must(Command{Kind: CmdTxBegin, Project: p, ReferenceID: "r", Attempt: other, Ops: ops}).Value.(*Began)
+	r = h.apply(Command{Kind: CmdTxFence, Project: p, ReferenceID: "r", Attempt: late})
+	if got, ok := r.Value.(*Began); !ok || got.Tx != b.Tx || got.Attempt != other {
+		t.Fatalf("fence after a begin: %s %+v, want the record of attempt %v", r.Code, r.Value, other)
 	}
 }
 
@@ -401,9 +555,11 @@ func TestOlderSnapshotFormatIsRefused(t *testing.T) {
 	if _, err := ReadMachine(data); !errors.Is(err, ErrOldFormat) {
 		t.Fatalf("v1 snapshot: %v, want ErrOldFormat", err)
 	}
-	v2 := append([]byte("cloudwallet-snapshot-v2\n"), data[len("cloudwallet-snapshot-v1\n"):]...)
-	if _, err := ReadMachine(v2); !errors.Is(err, ErrOldFormat) {
-		t.Fatalf("v2 snapshot: %v, want ErrOldFormat", err)
+	for _, v := range []string{"v2", "v3"} {
+		older := append([]byte("cloudwallet-snapshot-"+v+"\n"), data[len("cloudwallet-snapshot-v1\n"):]...)
+		if _, err := ReadMachine(older); !errors.Is(err, ErrOldFormat) {
+			t.Fatalf("%s snapshot: %v, want ErrOldFormat", v, err)
+		}
 	}
 	if _, err := ReadMachine([]byte("not a snapshot at all, not at all")); err == nil || errors.Is(err, ErrOldFormat) {
 		t.Fatalf("garbage: %v, want a plain refusal", err)

@@ -18,6 +18,10 @@ func AppendVarint(b []byte, v int64) []byte   { return binary.AppendVarint(b, v)
 func AppendString(b []byte, s string) []byte {
 	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
 }
+
+// AppendUint64 writes v in 8 bytes: random values (attempts) do not
+// shrink as varints.
+func AppendUint64(b []byte, v uint64) []byte { return binary.LittleEndian.AppendUint64(b, v) }
 func AppendBool(b []byte, v bool) []byte {
 	if v {
 		return append(b, 1)
@@ -72,6 +76,17 @@ func (r *Reader) Varint() int64 {
 		return 0
 	}
 	r.b = r.b[n:]
+	return v
+}
+
+// Uint64 reads what AppendUint64 wrote.
+func (r *Reader) Uint64() uint64 {
+	if r.err != nil || len(r.b) < 8 {
+		r.fail()
+		return 0
+	}
+	v := binary.LittleEndian.Uint64(r.b)
+	r.b = r.b[8:]
 	return v
 }
 

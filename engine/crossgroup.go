@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
@@ -20,8 +21,11 @@ import (
 //	(referenceId's group, finishing its own part: the commit point) →
 //	TxCommit or TxAbort (each other group, at once)
 //
-// and answers once every part is finished, so a read that follows the
-// answer sees all of it. Any step that fails leaves the transaction to the
+// and answers once the decision has applied: two log writes one after
+// the other, whatever the number of groups. The other groups' parts are
+// finished after the answer; a read or a check that meets a hold of a
+// decided transaction finishes it first (held.go), so a read that follows
+// the answer sees all of it. Any step that fails leaves the transaction to the
 // resolver: each node, for the groups it leads, finds records still
 // Waiting and prepared parts that stay in flight, and takes them on: a
 // record from its prepares (every step is idempotent, the first decision
@@ -80,20 +84,15 @@ func (n *Node) place(pp shard.Placement, p shard.ProjectID, refID string, ops []
 }
 
 // Recorded reads the record of a referenceId (nil if none) and whether its
-// outcome is final: decided, and, across groups, with every part finished.
-// That last one only a retry can tell (it finishes them), so a decided
-// record across groups is not final here: a read after the answer must see
-// the whole transaction.
+// outcome is final: decided (a decided record's parts left unfinished are
+// finished by whatever meets their holds, held.go).
 func (n *Node) Recorded(p shard.ProjectID, ref string) (tx *shard.Tx, final bool) {
 	pp, ok := n.keys.placement(p)
 	if !ok {
 		return nil, false
 	}
 	n.ReadShard(pp.ReferenceShard(p, ref), func(s *shard.Shard) { tx, _ = s.TxByReference(p, ref) })
-	if tx == nil || tx.Status == shard.TxWaiting {
-		return tx, false
-	}
-	return tx, !n.place(pp, p, ref, tx.Ops).spans()
+	return tx, tx != nil && tx.Status != shard.TxWaiting
 }
 
 // proposeTransaction runs a transaction as one command when one group holds
@@ -110,10 +109,9 @@ func (n *Node) proposeTransaction(ctx context.Context, cmd *shard.Command, pp sh
 		r, err := pl.ref.propose(ctx, cmd)
 		if err == nil && r.Code == shard.DuplicateReferenceID {
 			// A retry whose body stays in one group may name a
-			// transaction across groups: finish every part of it (it
-			// may be Waiting, or decided with parts left by a dead
-			// coordinator) before answering with its outcome.
-			if tx := r.Value.(*shard.Tx); tx.Status == shard.TxWaiting || !slices.Equal(tx.Ops, cmd.Ops) && n.place(pp, tx.Project, tx.ReferenceID, tx.Ops).spans() {
+			// transaction across groups still Waiting: decide it
+			// before answering with its outcome.
+			if tx := r.Value.(*shard.Tx); tx.Status == shard.TxWaiting {
 				var a shard.Attempt
 				n.ReadShard(tx.ID.Shard, func(s *shard.Shard) { a = s.AttemptOf(tx.ID.Index) })
 				return n.answerDuplicate(ctx, pp, tx, a)
@@ -139,7 +137,7 @@ func (n *Node) acrossGroups(ctx context.Context, cmd *shard.Command, pl placemen
 	// again within it, so an election answers late rather than 202.
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.ApplyTimeout)
 	defer cancel()
-	a := shard.NewAttempt()
+	a := newAttempt()
 	run := txRun{project: cmd.Project, ref: cmd.ReferenceID, ops: cmd.Ops, attempt: a}
 	others := pl.others()
 	begin := *cmd
@@ -188,25 +186,46 @@ func (n *Node) acrossGroups(ctx context.Context, cmd *shard.Command, pl placemen
 		return n.takeOn(ctx, pl.project, b.Tx, a, false)
 	}
 	if pl.holdsWallets() {
-		votes = append(votes, b.Vote)
+		vote := b.Vote
+		if vote.Blocked != nil {
+			var err error
+			if vote, err = n.prepareSettled(ctx, pl.ref, run, vote.Blocked); err != nil {
+				return shard.Result{}, ErrOutcomeUnknown
+			}
+		}
+		votes = append(votes, vote)
 	}
 	decided, err := n.decide(ctx, pl, b.Tx, a, votes)
 	if err != nil {
 		return shard.Result{}, err
 	}
-	if err := n.finishParts(ctx, run, finishKind(decided), decided, others); err != nil {
-		return shard.Result{}, err
-	}
+	// The answer goes out now: the decision is the commit point, and
+	// whatever meets a hold of this transaction before its part is
+	// finished finishes it first (held.go).
+	n.finishLater(run, decided, others)
 	return answer(decided, false), nil
 }
 
+// finishLater finishes the other groups' parts after the answer; one it
+// cannot finish is left to whoever meets its holds, or to the resolver.
+func (n *Node) finishLater(run txRun, decided *shard.Tx, others []*replica) {
+	if len(others) == 0 || n.leaveParts {
+		return
+	}
+	n.goBackground(func(ctx context.Context) {
+		if err := n.finishParts(ctx, run, finishKind(decided), decided, others); err != nil {
+			n.log.Debug("finishing a transaction across groups after its answer failed; the resolver will", "referenceId", run.ref, "err", err)
+		}
+	})
+}
+
 // answerDuplicate answers a referenceId already known: its record, once
-// every part of it is finished (a record across groups may be Waiting, or
-// decided with parts left by a dead coordinator), so a read after the
-// answer sees the whole transaction.
+// decided (a record across groups may still be Waiting, its coordinator
+// dead). Parts of a decided one left unfinished are finished by whatever
+// meets their holds (held.go).
 func (n *Node) answerDuplicate(ctx context.Context, pp shard.Placement, tx *shard.Tx, a shard.Attempt) (shard.Result, error) {
-	if a.IsZero() {
-		return answer(tx, true), nil // one group's: final when recorded
+	if tx.Status != shard.TxWaiting {
+		return answer(tx, true), nil
 	}
 	return n.takeOn(ctx, pp, tx, a, true)
 }
@@ -249,7 +268,24 @@ type txRun struct {
 
 // prepare is one group's vote on the run.
 func (n *Node) prepare(ctx context.Context, rp *replica, r txRun) (*shard.Prepared, error) {
-	res, err := rp.step(ctx, &shard.Command{Kind: shard.CmdTxPrepare, Project: r.project, ReferenceID: r.ref, Attempt: r.attempt, Ops: r.ops})
+	vote, err := n.proposePrepare(ctx, rp, r, false)
+	if err != nil || vote.Blocked == nil {
+		return vote, err
+	}
+	return n.prepareSettled(ctx, rp, r, vote.Blocked)
+}
+
+// prepareSettled votes again after a vote Blocked on holds: the decided
+// transactions holding those wallets are finished first (held.go).
+func (n *Node) prepareSettled(ctx context.Context, rp *replica, r txRun, blocked []shard.WalletID) (*shard.Prepared, error) {
+	if err := n.settleHolds(ctx, r.project, blocked); err != nil {
+		return nil, err
+	}
+	return n.proposePrepare(ctx, rp, r, true)
+}
+
+func (n *Node) proposePrepare(ctx context.Context, rp *replica, r txRun, settled bool) (*shard.Prepared, error) {
+	res, err := rp.step(ctx, &shard.Command{Kind: shard.CmdTxPrepare, Project: r.project, ReferenceID: r.ref, Attempt: r.attempt, Ops: r.ops, HoldsSettled: settled})
 	if err != nil {
 		return nil, err
 	}
@@ -292,6 +328,15 @@ func finishKind(decided *shard.Tx) shard.Kind {
 		return shard.CmdTxCommit
 	}
 	return shard.CmdTxAbort
+}
+
+// newAttempt draws a fresh attempt (never the zero one).
+func newAttempt() shard.Attempt {
+	for {
+		if a := (shard.Attempt{Hi: rand.Uint64(), Lo: rand.Uint64()}); !a.IsZero() {
+			return a
+		}
+	}
 }
 
 // definitelyNotApplied reports whether a proposal's error says it was

@@ -46,9 +46,10 @@
 // shards, and group 0 also holds projects, key pairs and assets. A
 // transaction within one group is one command; one across groups runs
 // two-phase commit with escrow holds (shard/twophase.go holds the state
-// machine half; crossgroup.go the coordinator and the resolver that
-// finishes what a dead coordinator left). balance.go spreads group
-// leadership over the voters.
+// machine half; crossgroup.go the coordinator, answering after two log
+// writes, and the resolver that finishes what a dead coordinator left;
+// held.go finishes a decided transaction's parts before anything that
+// meets its holds). balance.go spreads group leadership over the voters.
 //
 // # Reads
 //

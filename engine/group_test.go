@@ -171,7 +171,7 @@ func TestGroupAcrossGroupCommandsStayInTheirPartitions(t *testing.T) {
 	for round := range 200 {
 		// shard 1: prepare and commit an issue; shard 0: its own prepares
 		ref1, ref0 := fmt.Sprintf("one-%d", round), fmt.Sprintf("zero-%d", round)
-		a1, a0 := shard.NewAttempt(), shard.NewAttempt()
+		a1, a0 := newAttempt(), newAttempt()
 		cmds := []shard.Command{
 			{Kind: shard.CmdTxPrepare, ReferenceID: ref1, Attempt: a1, Ops: []shard.Op{{Type: shard.OpIssue, Destination: w1, Amount: 1}}},
 			{Kind: shard.CmdTxPrepare, ReferenceID: ref0, Attempt: a0, Ops: []shard.Op{{Type: shard.OpIssue, Destination: w0, Amount: 1}}},

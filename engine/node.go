@@ -41,9 +41,15 @@ type Node struct {
 	log            *slog.Logger
 	closing        chan struct{} // closed once, by Close
 	closeOnce      sync.Once
-	background     sync.WaitGroup // the resolver and the leadership balancer
-	joinToken      string         // the operator token the cluster gave on first join
-	systemRR       atomic.Uint32  // round robin over shards for system wallets
+	background     sync.WaitGroup // the resolver, the leadership balancer, the finishes after an answer (goBackground)
+	backgroundMu   sync.Mutex     // guards stopped: no goroutine joins background once Close waits on it
+	stopped        bool
+	// leaveParts (tests only, set before use): a coordinator does not
+	// finish the other groups' parts after its answer, leaving them to
+	// whatever meets their holds, as when it dies right after answering.
+	leaveParts bool
+	joinToken  string        // the operator token the cluster gave on first join
+	systemRR   atomic.Uint32 // round robin over shards for system wallets
 	// log1 is the node's one log for every group (wal.Shared; nil with
 	// the bolt log store): opened before the groups, closed after them.
 	log1 *wal.Shared
@@ -264,11 +270,38 @@ func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
 		close(n.closing)
 		n.calls.close() // cuts a join call in flight: joinLoop ends at once
+		n.backgroundMu.Lock()
+		n.stopped = true
+		n.backgroundMu.Unlock()
 		n.background.Wait()
 		err = n.closeGroups()
 		n.mux.Close()
 	})
 	return err
+}
+
+// goBackground runs fn on its own goroutine, which Close waits for; once
+// the node is closing, fn does not run. ctx ends when the node closes.
+func (n *Node) goBackground(fn func(ctx context.Context)) {
+	n.backgroundMu.Lock()
+	defer n.backgroundMu.Unlock()
+	if n.stopped {
+		return
+	}
+	n.background.Add(1)
+	go func() {
+		defer n.background.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
+		defer cancel()
+		go func() {
+			select {
+			case <-n.closing:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		fn(ctx)
+	}()
 }
 
 func (n *Node) closeGroups() error {
@@ -298,6 +331,22 @@ func (n *Node) Propose(ctx context.Context, cmd *shard.Command) (shard.Result, e
 		}
 		pl.Home(cmd)
 	}
+	r, err := n.proposePlaced(ctx, cmd, pl)
+	if blocked, ok := r.Value.(*shard.Blocked); ok && err == nil {
+		// A hold made a check fail, and it may belong to a decided
+		// transaction across groups: finish those, then check again
+		// counting only the undecided ones (held.go).
+		if err := n.settleHolds(ctx, cmd.Project, blocked.Wallets); err != nil {
+			return shard.Result{}, ErrUnavailable // nothing was applied
+		}
+		cmd.HoldsSettled = true
+		r, err = n.proposePlaced(ctx, cmd, pl)
+	}
+	return r, err
+}
+
+// proposePlaced proposes a command whose home the project's placement set.
+func (n *Node) proposePlaced(ctx context.Context, cmd *shard.Command, pl shard.Placement) (shard.Result, error) {
 	if cmd.Kind != shard.CmdTransaction {
 		rp := n.route(cmd)
 		if cmd.Kind.UsesAsset() && rp.group != metaGroup && !n.assetUsed(cmd.Project, cmd.Asset) {

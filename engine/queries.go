@@ -1,13 +1,20 @@
 package engine
 
-import "github.com/cloudwallet/cloudwallet/shard"
+import (
+	"context"
+	"slices"
+
+	"github.com/cloudwallet/cloudwallet/shard"
+)
 
 // Queries: what the HTTP layer reads, as values. Each one finds the
 // partition that holds the answer (a customer's shard, a wallet's, the
 // meta partition), reads it on that partition's worker, and for lists
 // across shards and groups merges the parts in creation order. They read
 // this node's state as it is: call Confirm first for a linearizable
-// read.
+// read. Those that read balances and entries take settle, true for a
+// linearizable read: they finish first the decided transactions across
+// groups that still hold what they read (held.go), and may then fail.
 
 // Projects lists every project.
 func (n *Node) Projects() []shard.ProjectView {
@@ -62,40 +69,71 @@ func (n *Node) Customers(p shard.ProjectID, page, size int) shard.Page[shard.Cus
 
 // Wallet reads a wallet; an id of a shard the cluster does not have is
 // not found.
-func (n *Node) Wallet(p shard.ProjectID, id shard.WalletID) (v shard.WalletView, ok bool) {
+func (n *Node) Wallet(ctx context.Context, settle bool, p shard.ProjectID, id shard.WalletID) (v shard.WalletView, ok bool, err error) {
 	if int(id.Shard) >= n.Shards() {
-		return v, false
+		return v, false, nil
 	}
-	n.ReadShard(id.Shard, func(s *shard.Shard) { v, ok = s.Wallet(p, id.Index) })
-	return v, ok
+	err = n.settledRead(ctx, settle, func() (held []shard.InDoubt) {
+		n.ReadShard(id.Shard, func(s *shard.Shard) {
+			if v, ok = s.Wallet(p, id.Index); ok {
+				held = s.HeldParts(p, func(i uint32) bool { return i == id.Index })
+			}
+		})
+		return held
+	})
+	return v, ok, err
 }
 
 // CustomerWallets lists a customer's wallets (ok is false if there is no
 // such customer).
-func (n *Node) CustomerWallets(p shard.ProjectID, id string) (ws []shard.WalletView, ok bool) {
+func (n *Node) CustomerWallets(ctx context.Context, settle bool, p shard.ProjectID, id string) (ws []shard.WalletView, ok bool, err error) {
 	pl, known := n.keys.placement(p)
 	if !known {
-		return nil, false
+		return nil, false, nil
 	}
-	n.ReadShard(pl.CustomerShard(p, id), func(s *shard.Shard) { ws, ok = s.CustomerWallets(p, id) })
-	return ws, ok
+	home := pl.CustomerShard(p, id)
+	err = n.settledRead(ctx, settle, func() (held []shard.InDoubt) {
+		n.ReadShard(home, func(s *shard.Shard) {
+			if ws, ok = s.CustomerWallets(p, id); ok {
+				held = s.HeldParts(p, func(i uint32) bool {
+					return slices.ContainsFunc(ws, func(w shard.WalletView) bool { return w.ID.Index == i })
+				})
+			}
+		})
+		return held
+	})
+	return ws, ok, err
 }
 
 // SystemWallets lists a project's system wallets in creation order.
-func (n *Node) SystemWallets(p shard.ProjectID) []shard.WalletView {
+func (n *Node) SystemWallets(ctx context.Context, settle bool, p shard.ProjectID) ([]shard.WalletView, error) {
 	var parts []shard.Part[shard.WalletView]
-	n.readProject(p, func(m *shard.Machine) { parts = append(parts, m.SystemWalletsPart(p)) })
-	return shard.MergeAll(parts, shard.WalletOrder)
+	err := n.settledRead(ctx, settle, func() (held []shard.InDoubt) {
+		parts = parts[:0]
+		n.readProject(p, func(m *shard.Machine) {
+			parts = append(parts, m.SystemWalletsPart(p))
+			for _, s := range m.Shards {
+				held = append(held, s.HeldParts(p, nil)...)
+			}
+		})
+		return held
+	})
+	return shard.MergeAll(parts, shard.WalletOrder), err
 }
 
 // Entries is a page of a wallet's entries with fromMs ≤ createdAt < toMs.
-func (n *Node) Entries(p shard.ProjectID, w shard.WalletID, fromMs, toMs int64, page, size int) shard.Page[shard.EntryView] {
-	var pg shard.Page[shard.EntryView]
+func (n *Node) Entries(ctx context.Context, settle bool, p shard.ProjectID, w shard.WalletID, fromMs, toMs int64, page, size int) (pg shard.Page[shard.EntryView], err error) {
 	if int(w.Shard) >= n.Shards() {
-		return pg // no such wallet
+		return pg, nil // no such wallet
 	}
-	n.ReadShard(w.Shard, func(s *shard.Shard) { pg, _ = s.Entries(p, w.Index, fromMs, toMs, page, size) })
-	return pg
+	err = n.settledRead(ctx, settle, func() (held []shard.InDoubt) {
+		n.ReadShard(w.Shard, func(s *shard.Shard) {
+			pg, _ = s.Entries(p, w.Index, fromMs, toMs, page, size)
+			held = s.HeldParts(p, func(i uint32) bool { return i == w.Index })
+		})
+		return held
+	})
+	return pg, err
 }
 
 // Transaction reads a transaction record; an id of a shard the cluster does

@@ -3,7 +3,6 @@ package shard
 import (
 	"errors"
 	"fmt"
-	"math/rand/v2"
 )
 
 // Attempt names one run of the protocol across groups for one transaction
@@ -12,19 +11,11 @@ import (
 // step of the run carries it, the record keeps it, and each participant
 // keys its part and its finished marker by it.
 //
-// It is 128 random bits: finished markers are kept forever, and at 64 bits
+// It is 128 random bits (the coordinator draws them, never Apply):
+// finished markers are kept forever, and at 64 bits
 // a billion of them would give a collision a few percent of the time; at
 // 128 never in practice.
 type Attempt struct{ Hi, Lo uint64 }
-
-// NewAttempt draws a fresh attempt (never the zero one).
-func NewAttempt() Attempt {
-	for {
-		if a := (Attempt{rand.Uint64(), rand.Uint64()}); !a.IsZero() {
-			return a
-		}
-	}
-}
 
 // IsZero reports whether a is no attempt: a record of a transaction in
 // one group has none.

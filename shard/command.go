@@ -36,6 +36,12 @@ type Command struct {
 
 	Fence uint64 // CmdFence: the highest sequence number fenced off
 
+	// HoldsSettled: the proposer has finished the decided transactions
+	// across groups that held the wallets this command was Blocked on;
+	// the holds left are undecided, and the checks count them as they
+	// stand (held.go).
+	HoldsSettled bool
+
 	// Who asked for the write, checked when it applies (the log orders
 	// writes, so no read of the keys comes before them): ByKey is the key
 	// pair of the Access or Customer Key plus one (0: the operator token),

@@ -183,6 +183,11 @@ var (
 			}
 		},
 	}
+	// fSettled: Command.HoldsSettled.
+	fSettled = field{
+		func(b []byte, c *Command) []byte { return bin.AppendBool(b, c.HoldsSettled) },
+		func(r *bin.Reader, c *Command) { c.HoldsSettled = r.Bool() },
+	}
 	fAt = field{
 		func(b []byte, c *Command) []byte { return bin.AppendVarint(b, c.At) },
 		func(r *bin.Reader, c *Command) { c.At = r.Varint() },

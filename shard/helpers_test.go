@@ -1,5 +1,7 @@
 package shard
 
+import "sync/atomic"
+
 // tb is what the helpers need of *testing.T, *testing.F and *rapid.T.
 type tb interface {
 	Helper()
@@ -90,6 +92,12 @@ func referenceShard(p ProjectID, ref string, total int) uint16 {
 
 // placed sets a command's home shard as the engine does, for a project
 // spread over all total shards.
+// testAttempt is a fresh attempt; Apply never draws one, the engine's
+// coordinator does.
+func testAttempt() Attempt { return Attempt{Hi: 0xa77e, Lo: attempts.Add(1)} }
+
+var attempts atomic.Uint64 // testAttempt's counter
+
 func placed(c *Command, total int) *Command {
 	spread(total).Home(c)
 	return c

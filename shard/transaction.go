@@ -17,7 +17,10 @@ func (m *Machine) transaction(ctx Context, c *Command) Result {
 	}
 	var ws walletSet
 	ws.init(len(c.Ops))
-	failedAt, code := m.checkOps(c, &ws)
+	failedAt, code, on := m.checkOps(c, &ws)
+	if on != nil && m.shard(on.id.Shard).blockedBy(c, code, on.id.Index) {
+		return Result{Code: code, Value: &Blocked{Wallets: []WalletID{on.id}}}
+	}
 	if code != OK {
 		tx.Status, tx.ErrCode, tx.ErrOpIndex = TxFailed, code, int32(failedAt)
 	} else {
@@ -73,43 +76,44 @@ func (s *Shard) txIndex(p ProjectID, ref string) (uint32, bool) {
 }
 
 // checkOps simulates the operations on running balances and returns the
-// index and code of the first failing one, or OK.
-func (m *Machine) checkOps(c *Command, ws *walletSet) (int, Code) {
+// index and code of the first failing one, or OK; a failed balance check
+// also names its wallet.
+func (m *Machine) checkOps(c *Command, ws *walletSet) (int, Code, *touched) {
 	for i := range c.Ops {
 		op := &c.Ops[i]
 		var src, dst *touched
 		if op.Type != OpIssue {
 			if src = ws.get(m, c.Project, op.Source); src == nil {
-				return i, WalletNotFound
+				return i, WalletNotFound, nil
 			}
 		}
 		if op.Type != OpRedeem {
 			if dst = ws.get(m, c.Project, op.Destination); dst == nil {
-				return i, WalletNotFound
+				return i, WalletNotFound, nil
 			}
 		}
 		if (src != nil && src.w.Status != WalletOpen) || (dst != nil && dst.w.Status != WalletOpen) {
-			return i, WrongWalletStatus
+			return i, WrongWalletStatus, nil
 		}
 		if src != nil && dst != nil && src.w.Asset != dst.w.Asset {
-			return i, ValidationError
+			return i, ValidationError, nil
 		}
 		// Debit before checking the credit: when source and destination
 		// are one wallet, the credit lands on the debited balance.
 		if src != nil {
 			if src.balance-src.debitHeld < op.Amount {
-				return i, InsufficientFunds
+				return i, InsufficientFunds, src
 			}
 			src.balance -= op.Amount
 		}
 		if dst != nil {
 			if dst.balance+dst.creditHeld > AmountMax-op.Amount {
-				return i, LimitExceeded
+				return i, LimitExceeded, dst
 			}
 			dst.balance += op.Amount
 		}
 	}
-	return 0, OK
+	return 0, OK, nil
 }
 
 // postEntries applies checked operations: balances change and every touched

@@ -63,6 +63,10 @@ type Prepared struct {
 	FailedAt int32
 	Code     Code
 	Assets   map[WalletID]AssetID
+	// Blocked: the failure was on wallets with holds (held.go), and the
+	// vote does not count until the prepare runs again with the holds
+	// settled. Counted as it is, it is a no: it held nothing.
+	Blocked []WalletID
 }
 
 // CheckRank orders the checks of one operation as Transaction runs them:
@@ -210,6 +214,12 @@ func (m *Machine) prepare(ctx Context, c *Command) *Prepared {
 		res.FailedAt, res.Code = int32(i), code
 		return res
 	}
+	failOn := func(i int, code Code, r *prepRun) *Prepared {
+		if r.s.blockedBy(c, code, r.id.Index) {
+			res.Blocked = []WalletID{r.id}
+		}
+		return fail(i, code)
+	}
 	// A prepare that comes after its attempt finished here (a late
 	// proposal of a coordinator that lost the race to a resolver) must
 	// hold nothing: no commit or abort would ever release it.
@@ -246,14 +256,14 @@ func (m *Machine) prepare(ctx Context, c *Command) *Prepared {
 		}
 		if src != nil {
 			if src.w.Balance-src.held.debit+src.delta < op.Amount {
-				return fail(i, InsufficientFunds)
+				return failOn(i, InsufficientFunds, src)
 			}
 			src.delta -= op.Amount
 			src.low = min(src.low, src.delta)
 		}
 		if dst != nil {
 			if dst.w.Balance+dst.held.credit+dst.delta > AmountMax-op.Amount {
-				return fail(i, LimitExceeded)
+				return failOn(i, LimitExceeded, dst)
 			}
 			dst.delta += op.Amount
 			dst.high = max(dst.high, dst.delta)

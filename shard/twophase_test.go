@@ -60,7 +60,7 @@ type coordinator struct {
 }
 
 func (c *groups) run(p ProjectID, ref string, at int64, ops []Op) *coordinator {
-	k := &coordinator{c: c, p: p, ref: ref, ops: ops, at: at, attempt: NewAttempt()}
+	k := &coordinator{c: c, p: p, ref: ref, ops: ops, at: at, attempt: testAttempt()}
 	k.refGroup = c.of(referenceShard(p, ref, c.total))
 	for _, op := range ops {
 		for _, w := range [2]WalletID{op.Source, op.Destination} {
@@ -455,11 +455,22 @@ func TestHeldMoneyCannotBeSpent(t *testing.T) {
 	if d := c.ms[0].Shards[0].holds[w[0].Index].debit; d != 7 {
 		t.Fatalf("w0 holds %d, want 7", d)
 	}
-	if r := local(refIn0("spend"), Op{Type: OpRedeem, Source: w[0], Amount: 4}); r.Code != InsufficientFunds {
+	// The hold may belong to a decided transaction: the check answers
+	// Blocked, naming the wallet, and makes no record.
+	spend := refIn0("spend")
+	if r := local(spend, Op{Type: OpRedeem, Source: w[0], Amount: 4}); !slices.Equal(blockedOn(r), []WalletID{w[0]}) {
+		t.Fatalf("spending held money before settling: %s %+v, want Blocked on %s", r.Code, r.Value, w[0])
+	}
+	if _, made := c.ms[0].Shards[0].TxByReference(p, spend); made {
+		t.Fatal("a Blocked transaction made a record")
+	}
+	// Settled, the hold left is undecided: it counts, and the check fails.
+	settled := Command{Kind: CmdTransaction, Project: p, ReferenceID: spend, Ops: []Op{{Type: OpRedeem, Source: w[0], Amount: 4}}, HoldsSettled: true}
+	if r := c.apply(0, 2, settled); r.Code != InsufficientFunds || r.Value.(*Tx).Status != TxFailed {
 		t.Fatalf("spending held money: %s, want INSUFFICIENT_FUNDS", r.Code)
 	}
-	if r := c.apply(0, 4, Command{Kind: CmdSetWalletStatus, Project: p, Wallet: w[0], Status: WalletClosed}); r.Code != ChangeWalletStatusError {
-		t.Fatalf("closing a wallet with a hold: %s", r.Code)
+	if r := c.apply(0, 4, Command{Kind: CmdSetWalletStatus, Project: p, Wallet: w[0], Status: WalletClosed}); r.Code != ChangeWalletStatusError || blockedOn(r) != nil {
+		t.Fatalf("closing a wallet with money and a hold: %s %+v", r.Code, r.Value)
 	}
 	if tx := k.run(); tx.Status != TxCompleted {
 		t.Fatalf("move: %s", tx.Status)
@@ -475,6 +486,75 @@ func TestHeldMoneyCannotBeSpent(t *testing.T) {
 	}
 }
 
+// blockedOn is the wallets a Blocked result names (nil if not Blocked).
+func blockedOn(r Result) []WalletID {
+	switch v := r.Value.(type) {
+	case *Blocked:
+		return v.Wallets
+	case *Prepared:
+		return v.Blocked
+	}
+	return nil
+}
+
+// A transaction decided but not yet committed in a group holds the credit
+// there: a check the credit would pass answers Blocked until the commit,
+// and so does the close of an empty wallet whose only hold is an aborted
+// debit.
+func TestDecidedHoldsBlockChecks(t *testing.T) {
+	c := newGroups(t, 2, 1)
+	for i := range c.ms {
+		c.apply(i, 1, Command{Kind: CmdCreateProject, Name: "p"})
+		c.apply(i, 1, Command{Kind: CmdCreateAsset, Code: "A", Fractions: 1})
+		c.apply(i, 1, Command{Kind: CmdCreateSystemWallet, Shard: uint16(i)})
+	}
+	w0, w1 := WalletID{Shard: 0}, WalletID{Shard: 1}
+	refIn := func(g int, prefix string) string {
+		for i := 0; ; i++ {
+			if ref := fmt.Sprintf("%s%d", prefix, i); c.of(referenceShard(0, ref, c.total)) == g {
+				return ref
+			}
+		}
+	}
+	if tx := c.coordinator(0, refIn(0, "fund"), 2, []Op{issue(w0, 10)}).run(); tx.Status != TxCompleted {
+		t.Fatalf("funding: %s", tx.Status)
+	}
+	// A transfer w0 → w1 decided in group 0, its commit in group 1 not yet run.
+	k := c.coordinator(0, refIn(0, "move"), 3, []Op{transfer(w0, w1, 7)})
+	for k.tx == nil || k.tx.Status == TxWaiting {
+		k.next()
+	}
+	spend := Command{Kind: CmdTransaction, Project: 0, ReferenceID: refIn(1, "spend"), Ops: []Op{redeem(w1, 5)}}
+	if r := c.apply(1, 4, spend); !slices.Equal(blockedOn(r), []WalletID{w1}) {
+		t.Fatalf("spending a decided credit before its commit: %s %+v, want Blocked", r.Code, r.Value)
+	}
+	k.run() // the commit in group 1
+	if r := c.apply(1, 4, spend); r.Code != OK {
+		t.Fatalf("spending the committed credit: %s", r.Code)
+	}
+	// An empty wallet whose only hold is the credit of a transaction that
+	// will fail: closing it is Blocked, not refused, and once the abort
+	// ran it closes.
+	if r := c.apply(1, 5, Command{Kind: CmdTransaction, Project: 0, ReferenceID: refIn(1, "empty"), Ops: []Op{redeem(w1, 2)}}); r.Code != OK {
+		t.Fatalf("emptying w1: %s", r.Code)
+	}
+	doomed := c.coordinator(0, refIn(0, "doomed"), 6, []Op{issue(w1, 3), redeem(w0, 1000)})
+	doomed.next() // the prepare in group 1: w1 holds a credit of 3
+	closeW1 := Command{Kind: CmdSetWalletStatus, Project: 0, Wallet: w1, Status: WalletClosed}
+	if r := c.apply(1, 7, closeW1); !slices.Equal(blockedOn(r), []WalletID{w1}) {
+		t.Fatalf("closing an empty wallet with a hold: %s %+v, want Blocked", r.Code, r.Value)
+	}
+	if tx := doomed.run(); tx.Status != TxFailed {
+		t.Fatalf("doomed: %s", tx.Status)
+	}
+	if r := c.apply(1, 8, closeW1); r.Code != OK {
+		t.Fatalf("closing once the hold is gone: %s", r.Code)
+	}
+	if err := CheckGroups(c.ms); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // The first decision wins: a second one, even a different one, gets the
 // record as the first left it. Only the attempt that made the record can
 // decide it.
@@ -484,7 +564,7 @@ func TestFirstDecisionWins(t *testing.T) {
 	a := h.asset(p, "A")
 	w := h.systemWallet(p, a)
 	ops := []Op{issue(w, 5)}
-	at := NewAttempt()
+	at := testAttempt()
 	b := h.must(Command{Kind: CmdTxBegin, Project: p, ReferenceID: "r", Attempt: at, Ops: ops}).Value.(*Began)
 	tx := b.Tx
 	if tx.Status != TxWaiting || b.Attempt != at || b.Vote.FailedAt != -1 {
@@ -493,11 +573,11 @@ func TestFirstDecisionWins(t *testing.T) {
 	if got := h.m.Shards[0].holds[w.Index].credit; got != 5 {
 		t.Fatalf("the begin's own prepare holds %d of credit, want 5", got)
 	}
-	r := h.apply(Command{Kind: CmdTxBegin, Project: p, ReferenceID: "r", Attempt: NewAttempt(), Ops: ops})
+	r := h.apply(Command{Kind: CmdTxBegin, Project: p, ReferenceID: "r", Attempt: testAttempt(), Ops: ops})
 	if again, ok := r.Value.(*Began); r.Code != DuplicateReferenceID || !ok || again.Tx.Status != TxWaiting || again.Attempt != at {
 		t.Fatalf("second begin: %s %+v", r.Code, r.Value)
 	}
-	if r := h.apply(Command{Kind: CmdTxDecide, Project: p, ReferenceID: "r", Attempt: NewAttempt(), TxStatus: TxCompleted, Ops: ops}); r.Code != TransactionNotFound {
+	if r := h.apply(Command{Kind: CmdTxDecide, Project: p, ReferenceID: "r", Attempt: testAttempt(), TxStatus: TxCompleted, Ops: ops}); r.Code != TransactionNotFound {
 		t.Fatalf("deciding with another attempt: %s", r.Code)
 	}
 	first := h.must(Command{Kind: CmdTxDecide, Project: p, ReferenceID: "r", Attempt: at, TxStatus: TxFailed, ErrCode: InsufficientFunds, Ops: ops}).Value.(*Tx)
@@ -521,7 +601,7 @@ func TestFenceStopsALateBegin(t *testing.T) {
 	p := h.project()
 	w := h.systemWallet(p, h.asset(p, "A"))
 	ops := []Op{issue(w, 5)}
-	late := NewAttempt()
+	late := testAttempt()
 	if r := h.apply(Command{Kind: CmdTxFence, Project: p, ReferenceID: "r", Attempt: late}); r.Code != OK || r.Value != nil {
 		t.Fatalf("fence with no record: %s %v", r.Code, r.Value)
 	}
@@ -536,7 +616,7 @@ func TestFenceStopsALateBegin(t *testing.T) {
 		t.Fatal("a fenced begin made a record")
 	}
 	// The referenceId stays free for another attempt.
-	other := NewAttempt()
+	other := testAttempt()
 	b := h.must(Command{Kind: CmdTxBegin, Project: p, ReferenceID: "r", Attempt: other, Ops: ops}).Value.(*Began)
 	r = h.apply(Command{Kind: CmdTxFence, Project: p, ReferenceID: "r", Attempt: late})
 	if got, ok := r.Value.(*Began); !ok || got.Tx != b.Tx || got.Attempt != other {

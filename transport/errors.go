@@ -99,4 +99,14 @@ func fromEngine(err error) *apiError {
 	return errf(http.StatusInternalServerError, codeUnknown, err.Error())
 }
 
+// unsettled answers a read that could not finish first the transactions
+// across groups holding what it reads (engine/held.go).
+func unsettled(err error) *apiError {
+	if errors.Is(err, engine.ErrOverloaded) {
+		return fromEngine(err)
+	}
+	return errf(http.StatusServiceUnavailable, codeUnavailable,
+		"a transaction across groups that holds what this reads could not be finished yet (no quorum?); retry, or read with ?consistency=stale")
+}
+
 func notFound(c shard.Code) *apiError { return fromResult(shard.Result{Code: c}) }

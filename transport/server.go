@@ -128,6 +128,7 @@ type call struct {
 	method  string
 	who     principal
 	project shard.ProjectID
+	strong  bool // a linearizable read (the default; not ?consistency=stale)
 	params  [pathParamsMax]string
 	body    []byte
 }
@@ -174,6 +175,7 @@ func (s *Server) dispatch(c *call) *apiError {
 	if err != nil {
 		return err
 	}
+	c.strong = strong
 	who, err := c.authenticate()
 	if err != nil {
 		return err

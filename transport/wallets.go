@@ -75,7 +75,10 @@ func (c *call) readWallet(s string) (shard.WalletView, *apiError) {
 	if !ok {
 		return shard.WalletView{}, notFound(shard.WalletNotFound)
 	}
-	w, ok := c.s.node.Wallet(c.project, id)
+	w, ok, err := c.s.node.Wallet(proposeCtx, c.strong, c.project, id)
+	if err != nil {
+		return w, unsettled(err)
+	}
 	if !ok {
 		return w, notFound(shard.WalletNotFound)
 	}
@@ -97,7 +100,10 @@ func (c *call) customerWallets(id string) *apiError {
 	if !shard.ValidCustomerID(id) {
 		return notFound(shard.CustomerNotFound)
 	}
-	ws, ok := c.s.node.CustomerWallets(c.project, id)
+	ws, ok, err := c.s.node.CustomerWallets(proposeCtx, c.strong, c.project, id)
+	if err != nil {
+		return unsettled(err)
+	}
 	return replyFound(c, ws, ok, shard.CustomerNotFound, walletViews)
 }
 
@@ -111,7 +117,11 @@ func listCustomerWallets(c *call) *apiError {
 func listOwnWallets(c *call) *apiError { return c.customerWallets(c.who.customer) }
 
 func listSystemWallets(c *call) *apiError {
-	return c.reply(http.StatusOK, walletViews(c.s.node.SystemWallets(c.project)))
+	ws, err := c.s.node.SystemWallets(proposeCtx, c.strong, c.project)
+	if err != nil {
+		return unsettled(err)
+	}
+	return c.reply(http.StatusOK, walletViews(ws))
 }
 
 // walletUpdate runs change on the wallet of the path. Whether the wallet
@@ -185,6 +195,9 @@ func listEntries(c *call) *apiError {
 	if err != nil {
 		return err
 	}
-	p := c.s.node.Entries(c.project, w.ID, q.from, q.to, q.page, q.size)
+	p, eerr := c.s.node.Entries(proposeCtx, c.strong, c.project, w.ID, q.from, q.to, q.page, q.size)
+	if eerr != nil {
+		return unsettled(eerr)
+	}
 	return c.reply(http.StatusOK, pageOf(p, q.page, q.size, entryView))
 }

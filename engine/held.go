@@ -1,0 +1,110 @@
+package engine
+
+import (
+	"context"
+
+	"github.com/cloudwallet/cloudwallet/shard"
+)
+
+// Holds of transactions across groups outlive the answer: a coordinator
+// answers once the referenceId's group has decided, and the other groups'
+// parts are finished after that (crossgroup.go). Whatever meets a hold
+// that may belong to a decided transaction finishes that transaction's
+// parts first (shard/held.go):
+//   - a command whose check a hold made fail answers Blocked; Propose
+//     settles the holds and proposes it again with HoldsSettled;
+//   - a prepare's vote likewise (prepareSettled);
+//   - a linearizable read of wallets or entries settles the holds on what
+//     it read and reads again, until what it read holds no part of a
+//     transaction decided when it looked (settledRead).
+
+// settleRoundsMax bounds how often a read settles and reads again: each
+// round finishes every decided transaction the last read met, so only new
+// ones, decided in between, make another round.
+const settleRoundsMax = 8
+
+// settleHolds finishes the decided transactions across groups whose parts
+// hold any of the wallets (in this node's replicas, which the caller's
+// proposal has brought up to the hold).
+func (n *Node) settleHolds(ctx context.Context, p shard.ProjectID, wallets []shard.WalletID) error {
+	var parts []shard.InDoubt
+	for _, w := range wallets {
+		if int(w.Shard) >= n.Shards() {
+			continue
+		}
+		n.ReadShard(w.Shard, func(s *shard.Shard) {
+			parts = append(parts, s.HeldParts(p, func(i uint32) bool { return i == w.Index })...)
+		})
+	}
+	_, err := n.settleParts(ctx, parts)
+	return err
+}
+
+// settleParts finishes each part's transaction if it is decided, as its
+// record says in a linearizable read of the referenceId's group, and
+// reports how many were. A part of an attempt that can never make a record
+// (the referenceId's record is another attempt's) is decided too: it
+// aborts. A part with no record yet is left as it stands: its transaction
+// is undecided, and no client has its answer.
+func (n *Node) settleParts(ctx context.Context, parts []shard.InDoubt) (settled int, err error) {
+	for _, d := range parts {
+		pp, err := n.placementOf(ctx, d.Project)
+		if err != nil {
+			return settled, err
+		}
+		tx, a, err := n.recordOf(ctx, pp, d.Project, d.Ref)
+		if err != nil {
+			return settled, err
+		}
+		switch {
+		case tx == nil || a == d.Attempt && tx.Status == shard.TxWaiting:
+			continue
+		case a != d.Attempt:
+			pl := n.place(pp, d.Project, d.Ref, d.Ops)
+			err = n.finishParts(ctx, txRun{project: d.Project, ref: d.Ref, ops: d.Ops, attempt: d.Attempt}, shard.CmdTxAbort, nil, pl.parts)
+		default:
+			_, err = n.takeOn(ctx, pp, tx, a, false)
+		}
+		if err != nil {
+			return settled, err
+		}
+		settled++
+	}
+	return settled, nil
+}
+
+// recordOf reads the record of a referenceId and the attempt that made
+// it, linearizably (nil if there is none).
+func (n *Node) recordOf(ctx context.Context, pp shard.Placement, p shard.ProjectID, ref string) (tx *shard.Tx, a shard.Attempt, err error) {
+	s := pp.ReferenceShard(p, ref)
+	if err := n.Confirm(ctx, n.ShardScope(s)); err != nil {
+		return nil, a, err
+	}
+	n.ReadShard(s, func(sh *shard.Shard) {
+		if t, ok := sh.TxByReference(p, ref); ok {
+			tx, a = t, sh.AttemptOf(t.ID.Index)
+		}
+	})
+	return tx, a, nil
+}
+
+// settledRead runs read, which reads state and returns the parts that
+// hold what it read. With settle (a linearizable read), while any of them
+// belongs to a decided transaction, those are finished and read runs
+// again: what the last run read is the answer.
+func (n *Node) settledRead(ctx context.Context, settle bool, read func() []shard.InDoubt) error {
+	for range settleRoundsMax {
+		held := read()
+		if !settle || len(held) == 0 {
+			return nil
+		}
+		settled, err := n.settleParts(ctx, held)
+		if err != nil {
+			return err
+		}
+		if settled == 0 {
+			return nil
+		}
+	}
+	return ErrUnavailable
+}

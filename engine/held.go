@@ -11,8 +11,8 @@ import (
 // parts are finished after that (crossgroup.go). Whatever meets a hold
 // that may belong to a decided transaction finishes that transaction's
 // parts first (shard/held.go):
-//   - a command whose check a hold made fail answers Blocked; Propose
-//     settles the holds and proposes it again with HoldsSettled;
+//   - a command that touches a wallet with a hold answers Blocked;
+//     Propose settles the holds and proposes it again with HoldsSettled;
 //   - a prepare's vote likewise (prepareSettled);
 //   - a linearizable read of wallets or entries settles the holds on what
 //     it read and reads again, until what it read holds no part of a

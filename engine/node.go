@@ -333,8 +333,8 @@ func (n *Node) Propose(ctx context.Context, cmd *shard.Command) (shard.Result, e
 	}
 	r, err := n.proposePlaced(ctx, cmd, pl)
 	if blocked, ok := r.Value.(*shard.Blocked); ok && err == nil {
-		// A hold made a check fail, and it may belong to a decided
-		// transaction across groups: finish those, then check again
+		// The command met holds, which may belong to decided
+		// transactions across groups: finish those, then apply it
 		// counting only the undecided ones (held.go).
 		if err := n.settleHolds(ctx, cmd.Project, blocked.Wallets); err != nil {
 			return shard.Result{}, ErrUnavailable // nothing was applied

@@ -10,8 +10,8 @@
 // A Machine is one Meta plus the S Shards of its group; its Layout places
 // them among the cluster's G x S shards. Transactions whose wallets live in
 // several groups run as two-phase commit with escrow holds (twophase.go),
-// each run named by an attempt (attempt.go); a check that such a hold makes
-// fail answers Blocked until its proposer has settled it (held.go).
+// each run named by an attempt (attempt.go); a command that meets such a
+// hold answers Blocked until its proposer has settled it (held.go).
 // Machine.Apply runs one Command with a Context taken from the Raft log (its
 // sequence number and the leader's time stamp) and returns a Result. Nothing here reads a clock, draws a random
 // number, does I/O, or lets map iteration order reach a result: the same

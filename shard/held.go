@@ -3,29 +3,31 @@ package shard
 // Holds of transactions across groups outlive their decision: the
 // coordinator answers once the referenceId's group has decided, and the
 // other groups post their parts after that (twophase.go). So a hold may
-// belong to a transaction whose client already has its answer, and a check
-// that a hold makes fail may be wrong: a decided transfer into a wallet
-// still holds its credit, not yet in the balance; an aborted one still
-// holds money it will release.
+// belong to a transaction whose client already has its answer: a decided
+// transfer into a wallet still holds its credit, not yet in the balance;
+// an aborted one still holds money it will release; and a command that
+// posted on the wallet now would put its entry before that transaction's,
+// which came first.
 //
-// Such a check does not fail. The command answers Blocked, naming the held
-// wallets, and changes nothing (no record is made, the referenceId stays
-// free). Its proposer finishes the decided transactions holding them, and
-// proposes it again with HoldsSettled: the holds left then belong to
-// transactions not decided when it looked, which no client has heard of,
-// and the checks count them as they stand (escrow).
+// A command that touches a wallet with a hold therefore does not apply
+// yet. It answers Blocked, naming the held wallets, and changes nothing (no
+// record is made, the referenceId stays free). Its proposer finishes the
+// decided transactions holding them, and proposes it again with
+// HoldsSettled: the holds left then belong to transactions not decided when
+// it looked, which no client has heard of, and the checks count them as
+// they stand (escrow).
 
-// Blocked is the Value of a command that a hold made fail before its
-// proposer settled the holds: which wallets to settle.
+// Blocked is the Value of a command that met holds before its proposer
+// settled them: which wallets to settle.
 type Blocked struct {
 	Wallets []WalletID
 }
 
-// blockedBy reports whether a check that failed with code on wallet id
-// must answer Blocked: the check is one a hold takes part in, the wallet
-// has a hold, and the command's proposer has not settled the holds yet.
-func (s *Shard) blockedBy(c *Command, code Code, index uint32) bool {
-	if c.HoldsSettled || (code != InsufficientFunds && code != LimitExceeded && code != ChangeWalletStatusError) {
+// blocked reports whether a command that touches the wallet at index must
+// answer Blocked: the wallet has a hold, and the command's proposer has not
+// settled the holds yet.
+func (s *Shard) blocked(c *Command, index uint32) bool {
+	if c.HoldsSettled {
 		return false
 	}
 	_, held := s.holds[index]

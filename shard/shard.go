@@ -203,7 +203,7 @@ func (s *Shard) updateWallet(ctx Context, c *Command) Result {
 		w.Text = newText(w.Text.name(), c.Description)
 	case CmdSetWalletStatus:
 		if code := s.checkStatusChange(c.Wallet.Index, c.Status); code != OK {
-			if _, held := s.holds[c.Wallet.Index]; held && w.Balance == 0 && s.blockedBy(c, code, c.Wallet.Index) {
+			if w.Balance == 0 && s.blocked(c, c.Wallet.Index) {
 				// Closing fails only for the holds, which may be
 				// aborted ones.
 				return Result{Code: code, Value: &Blocked{Wallets: []WalletID{c.Wallet}}}

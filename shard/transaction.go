@@ -17,9 +17,9 @@ func (m *Machine) transaction(ctx Context, c *Command) Result {
 	}
 	var ws walletSet
 	ws.init(len(c.Ops))
-	failedAt, code, on := m.checkOps(c, &ws)
-	if on != nil && m.shard(on.id.Shard).blockedBy(c, code, on.id.Index) {
-		return Result{Code: code, Value: &Blocked{Wallets: []WalletID{on.id}}}
+	failedAt, code := m.checkOps(c, &ws)
+	if b := ws.blocked(m, c); b != nil {
+		return Result{Code: code, Value: b}
 	}
 	if code != OK {
 		tx.Status, tx.ErrCode, tx.ErrOpIndex = TxFailed, code, int32(failedAt)
@@ -76,44 +76,43 @@ func (s *Shard) txIndex(p ProjectID, ref string) (uint32, bool) {
 }
 
 // checkOps simulates the operations on running balances and returns the
-// index and code of the first failing one, or OK; a failed balance check
-// also names its wallet.
-func (m *Machine) checkOps(c *Command, ws *walletSet) (int, Code, *touched) {
+// index and code of the first failing one, or OK.
+func (m *Machine) checkOps(c *Command, ws *walletSet) (int, Code) {
 	for i := range c.Ops {
 		op := &c.Ops[i]
 		var src, dst *touched
 		if op.Type != OpIssue {
 			if src = ws.get(m, c.Project, op.Source); src == nil {
-				return i, WalletNotFound, nil
+				return i, WalletNotFound
 			}
 		}
 		if op.Type != OpRedeem {
 			if dst = ws.get(m, c.Project, op.Destination); dst == nil {
-				return i, WalletNotFound, nil
+				return i, WalletNotFound
 			}
 		}
 		if (src != nil && src.w.Status != WalletOpen) || (dst != nil && dst.w.Status != WalletOpen) {
-			return i, WrongWalletStatus, nil
+			return i, WrongWalletStatus
 		}
 		if src != nil && dst != nil && src.w.Asset != dst.w.Asset {
-			return i, ValidationError, nil
+			return i, ValidationError
 		}
 		// Debit before checking the credit: when source and destination
 		// are one wallet, the credit lands on the debited balance.
 		if src != nil {
 			if src.balance-src.debitHeld < op.Amount {
-				return i, InsufficientFunds, src
+				return i, InsufficientFunds
 			}
 			src.balance -= op.Amount
 		}
 		if dst != nil {
 			if dst.balance+dst.creditHeld > AmountMax-op.Amount {
-				return i, LimitExceeded, dst
+				return i, LimitExceeded
 			}
 			dst.balance += op.Amount
 		}
 	}
-	return 0, OK, nil
+	return 0, OK
 }
 
 // postEntries applies checked operations: balances change and every touched
@@ -174,6 +173,24 @@ type touched struct {
 	w                     *Wallet
 	balance               int64
 	debitHeld, creditHeld int64
+}
+
+// blocked is the Blocked answer of a command that touched wallets with
+// holds (held.go), or nil.
+func (ws *walletSet) blocked(m *Machine, c *Command) *Blocked {
+	if c.HoldsSettled {
+		return nil
+	}
+	var b *Blocked
+	for i := range ws.items {
+		if t := &ws.items[i]; t.debitHeld != 0 || t.creditHeld != 0 {
+			if b == nil {
+				b = &Blocked{}
+			}
+			b.Wallets = append(b.Wallets, t.id)
+		}
+	}
+	return b
 }
 
 // walletSet finds touched wallets: a linear scan for the usual handful, a

@@ -63,9 +63,9 @@ type Prepared struct {
 	FailedAt int32
 	Code     Code
 	Assets   map[WalletID]AssetID
-	// Blocked: the failure was on wallets with holds (held.go), and the
-	// vote does not count until the prepare runs again with the holds
-	// settled. Counted as it is, it is a no: it held nothing.
+	// Blocked: the prepare met wallets with holds (held.go) and held
+	// nothing; the vote does not count until it runs again with the holds
+	// settled. Counted as it is, it is a no.
 	Blocked []WalletID
 }
 
@@ -214,12 +214,7 @@ func (m *Machine) prepare(ctx Context, c *Command) *Prepared {
 		res.FailedAt, res.Code = int32(i), code
 		return res
 	}
-	failOn := func(i int, code Code, r *prepRun) *Prepared {
-		if r.s.blockedBy(c, code, r.id.Index) {
-			res.Blocked = []WalletID{r.id}
-		}
-		return fail(i, code)
-	}
+
 	// A prepare that comes after its attempt finished here (a late
 	// proposal of a coordinator that lost the race to a resolver) must
 	// hold nothing: no commit or abort would ever release it.
@@ -234,40 +229,59 @@ func (m *Machine) prepare(ctx Context, c *Command) *Prepared {
 		}
 		return res
 	}
-	for i := range c.Ops {
-		op := &c.Ops[i]
-		var src, dst *prepRun
-		var srcLocal, dstLocal bool
-		if op.Type != OpIssue {
-			if src, srcLocal = find(op.Source); srcLocal && src == nil {
-				return fail(i, WalletNotFound)
+	check := func() *Prepared {
+		for i := range c.Ops {
+			op := &c.Ops[i]
+			var src, dst *prepRun
+			var srcLocal, dstLocal bool
+			if op.Type != OpIssue {
+				if src, srcLocal = find(op.Source); srcLocal && src == nil {
+					return fail(i, WalletNotFound)
+				}
+			}
+			if op.Type != OpRedeem {
+				if dst, dstLocal = find(op.Destination); dstLocal && dst == nil {
+					return fail(i, WalletNotFound)
+				}
+			}
+			if (src != nil && src.w.Status != WalletOpen) || (dst != nil && dst.w.Status != WalletOpen) {
+				return fail(i, WrongWalletStatus)
+			}
+			if src != nil && dst != nil && src.w.Asset != dst.w.Asset {
+				return fail(i, ValidationError)
+			}
+			if src != nil {
+				if src.w.Balance-src.held.debit+src.delta < op.Amount {
+					return fail(i, InsufficientFunds)
+				}
+				src.delta -= op.Amount
+				src.low = min(src.low, src.delta)
+			}
+			if dst != nil {
+				if dst.w.Balance+dst.held.credit+dst.delta > AmountMax-op.Amount {
+					return fail(i, LimitExceeded)
+				}
+				dst.delta += op.Amount
+				dst.high = max(dst.high, dst.delta)
 			}
 		}
-		if op.Type != OpRedeem {
-			if dst, dstLocal = find(op.Destination); dstLocal && dst == nil {
-				return fail(i, WalletNotFound)
+		return nil
+	}
+	failed := check()
+	if !c.HoldsSettled {
+		// Wallets other transactions hold: nothing is held until those
+		// are settled (held.go).
+		for i := range runs {
+			if runs[i].held != (hold{}) {
+				res.Blocked = append(res.Blocked, runs[i].id)
 			}
 		}
-		if (src != nil && src.w.Status != WalletOpen) || (dst != nil && dst.w.Status != WalletOpen) {
-			return fail(i, WrongWalletStatus)
+		if res.Blocked != nil {
+			return res
 		}
-		if src != nil && dst != nil && src.w.Asset != dst.w.Asset {
-			return fail(i, ValidationError)
-		}
-		if src != nil {
-			if src.w.Balance-src.held.debit+src.delta < op.Amount {
-				return failOn(i, InsufficientFunds, src)
-			}
-			src.delta -= op.Amount
-			src.low = min(src.low, src.delta)
-		}
-		if dst != nil {
-			if dst.w.Balance+dst.held.credit+dst.delta > AmountMax-op.Amount {
-				return failOn(i, LimitExceeded, dst)
-			}
-			dst.delta += op.Amount
-			dst.high = max(dst.high, dst.delta)
-		}
+	}
+	if failed != nil {
+		return failed
 	}
 	// Check passed: hold the extremes. Every wallet named has a non-zero
 	// hold (amounts are positive), so every shard touched gets a part.
@@ -431,6 +445,9 @@ func Outcome(ops []Op, total int, prepared []*Prepared) (status TxStatus, code C
 	}
 	assets := map[WalletID]AssetID{}
 	for _, p := range prepared {
+		if p.Blocked != nil {
+			panic("shard: a Blocked vote was counted") // the coordinator prepares again first
+		}
 		if p.FailedAt >= 0 {
 			consider(p.FailedAt, p.Code)
 		}

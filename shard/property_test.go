@@ -452,13 +452,7 @@ func FuzzReadMachine(f *testing.F) {
 	f.Add(snapshotBytes(f, h.m))
 	// A group with a transaction across groups prepared, one finished,
 	// one record still Waiting, and a part whose attempt was fenced off.
-	c := newGroups(f, 2, 1)
-	for i := range c.ms {
-		c.apply(i, 1, Command{Kind: CmdCreateProject, Name: "p"})
-		c.apply(i, 1, Command{Kind: CmdCreateAsset, Code: "A", Fractions: 1})
-		c.apply(i, 1, Command{Kind: CmdCreateSystemWallet, Shard: uint16(i)})
-	}
-	w0, w1 := WalletID{Shard: 0}, WalletID{Shard: 1}
+	c, w0, w1 := twoGroups(f)
 	c.coordinator(0, "done", 2, []Op{issue(w0, 9), transfer(w0, w1, 4)}).run()
 	half := c.coordinator(0, "half", 3, []Op{transfer(w0, w1, 2)})
 	for half.tx == nil {

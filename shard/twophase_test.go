@@ -564,18 +564,24 @@ func blockedOn(r Result) []WalletID {
 	return nil
 }
 
-// A transaction decided but not yet committed in a group holds the credit
-// there: a check the credit would pass answers Blocked until the commit,
-// and so does the close of an empty wallet whose only hold is an aborted
-// debit.
-func TestDecidedHoldsBlockChecks(t *testing.T) {
-	c := newGroups(t, 2, 1)
+// twoGroups is two groups of one shard, project 0 with asset 0, and a
+// system wallet in each group.
+func twoGroups(t tb) (c *groups, w0, w1 WalletID) {
+	c = newGroups(t, 2, 1)
 	for i := range c.ms {
 		c.apply(i, 1, Command{Kind: CmdCreateProject, Name: "p"})
 		c.apply(i, 1, Command{Kind: CmdCreateAsset, Code: "A", Fractions: 1})
 		c.apply(i, 1, Command{Kind: CmdCreateSystemWallet, Shard: uint16(i)})
 	}
-	w0, w1 := WalletID{Shard: 0}, WalletID{Shard: 1}
+	return c, WalletID{Shard: 0}, WalletID{Shard: 1}
+}
+
+// A transaction decided but not yet committed in a group holds the credit
+// there: a transaction that touches the wallet answers Blocked until the
+// commit, and so does the close of an empty wallet whose only hold is the
+// credit of a transaction that will fail.
+func TestDecidedHoldsBlockChecks(t *testing.T) {
+	c, w0, w1 := twoGroups(t)
 	refIn := func(g int, prefix string) string {
 		for i := 0; ; i++ {
 			if ref := fmt.Sprintf("%s%d", prefix, i); c.of(referenceShard(0, ref, c.total)) == g {

@@ -172,6 +172,7 @@ func (rp *replica) startRaft() error {
 	rc.HeartbeatTimeout = rp.n.cfg.HeartbeatTimeout
 	rc.ElectionTimeout = rp.n.cfg.ElectionTimeout
 	rc.LeaderLeaseTimeout = rp.n.cfg.LeaderLeaseTimeout
+	rc.CommitTimeout = rp.n.cfg.CommitTimeout
 	rc.SnapshotThreshold = rp.n.cfg.SnapshotThreshold
 	rc.SnapshotInterval = rp.n.cfg.SnapshotInterval
 	rc.TrailingLogs = rp.n.cfg.TrailingLogs

@@ -69,9 +69,12 @@ func (m *Machine) Freeze() *Frozen {
 	return f
 }
 
-// bySeq orders prepared parts by their place in the log; two parts of one
-// shard never share a prepare (one attempt, one part per shard).
-func bySeq(a, b *preparedTx) int { return cmp.Compare(a.seq, b.seq) }
+// bySeq orders prepared parts by their place in the log, then by attempt
+// (a log gives two parts of one shard different places; a damaged snapshot
+// may not, and must still encode one way).
+func bySeq(a, b *preparedTx) int {
+	return cmp.Or(cmp.Compare(a.seq, b.seq), cmp.Compare(a.attempt.Hi, b.attempt.Hi), cmp.Compare(a.attempt.Lo, b.attempt.Lo))
+}
 
 // The snapshot format: v3 adds each project's groups and the revoked key
 // pairs; v4 keys the parts of transactions across groups by attempt, and

@@ -278,6 +278,7 @@ func (n *Node) prepare(ctx context.Context, rp *replica, r txRun) (*shard.Prepar
 // prepareSettled votes again after a vote Blocked on holds: the decided
 // transactions holding those wallets are finished first (held.go).
 func (n *Node) prepareSettled(ctx context.Context, rp *replica, r txRun, blocked []shard.WalletID) (*shard.Prepared, error) {
+	n.groups[metaGroup].metrics.blocked.WithLabelValues("prepare").Inc()
 	if err := n.settleHolds(ctx, r.project, blocked); err != nil {
 		return nil, err
 	}

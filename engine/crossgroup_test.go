@@ -6,6 +6,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/cloudwallet/cloudwallet/shard"
 )
 
@@ -118,6 +120,15 @@ func TestAcrossGroupsAnswerAtTheDecisionAndSettleOnMeeting(t *testing.T) {
 	}
 	if err != nil || !slices.Equal(balances, []int64{7, 8, 10, 12, 0}) {
 		t.Fatalf("w1's balance after each entry: %v %v, want [7 8 10 12 0] (in 7, in 1, issue 2, in 2, out 12)", err, balances)
+	}
+	// Operators see it: the commands that met holds, and the transactions
+	// finished by what met them (the read, the issue, the spend: three).
+	m := f.n.groups[metaGroup].metrics
+	if got := testutil.ToFloat64(m.blocked.WithLabelValues("command")); got != 2 {
+		t.Errorf("cloudwallet_blocked_total{what=command} = %v, want 2 (the issue and the spend)", got)
+	}
+	if got := testutil.ToFloat64(m.heldFinished); got != 3 {
+		t.Errorf("cloudwallet_held_transactions_finished_total = %v, want 3", got)
 	}
 	f.n.ReadAll(func(m *shard.Machine) {
 		if err := m.CheckLocal(); err != nil {

@@ -86,6 +86,8 @@ type metrics struct {
 	// Node-level, registered from the meta group's metrics only.
 	acrossGroups *prometheus.CounterVec // transactions run across groups, by result
 	resolved     prometheus.Counter     // transactions the resolver finished
+	blocked      *prometheus.CounterVec // commands and prepares proposed again after meeting holds, by what
+	heldFinished prometheus.Counter     // decided transactions finished by what met their holds
 
 	// What the state holds, kept by Apply and Restore (no lock, no read
 	// through the workers at scrape time).
@@ -201,6 +203,14 @@ func newMetrics(group int) *metrics {
 		Name: "cloudwallet_resolver_finished_total",
 		Help: "Transactions across groups left in doubt that this node's resolver finished.",
 	})
+	m.blocked = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cloudwallet_blocked_total",
+		Help: "Commands (what=command) and prepares across groups (what=prepare) that met holds of transactions across groups and were proposed again once the decided ones were finished.",
+	}, []string{"what"})
+	m.heldFinished = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "cloudwallet_held_transactions_finished_total",
+		Help: "Decided transactions across groups this node finished because a command, a prepare or a read met their holds before their coordinator finished them.",
+	})
 	fwd("cloudwallet_forwarded_commands_total",
 		"Commands this node sent to the group leader, by the leader's answer: applied, unavailable, overloaded, unknown (appended, not confirmed), broken (the link broke before the answer).",
 		&m.forwarded)
@@ -249,7 +259,7 @@ func (n *Node) registerMetrics(reg prometheus.Registerer) error {
 	}
 	m0 := n.groups[metaGroup].metrics
 	cs := []prometheus.Collector{
-		m0.txTotal, m0.txSeconds, m0.txOperations, m0.acrossGroups, m0.resolved,
+		m0.txTotal, m0.txSeconds, m0.txOperations, m0.acrossGroups, m0.resolved, m0.blocked, m0.heldFinished,
 		sum("cloudwallet_customers", "Customers held (Deleted ones included).", func(m *metrics) *atomic.Int64 { return &m.customers }),
 		sum("cloudwallet_wallets", "Wallets held.", func(m *metrics) *atomic.Int64 { return &m.wallets }),
 		sum("cloudwallet_transactions", "Transaction records held (Completed and Failed).", func(m *metrics) *atomic.Int64 { return &m.transactions }),

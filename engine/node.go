@@ -336,6 +336,7 @@ func (n *Node) Propose(ctx context.Context, cmd *shard.Command) (shard.Result, e
 		// The command met holds, which may belong to decided
 		// transactions across groups: finish those, then apply it
 		// counting only the undecided ones (held.go).
+		n.groups[metaGroup].metrics.blocked.WithLabelValues("command").Inc()
 		if err := n.settleHolds(ctx, cmd.Project, blocked.Wallets); err != nil {
 			return shard.Result{}, ErrUnavailable // nothing was applied
 		}

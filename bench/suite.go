@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -274,14 +275,31 @@ func launch(binary, logDir, httpAddr string, cap *cpuCap, args []string) (stop f
 	return nil, fmt.Errorf("%s %s did not come up", binary, args[0])
 }
 
+// freeAddr is a free port, never one this process handed out before (the
+// kernel may offer a port again once the probe closed it, and a node given
+// one port for HTTP and the internal port cannot start).
 func freeAddr() string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
+	usedAddrs.Lock()
+	defer usedAddrs.Unlock()
+	for {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			panic(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		if !usedAddrs.m[addr] {
+			usedAddrs.m[addr] = true
+			return addr
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
+
+// usedAddrs is every address freeAddr handed out.
+var usedAddrs = struct {
+	sync.Mutex
+	m map[string]bool
+}{m: map[string]bool{}}
 
 // machine describes the CPU, cores, memory, kernel and Go of this machine.
 func machine() string {

@@ -45,13 +45,16 @@ func TestMain(m *testing.M) {
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
+	return freeAddrOn(t, "127.0.0.1")
 }
+
+// handedOut is every address freeAddrOn has given this test process: the
+// kernel may offer a port again once its probe listener closed, and a
+// server given one port for HTTP and the internal port cannot start.
+var handedOut = struct {
+	sync.Mutex
+	addrs map[string]bool
+}{addrs: map[string]bool{}}
 
 // server is one running cloudwallet process.
 type server struct {
@@ -257,14 +260,23 @@ func (s *server) kill() {
 
 // freeAddrOn is a free port on a given loopback IP (127.0.0.0/8 is all
 // loopback on Linux, so nodes can have addresses of their own).
+// freeAddrOn is a free port on ip, never one handed out before.
 func freeAddrOn(t *testing.T, ip string) string {
 	t.Helper()
-	l, err := net.Listen("tcp", ip+":0")
-	if err != nil {
-		t.Fatal(err)
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	for {
+		l, err := net.Listen("tcp", ip+":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		if !handedOut.addrs[addr] {
+			handedOut.addrs[addr] = true
+			return addr
+		}
 	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // resp is a decoded answer.

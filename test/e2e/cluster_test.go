@@ -593,6 +593,19 @@ type history struct {
 	reads  []callRecord // node, call and status of every read
 }
 
+// readsOn counts the reads sent to node after since that have come back.
+func (h *history) readsOn(node int, since int64) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, r := range h.reads {
+		if r.node == node && r.call > since {
+			n++
+		}
+	}
+	return n
+}
+
 // callRecord is one client call: a write (with ref and in) or a read.
 type callRecord struct {
 	node      int
@@ -694,8 +707,15 @@ func partitionedLeader(t *testing.T, extra ...string) {
 	}
 	elected := h.now()
 	// longer than a read may wait for a leader (5 s), so every reader on
-	// the isolated node sends reads after the election
+	// the isolated node sends reads after the election; and on, up to 20 s
+	// more, until one of them has come back (a read sent just before the
+	// election may hold its reader a while)
 	time.Sleep(6 * time.Second)
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if h.readsOn(lead, elected) > 0 {
+			break
+		}
+	}
 	healed := h.now()
 	c.heal()
 	time.Sleep(2 * time.Second)

@@ -91,8 +91,19 @@ func (n *Node) Recorded(p shard.ProjectID, ref string) (tx *shard.Tx, final bool
 	if !ok {
 		return nil, false
 	}
-	n.ReadShard(pp.ReferenceShard(p, ref), func(s *shard.Shard) { tx, _ = s.TxByReference(p, ref) })
+	tx, _ = n.localRecord(pp, p, ref)
 	return tx, tx != nil && tx.Status != shard.TxWaiting
+}
+
+// localRecord reads, as this node's replica has it, the record of a
+// referenceId (nil if none) and the attempt that made it.
+func (n *Node) localRecord(pp shard.Placement, p shard.ProjectID, ref string) (tx *shard.Tx, a shard.Attempt) {
+	n.ReadShard(pp.ReferenceShard(p, ref), func(s *shard.Shard) {
+		if t, ok := s.TxByReference(p, ref); ok {
+			tx, a = t, s.AttemptOf(t.ID.Index)
+		}
+	})
+	return tx, a
 }
 
 // proposeTransaction runs a transaction as one command when one group holds
@@ -112,8 +123,7 @@ func (n *Node) proposeTransaction(ctx context.Context, cmd *shard.Command, pp sh
 			// transaction across groups still Waiting: decide it
 			// before answering with its outcome.
 			if tx := r.Value.(*shard.Tx); tx.Status == shard.TxWaiting {
-				var a shard.Attempt
-				n.ReadShard(tx.ID.Shard, func(s *shard.Shard) { a = s.AttemptOf(tx.ID.Index) })
+				_, a := n.localRecord(pp, tx.Project, tx.ReferenceID) // applied here: the proposal's answer came from this replica
 				return n.answerDuplicate(ctx, pp, tx, a)
 			}
 		}
@@ -147,11 +157,10 @@ func (n *Node) acrossGroups(ctx context.Context, cmd *shard.Command, pl placemen
 	// so at once. The prepares are tried again within the deadline.
 	var began shard.Result
 	var beginErr error
-	votes := make([]*shard.Prepared, len(others))
-	var prepareErr error
 	var wg sync.WaitGroup
 	wg.Go(func() { began, beginErr = pl.ref.propose(ctx, &begin) })
-	prepareErr = each(others, func(i int, rp *replica) (err error) {
+	votes := make([]*shard.Prepared, len(others))
+	prepareErr := each(others, func(i int, rp *replica) (err error) {
 		votes[i], err = n.prepare(ctx, rp, run)
 		return err
 	})

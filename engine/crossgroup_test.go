@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -166,8 +167,8 @@ func TestResolverFencesAPartWithoutARecord(t *testing.T) {
 		t.Fatalf("w1: %d, want 10", got)
 	}
 	r, err := f.n.groups[0].propose(ctx, &shard.Command{Kind: shard.CmdTxBegin, Project: f.p, Shard: f.pp.ReferenceShard(f.p, ref), ReferenceID: ref, Attempt: run.attempt, Ops: ops})
-	if err != nil || r.Created {
-		t.Fatalf("a begin of the fenced attempt: %v %+v, want refused", err, r)
+	if refusal, _ := r.Value.(error); err != nil || r.Created || !errors.Is(refusal, shard.ErrAttemptFenced) {
+		t.Fatalf("a begin of the fenced attempt: %v %+v, want refused as fenced", err, r)
 	}
 	if tx, _ := f.n.Recorded(f.p, ref); tx != nil {
 		t.Fatal("a fenced attempt made a record")

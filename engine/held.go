@@ -77,15 +77,10 @@ func (n *Node) settleParts(ctx context.Context, parts []shard.InDoubt) (settled 
 // recordOf reads the record of a referenceId and the attempt that made
 // it, linearizably (nil if there is none).
 func (n *Node) recordOf(ctx context.Context, pp shard.Placement, p shard.ProjectID, ref string) (tx *shard.Tx, a shard.Attempt, err error) {
-	s := pp.ReferenceShard(p, ref)
-	if err := n.Confirm(ctx, n.ShardScope(s)); err != nil {
+	if err := n.Confirm(ctx, n.ShardScope(pp.ReferenceShard(p, ref))); err != nil {
 		return nil, a, err
 	}
-	n.ReadShard(s, func(sh *shard.Shard) {
-		if t, ok := sh.TxByReference(p, ref); ok {
-			tx, a = t, sh.AttemptOf(t.ID.Index)
-		}
-	})
+	tx, a = n.localRecord(pp, p, ref)
 	return tx, a, nil
 }
 

@@ -39,7 +39,9 @@ type Node struct {
 	calls          callClient // guarded by its own mu
 	keys           keyCache   // fed by the meta group's FSM goroutine; guarded by its own mu
 	log            *slog.Logger
-	closing        chan struct{} // closed once, by Close
+	closing        chan struct{}   // closed once, by Close
+	life           context.Context // ends when Close begins (with closing): background work stops with it
+	endLife        context.CancelFunc
 	closeOnce      sync.Once
 	background     sync.WaitGroup // the resolver, the leadership balancer, the finishes after an answer (goBackground)
 	backgroundMu   sync.Mutex     // guards stopped: no goroutine joins background once Close waits on it
@@ -86,6 +88,7 @@ func Open(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, closing: make(chan struct{}), log: cfg.Logger}
+	n.life, n.endLife = context.WithCancel(context.Background())
 	if n.log == nil {
 		n.log = slog.Default()
 	}
@@ -269,6 +272,7 @@ func (n *Node) Close() error {
 	var err error
 	n.closeOnce.Do(func() {
 		close(n.closing)
+		n.endLife()
 		n.calls.close() // cuts a join call in flight: joinLoop ends at once
 		n.backgroundMu.Lock()
 		n.stopped = true
@@ -291,15 +295,8 @@ func (n *Node) goBackground(fn func(ctx context.Context)) {
 	n.background.Add(1)
 	go func() {
 		defer n.background.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
+		ctx, cancel := context.WithTimeout(n.life, n.cfg.ApplyTimeout)
 		defer cancel()
-		go func() {
-			select {
-			case <-n.closing:
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
 		fn(ctx)
 	}()
 }

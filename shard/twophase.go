@@ -215,15 +215,16 @@ func (m *Machine) prepare(ctx Context, c *Command) *Prepared {
 		return res
 	}
 
+	prepared, finished := m.attemptHere(c)
 	// A prepare that comes after its attempt finished here (a late
 	// proposal of a coordinator that lost the race to a resolver) must
 	// hold nothing: no commit or abort would ever release it.
-	if m.finishedHere(c) {
+	if finished {
 		return res
 	}
 	// A prepare applied twice (a retried proposal, a resolver) holds
 	// nothing more, and must not count its own holds against itself.
-	if m.preparedHere(c) {
+	if prepared {
 		for _, id := range opWallets(c.Ops) {
 			find(id)
 		}
@@ -311,25 +312,15 @@ func (m *Machine) localShards(ops []Op) []*Shard {
 	return out
 }
 
-// preparedHere reports whether the command's attempt has a part in this group.
-func (m *Machine) preparedHere(c *Command) bool {
+// attemptHere reports whether the command's attempt has a part in this
+// group, and whether it was committed or aborted here.
+func (m *Machine) attemptHere(c *Command) (prepared, finished bool) {
 	for _, s := range m.localShards(c.Ops) {
-		if _, ok := s.prepared[c.Attempt]; ok {
-			return true
-		}
+		_, p := s.prepared[c.Attempt]
+		prepared = prepared || p
+		finished = finished || s.finished.contains(c.Attempt)
 	}
-	return false
-}
-
-// finishedHere reports whether the command's attempt was committed or
-// aborted in this group.
-func (m *Machine) finishedHere(c *Command) bool {
-	for _, s := range m.localShards(c.Ops) {
-		if s.finished.contains(c.Attempt) {
-			return true
-		}
-	}
-	return false
+	return prepared, finished
 }
 
 // opWallets lists the wallets the operations name: an Issue's source and a

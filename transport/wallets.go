@@ -69,13 +69,16 @@ func createSystemWallet(c *call) *apiError {
 	return c.written(r, werr, walletResult)
 }
 
-// readWallet reads a wallet of the project; a Customer Key gets only its own.
-func (c *call) readWallet(s string) (shard.WalletView, *apiError) {
+// readWallet reads a wallet of the project; a Customer Key gets only its
+// own. settle (with a linearizable read) finishes first the transactions
+// across groups that hold it; a caller that reads the wallet again for its
+// answer (its entries) settles there instead.
+func (c *call) readWallet(s string, settle bool) (shard.WalletView, *apiError) {
 	id, ok := shard.ParseWalletID(s)
 	if !ok {
 		return shard.WalletView{}, notFound(shard.WalletNotFound)
 	}
-	w, ok, err := c.s.node.Wallet(proposeCtx, c.strong, c.project, id)
+	w, ok, err := c.s.node.Wallet(proposeCtx, settle && c.strong, c.project, id)
 	if err != nil {
 		return w, unsettled(err)
 	}
@@ -89,7 +92,7 @@ func (c *call) readWallet(s string) (shard.WalletView, *apiError) {
 }
 
 func getWallet(c *call) *apiError {
-	w, err := c.readWallet(c.params[0])
+	w, err := c.readWallet(c.params[0], true)
 	if err != nil {
 		return err
 	}
@@ -187,7 +190,7 @@ func setWalletStatus(c *call) *apiError {
 }
 
 func listEntries(c *call) *apiError {
-	w, err := c.readWallet(c.params[0])
+	w, err := c.readWallet(c.params[0], false) // exists and is the caller's; the entries read settles
 	if err != nil {
 		return err
 	}

@@ -84,6 +84,42 @@ func TestClusterShardGroups(t *testing.T) {
 		s.expect(s.ak("POST", "/transactions", tx(fmt.Sprintf("fund-%d", i), op("Issue", "", w, funding))), 201, "")
 	}
 
+	// A transfer across groups is answered at its decision and posted in
+	// the other group after the answer: a read right after the answer, on
+	// the other nodes, sees all of it, entries included.
+	var x, y string // wallets in group 0 and group 1
+	for _, w := range ws {
+		if walletGroup(t, w) == 0 && x == "" {
+			x = w
+		} else if walletGroup(t, w) == 1 && y == "" {
+			y = w
+		}
+	}
+	bx, by := int64(funding), int64(funding)
+	for i := range 10 {
+		s := c.nodes[i%3]
+		src, dst := x, y
+		if i%2 == 1 {
+			src, dst = y, x
+		}
+		amount := int64(1 + i)
+		s.expect(s.ak("POST", "/transactions", tx(fmt.Sprintf("across-%d", i), op("Transfer", src, dst, amount))), 201, "")
+		if src == x {
+			bx, by = bx-amount, by+amount
+		} else {
+			bx, by = bx+amount, by-amount
+		}
+		for _, other := range []*server{c.nodes[(i+1)%3], c.nodes[(i+2)%3]} {
+			if gx, gy := other.balance(x), other.balance(y); gx != bx || gy != by {
+				t.Fatalf("transfer %d answered by node %d; node %s then reads %d and %d, want %d and %d", i, i%3+1, other.url, gx, gy, bx, by)
+			}
+			entries := other.expect(other.ak("GET", "/wallets/"+dst+"/entries?page=0&pageSize=100", nil), 200, "")
+			if !strings.Contains(string(entries.raw), fmt.Sprintf(`"amount":%d`, amount)) {
+				t.Fatalf("transfer %d: node %s's entries of %s lack it: %s", i, other.url, dst, entries.raw)
+			}
+		}
+	}
+
 	// Transfers through every node at once, one to four operations each,
 	// some bound to fail (more than any balance).
 	type result struct {
@@ -169,8 +205,8 @@ func TestClusterShardGroups(t *testing.T) {
 		c.sameOnEveryNode("/wallets/" + w + "/entries?page=0&pageSize=1000")
 	}
 	list := c.sameOnEveryNode("/transactions?page=0&pageSize=1000")
-	if got := strings.Count(list, `"referenceId"`); got != len(ws)+len(results) {
-		t.Fatalf("transaction list has %d transactions, want %d", got, len(ws)+len(results))
+	if got, want := strings.Count(list, `"referenceId"`), len(ws)+10+len(results); got != want {
+		t.Fatalf("transaction list has %d transactions, want %d (funding, 10 across, the load)", got, want)
 	}
 	// Operators see the transactions that ran across groups.
 	var coordinated float64

@@ -24,11 +24,13 @@ import (
 const (
 	opReadIndex = "readIndex" // leader: a linearizable read index
 	opInfo      = "info"      // any node: the cluster's fixed shape
-	opJoin      = "join"      // leader: add NodeID at Addr as a non-voter
-	opPromote   = "promote"   // leader: make NodeID a voter
-	opRemove    = "remove"    // leader: take NodeID out
+	opJoin      = "join"      // meta leader: add NodeID at Addr as a non-voter
 	opStatus    = "status"    // any node: its own view
 	opCommitted = "committed" // leader: commit index and the terms of entries (lostprobe.go)
+	opPropose   = "propose"   // holder: propose a command for a node that does not hold its group (remote.go)
+	opQuery     = "query"     // holder: a linearizable read for a node that does not hold its group (remotequery.go)
+	opMembers   = "members"   // holder: the group's configuration (placement.go)
+	opGroup     = "group"     // holder: the group's status, every replica asked (status.go)
 )
 
 type callRequest struct {
@@ -38,17 +40,23 @@ type callRequest struct {
 	Addr    string   `json:"addr,omitempty"`
 	Proxied bool     `json:"proxied,omitempty"` // already passed on once by a follower
 	Indexes []uint64 `json:"indexes,omitempty"` // committed: the entries asked about
+	Body    []byte   `json:"body,omitempty"`    // propose: the command as a log entry; query: the query (gob)
 }
 
 type callAnswer struct {
-	Err    string      `json:"err,omitempty"`
-	Code   string      `json:"code,omitempty"` // Err's sentinel (errors.go wireErrors)
-	Index  uint64      `json:"index,omitempty"`
-	Shards int         `json:"shards,omitempty"`        // info: S per group
-	Groups int         `json:"groups,omitempty"`        // info: G
-	Token  string      `json:"operatorToken,omitempty"` // info: the operator token`
-	Status *NodeStatus `json:"status,omitempty"`
-	Terms  []uint64    `json:"terms,omitempty"` // committed: the term at each index asked (0: unknown)
+	Err      string        `json:"err,omitempty"`
+	Code     string        `json:"code,omitempty"` // Err's sentinel (errors.go wireErrors)
+	Index    uint64        `json:"index,omitempty"`
+	Shards   int           `json:"shards,omitempty"`        // info: S per group
+	Groups   int           `json:"groups,omitempty"`        // info: G
+	Replicas int           `json:"replicas,omitempty"`      // info: R
+	Token    string        `json:"operatorToken,omitempty"` // info: the operator token`
+	Status   *NodeStatus   `json:"status,omitempty"`
+	Terms    []uint64      `json:"terms,omitempty"`   // committed: the term at each index asked (0: unknown)
+	Body     []byte        `json:"body,omitempty"`    // propose: the result; query: the answer (gob)
+	Leader   string        `json:"leader,omitempty"`  // propose, query: the group's leader as the holder knows it
+	Members  []raft.Server `json:"members,omitempty"` // members: the group's configuration
+	Group    *GroupStatus  `json:"group,omitempty"`   // group: its status
 }
 
 const (
@@ -91,7 +99,7 @@ func (c *callClient) do(addr string, req callRequest, ans *callAnswer, timeout t
 func (c *callClient) once(addr string, req callRequest, ans *callAnswer, timeout time.Duration) (reused bool, err error) {
 	conn, reused, err := c.take(addr, timeout)
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("%w: %w", errNotSent, err)
 	}
 	conn.SetDeadline(time.Now().Add(timeout))
 	b, _ := json.Marshal(req)
@@ -203,12 +211,22 @@ func (n *Node) serveCalls(conn net.Conn, _ uint16) {
 // answer answers a call: about the node, or about one of its groups.
 func (n *Node) answer(req callRequest) callAnswer {
 	if req.Op == opInfo {
-		return callAnswer{Shards: n.shardsPerGroup, Groups: len(n.groups), Token: n.cfg.OperatorToken}
+		return callAnswer{Shards: n.shardsPerGroup, Groups: len(n.groups), Replicas: n.replicas, Token: n.cfg.OperatorToken}
 	}
 	if req.Group < 0 || req.Group >= len(n.groups) {
 		return callAnswer{Err: fmt.Sprintf("no shard group %d", req.Group)}
 	}
-	return n.groups[req.Group].answer(req)
+	rp := n.groups[req.Group].replica()
+	if rp == nil {
+		return fail(ErrNotHeld)
+	}
+	switch req.Op {
+	case opPropose:
+		return n.servePropose(rp, req)
+	case opQuery:
+		return n.serveQuery(rp, req)
+	}
+	return rp.answer(req)
 }
 
 func (rp *replica) answer(req callRequest) callAnswer {
@@ -227,9 +245,17 @@ func (rp *replica) answer(req callRequest) callAnswer {
 	case opStatus:
 		s := rp.localStatus()
 		return callAnswer{Status: &s}
+	case opMembers:
+		return rp.answerMembers(req)
+	case opGroup:
+		g, err := rp.status()
+		if err != nil {
+			return fail(err)
+		}
+		return callAnswer{Group: &g}
 	case opCommitted:
 		return rp.answerCommitted(req.Indexes)
-	case opJoin, opPromote, opRemove:
+	case opJoin:
 		if rp.raft.State() != raft.Leader {
 			if req.Proxied {
 				return fail(raft.ErrNotLeader)

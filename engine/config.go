@@ -42,6 +42,11 @@ type Config struct {
 	// with S shards; group 0 also holds projects, key pairs and assets.
 	// Fixed with Shards when the cluster is created.
 	Groups int
+	// Replicas is R, how many voters hold each shard group: with more
+	// nodes than R, each node holds only some groups (placement.go).
+	// Fixed with Shards when the cluster is created; a joining node learns
+	// it from the cluster.
+	Replicas int
 	// LogStore is "wal" (tidwall/wal, the default) or "bolt" (raft-boltdb).
 	LogStore string
 
@@ -96,12 +101,17 @@ type Config struct {
 // partition workers per group.
 const GroupsMax = 64
 
+// ReplicasMax bounds R: more voters make every write wait on more fsyncs
+// for no safety a production cluster needs (7 survives 3 failures).
+const ReplicasMax = 7
+
 func DefaultConfig() Config {
 	return Config{
 		DataDir:             "./data",
 		PeerAddr:            "127.0.0.1:7000",
 		Shards:              runtime.NumCPU(),
 		Groups:              1,
+		Replicas:            3,
 		LogStore:            "wal",
 		HeartbeatTimeout:    500 * time.Millisecond,
 		ElectionTimeout:     500 * time.Millisecond,
@@ -132,6 +142,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("engine: Shards %d outside 1..%d", c.Shards, shard.ShardsMax)
 	case c.Groups < 1 || c.Groups > GroupsMax || c.Groups*c.Shards > shard.ShardsMax:
 		return fmt.Errorf("engine: %d groups of %d shards: groups must be 1..%d and shards in all at most %d", c.Groups, c.Shards, GroupsMax, shard.ShardsMax)
+	case c.Replicas < 1 || c.Replicas > ReplicasMax:
+		return fmt.Errorf("engine: Replicas %d outside 1..%d", c.Replicas, ReplicasMax)
 	case c.LogStore != "wal" && c.LogStore != "bolt":
 		return fmt.Errorf("engine: LogStore %q is neither wal nor bolt", c.LogStore)
 	case c.CommandsPerEntryMax < 1 || c.CommandsPerEntryMax > raftfsm.CommandsPerEntryMax:

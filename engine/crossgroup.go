@@ -45,8 +45,8 @@ const resolveEvery = 2 * time.Second
 type placement struct {
 	project  shard.Placement // the project's: where its referenceIds hash
 	refShard uint16
-	ref      *replica
-	parts    []*replica
+	ref      *shardGroup
+	parts    []*shardGroup
 }
 
 // spans reports whether the transaction needs more than one group.
@@ -56,8 +56,8 @@ func (pl placement) spans() bool {
 
 // others are the groups of its wallets but the referenceId's, which
 // prepares in the begin and finishes in the decision.
-func (pl placement) others() []*replica {
-	return slices.DeleteFunc(slices.Clone(pl.parts), func(rp *replica) bool { return rp == pl.ref })
+func (pl placement) others() []*shardGroup {
+	return slices.DeleteFunc(slices.Clone(pl.parts), func(rp *shardGroup) bool { return rp == pl.ref })
 }
 
 // holdsWallets reports whether the referenceId's group holds a wallet of it.
@@ -83,27 +83,36 @@ func (n *Node) place(pp shard.Placement, p shard.ProjectID, refID string, ops []
 	return pl
 }
 
-// Recorded reads the record of a referenceId (nil if none) and whether its
-// outcome is final: decided (a decided record's parts left unfinished are
-// finished by whatever meets their holds, held.go).
-func (n *Node) Recorded(p shard.ProjectID, ref string) (tx *shard.Tx, final bool) {
+// Recorded reads the record of a referenceId (nil if none, or if it could
+// not be read) and whether its outcome is final: decided (a decided
+// record's parts left unfinished are finished by whatever meets their
+// holds, held.go).
+func (n *Node) Recorded(ctx context.Context, p shard.ProjectID, ref string) (tx *shard.Tx, final bool) {
 	pp, ok := n.keys.placement(p)
 	if !ok {
 		return nil, false
 	}
-	tx, _ = n.localRecord(pp, p, ref)
+	tx, _, err := n.localRecord(ctx, pp, p, ref)
+	if err != nil {
+		return nil, false
+	}
 	return tx, tx != nil && tx.Status != shard.TxWaiting
 }
 
-// localRecord reads, as this node's replica has it, the record of a
-// referenceId (nil if none) and the attempt that made it.
-func (n *Node) localRecord(pp shard.Placement, p shard.ProjectID, ref string) (tx *shard.Tx, a shard.Attempt) {
-	n.ReadShard(pp.ReferenceShard(p, ref), func(s *shard.Shard) {
+// localRecord reads the record of a referenceId (nil if none) and the
+// attempt that made it: as this node's replica has it, or, for a group it
+// does not hold, as a holder has it after a read index.
+func (n *Node) localRecord(ctx context.Context, pp shard.Placement, p shard.ProjectID, ref string) (tx *shard.Tx, a shard.Attempt, err error) {
+	s := pp.ReferenceShard(p, ref)
+	if n.ReadShard(s, func(s *shard.Shard) {
 		if t, ok := s.TxByReference(p, ref); ok {
 			tx, a = t, s.AttemptOf(t.ID.Index)
 		}
-	})
-	return tx, a
+	}) {
+		return tx, a, nil
+	}
+	r, err := n.queryRemote(ctx, n.groupOf(s), remoteQuery{Kind: qRecord, Project: p, ID: ref})
+	return r.Tx, r.Attempt, err
 }
 
 // proposeTransaction runs a transaction as one command when one group holds
@@ -123,7 +132,10 @@ func (n *Node) proposeTransaction(ctx context.Context, cmd *shard.Command, pp sh
 			// transaction across groups still Waiting: decide it
 			// before answering with its outcome.
 			if tx := r.Value.(*shard.Tx); tx.Status == shard.TxWaiting {
-				_, a := n.localRecord(pp, tx.Project, tx.ReferenceID) // applied here: the proposal's answer came from this replica
+				_, a, err := n.localRecord(ctx, pp, tx.Project, tx.ReferenceID) // applied where the proposal's answer came from
+				if err != nil {
+					return shard.Result{}, ErrOutcomeUnknown
+				}
 				return n.answerDuplicate(ctx, pp, tx, a)
 			}
 		}
@@ -160,7 +172,7 @@ func (n *Node) acrossGroups(ctx context.Context, cmd *shard.Command, pl placemen
 	var wg sync.WaitGroup
 	wg.Go(func() { began, beginErr = pl.ref.propose(ctx, &begin) })
 	votes := make([]*shard.Prepared, len(others))
-	prepareErr := each(others, func(i int, rp *replica) (err error) {
+	prepareErr := each(others, func(i int, rp *shardGroup) (err error) {
 		votes[i], err = n.prepare(ctx, rp, run)
 		return err
 	})
@@ -217,7 +229,7 @@ func (n *Node) acrossGroups(ctx context.Context, cmd *shard.Command, pl placemen
 
 // finishLater finishes the other groups' parts after the answer; one it
 // cannot finish is left to whoever meets its holds, or to the resolver.
-func (n *Node) finishLater(run txRun, decided *shard.Tx, others []*replica) {
+func (n *Node) finishLater(run txRun, decided *shard.Tx, others []*shardGroup) {
 	if len(others) == 0 || n.leaveParts {
 		return
 	}
@@ -250,7 +262,7 @@ func (n *Node) takeOn(ctx context.Context, pp shard.Placement, tx *shard.Tx, a s
 	decided := tx
 	if tx.Status == shard.TxWaiting {
 		votes := make([]*shard.Prepared, len(pl.parts))
-		if err := each(pl.parts, func(i int, rp *replica) (err error) {
+		if err := each(pl.parts, func(i int, rp *shardGroup) (err error) {
 			votes[i], err = n.prepare(ctx, rp, run)
 			return err
 		}); err != nil {
@@ -276,7 +288,7 @@ type txRun struct {
 }
 
 // prepare is one group's vote on the run.
-func (n *Node) prepare(ctx context.Context, rp *replica, r txRun) (*shard.Prepared, error) {
+func (n *Node) prepare(ctx context.Context, rp *shardGroup, r txRun) (*shard.Prepared, error) {
 	vote, err := n.proposePrepare(ctx, rp, r, false)
 	if err != nil || vote.Blocked == nil {
 		return vote, err
@@ -286,7 +298,7 @@ func (n *Node) prepare(ctx context.Context, rp *replica, r txRun) (*shard.Prepar
 
 // prepareSettled votes again after a vote Blocked on holds: the decided
 // transactions holding those wallets are finished first (held.go).
-func (n *Node) prepareSettled(ctx context.Context, rp *replica, r txRun, blocked []shard.WalletID) (*shard.Prepared, error) {
+func (n *Node) prepareSettled(ctx context.Context, rp *shardGroup, r txRun, blocked []shard.WalletID) (*shard.Prepared, error) {
 	n.groups[metaGroup].metrics.blocked.WithLabelValues("prepare").Inc()
 	if err := n.settleHolds(ctx, r.project, blocked); err != nil {
 		return nil, err
@@ -294,7 +306,7 @@ func (n *Node) prepareSettled(ctx context.Context, rp *replica, r txRun, blocked
 	return n.proposePrepare(ctx, rp, r, true)
 }
 
-func (n *Node) proposePrepare(ctx context.Context, rp *replica, r txRun, settled bool) (*shard.Prepared, error) {
+func (n *Node) proposePrepare(ctx context.Context, rp *shardGroup, r txRun, settled bool) (*shard.Prepared, error) {
 	res, err := rp.step(ctx, &shard.Command{Kind: shard.CmdTxPrepare, Project: r.project, ReferenceID: r.ref, Attempt: r.attempt, Ops: r.ops, HoldsSettled: settled})
 	if err != nil {
 		return nil, err
@@ -357,8 +369,8 @@ func definitelyNotApplied(err error) bool {
 
 // finishParts commits (as the decided record says) or aborts the run's
 // part in each of the groups.
-func (n *Node) finishParts(ctx context.Context, r txRun, kind shard.Kind, decided *shard.Tx, parts []*replica) error {
-	err := each(parts, func(_ int, rp *replica) error {
+func (n *Node) finishParts(ctx context.Context, r txRun, kind shard.Kind, decided *shard.Tx, parts []*shardGroup) error {
+	err := each(parts, func(_ int, rp *shardGroup) error {
 		cmd := &shard.Command{Kind: kind, Project: r.project, ReferenceID: r.ref, Attempt: r.attempt, Ops: r.ops}
 		if kind == shard.CmdTxCommit {
 			cmd.Tx, cmd.At = decided.ID, decided.CreatedAt
@@ -367,22 +379,6 @@ func (n *Node) finishParts(ctx context.Context, r txRun, kind shard.Kind, decide
 		return err
 	})
 	return unknownAfterBegin(err)
-}
-
-// step proposes one step of the protocol, again while it is definitely
-// not proposed (ErrUnavailable, ErrOverloaded) and ctx allows: every step
-// is idempotent, and nothing of a refused one happened.
-func (rp *replica) step(ctx context.Context, cmd *shard.Command) (shard.Result, error) {
-	retry := stepRetry.start()
-	for {
-		r, err := rp.propose(ctx, cmd)
-		if !errors.Is(err, ErrUnavailable) && !errors.Is(err, ErrOverloaded) {
-			return r, err
-		}
-		if !retry.wait(ctx, rp.closing) {
-			return r, err
-		}
-	}
 }
 
 // unknownAfterBegin: once the record exists, a failed step leaves the
@@ -395,7 +391,7 @@ func unknownAfterBegin(err error) error {
 }
 
 // each runs fn for every group in parallel and returns the first error.
-func each(parts []*replica, fn func(i int, rp *replica) error) error {
+func each(parts []*shardGroup, fn func(i int, rp *shardGroup) error) error {
 	if len(parts) == 1 {
 		return fn(0, parts[0])
 	}
@@ -419,7 +415,7 @@ func (n *Node) resolveLoop() {
 	seen := map[shard.Attempt]int{}
 	n.every(resolveEvery, func() {
 		now := map[shard.Attempt]int{}
-		for _, rp := range n.groups {
+		for _, rp := range n.held() {
 			if !rp.leads() {
 				continue
 			}
@@ -457,7 +453,7 @@ func (n *Node) repairRevocations(rp *replica) {
 	})
 	for _, k := range missing {
 		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
-		if _, err := rp.step(ctx, &shard.Command{Kind: shard.CmdRevokeKeyPair, KeyPair: k}); err != nil {
+		if _, err := n.groups[rp.group].step(ctx, &shard.Command{Kind: shard.CmdRevokeKeyPair, KeyPair: k}); err != nil {
 			n.log.Warn("resolver: revoking a deleted key pair failed; will retry", "group", rp.group, "keyPair", k.String(), "err", err)
 		}
 		cancel()

@@ -170,7 +170,7 @@ func TestResolverFencesAPartWithoutARecord(t *testing.T) {
 	if refusal, _ := r.Value.(error); err != nil || r.Created || !errors.Is(refusal, shard.ErrAttemptFenced) {
 		t.Fatalf("a begin of the fenced attempt: %v %+v, want refused as fenced", err, r)
 	}
-	if tx, _ := f.n.Recorded(f.p, ref); tx != nil {
+	if tx, _ := f.n.Recorded(context.Background(), f.p, ref); tx != nil {
 		t.Fatal("a fenced attempt made a record")
 	}
 }

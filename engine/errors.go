@@ -27,15 +27,22 @@ var (
 	// ErrNoProject: the project does not exist (not even after this node
 	// caught up with the meta group).
 	ErrNoProject = errors.New("engine: no such project")
+	// ErrNotHeld: a call about a shard group reached a node that holds no
+	// replica of it (the group moved): ask another holder.
+	ErrNotHeld = errors.New("engine: this node holds no replica of the group")
 )
 
 // Errors cross the internal port as a code beside their text, so the
 // calling node can tell them apart with errors.Is, never by their words.
 var wireErrors = map[string]error{
-	"unavailable": ErrUnavailable,
-	"noSuchNode":  ErrNoSuchNode,
-	"noLeader":    ErrNoLeader,
-	"notLeader":   raft.ErrNotLeader,
+	"unavailable":    ErrUnavailable,
+	"overloaded":     ErrOverloaded,
+	"outcomeUnknown": ErrOutcomeUnknown,
+	"noSuchNode":     ErrNoSuchNode,
+	"noLeader":       ErrNoLeader,
+	"notLeader":      raft.ErrNotLeader,
+	"noProject":      ErrNoProject,
+	"notHeld":        ErrNotHeld,
 }
 
 // wireCode is err's code on the internal port ("" for other errors).

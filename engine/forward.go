@@ -98,11 +98,15 @@ func (rp *replica) finish(p *proposal, err error, index uint64) {
 
 // serveForward hands a forwarding connection to its group.
 func (n *Node) serveForward(conn net.Conn, group uint16) {
-	if int(group) >= len(n.groups) {
+	var rp *replica
+	if int(group) < len(n.groups) {
+		rp = n.groups[group].replica()
+	}
+	if rp == nil { // a group this node does not hold (any more): the forwarder finds the leader again
 		conn.Close()
 		return
 	}
-	n.groups[group].serveForward(conn)
+	rp.serveForward(conn)
 }
 
 // serveForward runs on the leader for one forwarding node's connection.

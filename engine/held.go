@@ -24,20 +24,34 @@ import (
 const settleRoundsMax = 8
 
 // settleHolds finishes the decided transactions across groups whose parts
-// hold any of the wallets (in this node's replicas, which the caller's
-// proposal has brought up to the hold).
+// hold any of the wallets (all of one group: the group that answered
+// Blocked).
 func (n *Node) settleHolds(ctx context.Context, p shard.ProjectID, wallets []shard.WalletID) error {
+	parts, err := n.heldParts(ctx, p, wallets)
+	if err != nil {
+		return err
+	}
+	_, err = n.settleParts(ctx, parts)
+	return err
+}
+
+// heldParts lists the parts of transactions across groups that hold any
+// of the wallets, all of one group: read in this node's replica, which
+// the caller's proposal has brought up to the hold, or through a holder.
+func (n *Node) heldParts(ctx context.Context, p shard.ProjectID, wallets []shard.WalletID) ([]shard.InDoubt, error) {
 	var parts []shard.InDoubt
 	for _, w := range wallets {
 		if int(w.Shard) >= n.Shards() {
 			continue
 		}
-		n.ReadShard(w.Shard, func(s *shard.Shard) {
+		if !n.ReadShard(w.Shard, func(s *shard.Shard) {
 			parts = append(parts, s.HeldParts(p, func(i uint32) bool { return i == w.Index })...)
-		})
+		}) {
+			r, err := n.queryRemote(ctx, n.groupOf(w.Shard), remoteQuery{Kind: qHeldParts, Project: p, Wallets: wallets})
+			return r.Held, err
+		}
 	}
-	_, err := n.settleParts(ctx, parts)
-	return err
+	return parts, nil
 }
 
 // settleParts finishes each part's transaction if it is decided, as its
@@ -80,8 +94,7 @@ func (n *Node) recordOf(ctx context.Context, pp shard.Placement, p shard.Project
 	if err := n.Confirm(ctx, n.ShardScope(pp.ReferenceShard(p, ref))); err != nil {
 		return nil, a, err
 	}
-	tx, a = n.localRecord(pp, p, ref)
-	return tx, a, nil
+	return n.localRecord(ctx, pp, p, ref)
 }
 
 // settledRead runs read, which reads state and returns the parts that

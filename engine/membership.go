@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/hashicorp/raft"
 
@@ -14,86 +16,45 @@ import (
 //
 // A node started on an empty data dir without JoinAddr bootstraps a
 // one-node cluster and generates the cluster secret. A node with JoinAddr
-// asks any member to add it: the leader adds it as a non-voter (it receives
-// the log but does not count for quorum), the node waits until it has
-// applied the log up to the leader's commit index at that moment, then
-// asks to be promoted to voter. Both steps are idempotent, so a restarted
-// node simply asks again. `cluster remove` takes a node out of every group,
-// and SIGTERM hands leadership over first (Handoff).
+// asks any member to add it to the meta group as a non-voter (it receives
+// the log but does not count for quorum). From there the arranger
+// (placement.go) takes over: the meta group's leader plans the node into
+// the layout, and each group's leader adds it, promotes it once caught up,
+// and moves replicas off other nodes. Joining is idempotent, so a
+// restarted node simply asks again. `cluster remove` plans a node out of
+// every group and waits until it is gone (RemoveNode); SIGTERM hands
+// leadership over first (Handoff).
 
-// changeMembership runs a join, promote or remove on the leader.
+// changeMembership adds a joining node to the meta group as a non-voter
+// (on the leader; a no-op for a node already in it).
 func (rp *replica) changeMembership(req callRequest) callAnswer {
-	if req.NodeID == "" || (req.Op != opRemove && req.Addr == "") {
-		return callAnswer{Err: "a membership change needs nodeId and addr"}
+	if req.NodeID == "" || req.Addr == "" {
+		return callAnswer{Err: "a join needs nodeId and addr"}
 	}
-	id, addr := raft.ServerID(req.NodeID), raft.ServerAddress(req.Addr)
-	var f raft.IndexFuture
-	switch req.Op {
-	case opJoin:
-		f = rp.raft.AddNonvoter(id, addr, 0, membershipWait)
-	case opPromote:
-		f = rp.raft.AddVoter(id, addr, 0, membershipWait)
-	case opRemove:
-		cf := rp.raft.GetConfiguration()
-		if err := cf.Error(); err != nil {
-			return fail(err)
-		}
-		known := false
-		for _, s := range cf.Configuration().Servers {
-			known = known || s.ID == id
-		}
-		if !known {
-			return fail(fmt.Errorf("%w: %s", ErrNoSuchNode, req.NodeID))
-		}
-		f = rp.raft.RemoveServer(id, 0, membershipWait)
-	}
-	if err := f.Error(); err != nil {
+	if err := rp.raft.AddNonvoter(raft.ServerID(req.NodeID), raft.ServerAddress(req.Addr), 0, membershipWait).Error(); err != nil {
 		return fail(err)
 	}
 	rp.log.Info("membership changed", "op", req.Op, "node", req.NodeID, "addr", req.Addr)
 	return callAnswer{Index: rp.raft.CommitIndex()}
 }
 
-// joinLoop asks the cluster at cfg.JoinAddr to add this node, waits until
-// it has caught up, and asks to be promoted, retrying until it is done or
-// the node closes.
+// joinLoop asks the cluster at cfg.JoinAddr to add this node to the meta
+// group, retrying until it is done or the node closes; the group's leader
+// promotes it if the layout makes it a voter (placement.go).
 func (rp *replica) joinLoop() {
 	defer rp.proposer.Done()
-	me := callRequest{NodeID: rp.n.id, Addr: rp.n.mux.Addr(), Group: rp.group}
-	ask := func(op string) (callAnswer, bool) {
-		for retry := joinRetry.start(); ; {
-			me.Op = op
-			var ans callAnswer
-			err := rp.n.calls.do(rp.n.cfg.JoinAddr, me, &ans, membershipWait+2*callTimeout)
-			if err == nil {
-				return ans, true
-			}
-			rp.log.Warn("cluster join: retrying", "step", op, "via", rp.n.cfg.JoinAddr, "err", err)
-			if !retry.wait(context.Background(), rp.closing) {
-				return ans, false
-			}
+	me := callRequest{Op: opJoin, NodeID: rp.n.id, Addr: rp.n.mux.Addr(), Group: rp.group}
+	for retry := joinRetry.start(); ; {
+		var ans callAnswer
+		err := rp.n.calls.do(rp.n.cfg.JoinAddr, me, &ans, membershipWait+2*callTimeout)
+		if err == nil {
+			rp.log.Info("cluster join: added to the cluster; catching up", "commitIndex", ans.Index)
+			return
 		}
-	}
-	ans, ok := ask(opJoin)
-	if !ok {
-		return
-	}
-	rp.log.Info("cluster join: added as non-voter; catching up", "commitIndex", ans.Index)
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		select {
-		case <-rp.closing:
-			cancel()
-		case <-ctx.Done():
+		rp.log.Warn("cluster join: retrying", "via", rp.n.cfg.JoinAddr, "err", err)
+		if !retry.wait(context.Background(), rp.closing) {
+			return
 		}
-	}()
-	err := rp.applied.wait(ctx, ans.Index)
-	cancel()
-	if err != nil {
-		return
-	}
-	if _, ok := ask(opPromote); ok {
-		rp.log.Info("cluster join: promoted to voter")
 	}
 }
 
@@ -125,31 +86,71 @@ func askInfo(calls *callClient, addr string, closing <-chan struct{}) (callAnswe
 // joined ("" if it bootstrapped or already had a data dir).
 func (n *Node) ClusterOperatorToken() string { return n.joinToken }
 
-// RemoveNode takes a node out of every group (through their leaders).
-func (n *Node) RemoveNode(id string) error {
-	var errs []error
-	gone := 0 // groups that do not (any more) hold the node
-	for _, rp := range n.groups {
-		ans := rp.answer(callRequest{Op: opRemove, NodeID: id, Group: rp.group})
-		switch err := fromWire(ans.Code, ans.Err); {
-		case ans.Err == "":
-		case errors.Is(err, ErrNoSuchNode):
-			gone++
-		default:
-			errs = append(errs, fmt.Errorf("group %d: %w", rp.group, err))
-		}
+// removeProgressEvery is how often RemoveNode logs what it waits for.
+const removeProgressEvery = 10 * time.Second
+
+// RemoveNode takes a node out of the cluster: it is planned out of every
+// group, its replicas move to other nodes (a dead node's are made again
+// from the survivors), and then it leaves the meta group. It waits for
+// that until ctx ends; the removal goes on without it, and calling it
+// again waits again.
+func (n *Node) RemoveNode(ctx context.Context, id string) error {
+	known := func() bool {
+		return slices.ContainsFunc(n.meta().servers(), func(s raft.Server) bool { return string(s.ID) == id })
 	}
-	if gone == len(n.groups) {
+	if err := n.CatchUpMeta(ctx); err != nil {
+		return err
+	}
+	if !known() {
 		return fmt.Errorf("%w: %s", ErrNoSuchNode, id)
 	}
-	return errors.Join(errs...)
+	for {
+		l := n.layoutNow()
+		if l.IsLeaving(id) {
+			break
+		}
+		next := l.Clone()
+		next.Version++
+		next.Leaving = append(next.Leaving, id)
+		err := n.setLayout(next)
+		if err == nil {
+			n.log.Info("cluster remove: the node is leaving; moving its replicas", "node", id)
+			break
+		}
+		if !errors.Is(err, errLayoutMoved) {
+			return err
+		}
+		if err := n.CatchUpMeta(ctx); err != nil {
+			return err
+		}
+	}
+	tick := time.NewTicker(arrangeEvery)
+	defer tick.Stop()
+	progress := time.Now()
+	for {
+		if err := n.CatchUpMeta(ctx); err == nil && !known() && !n.layoutNow().IsLeaving(id) {
+			n.log.Info("cluster remove: the node left the cluster", "node", id)
+			return nil
+		}
+		if time.Since(progress) >= removeProgressEvery {
+			progress = time.Now()
+			n.log.Info("cluster remove: waiting for the node's replicas to move", "node", id)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: the node %s is still leaving (its replicas are moving); ask again to wait for it", ErrUnavailable, id)
+		case <-n.closing:
+			return ErrUnavailable
+		case <-tick.C:
+		}
+	}
 }
 
 // Handoff transfers leadership of every group this node leads to another
 // voter, so a planned stop does not wait out an election timeout.
 func (n *Node) Handoff() error {
 	var errs []error
-	for _, rp := range n.groups {
+	for _, rp := range n.held() {
 		errs = append(errs, rp.handoff())
 	}
 	return errors.Join(errs...)

@@ -251,8 +251,8 @@ func (n *Node) registerMetrics(reg prometheus.Registerer) error {
 	sum := func(name, help string, field func(m *metrics) *atomic.Int64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 {
 			var v int64
-			for _, rp := range n.groups {
-				v += field(rp.metrics).Load()
+			for _, sg := range n.groups {
+				v += field(sg.metrics).Load()
 			}
 			return float64(v)
 		})
@@ -264,12 +264,12 @@ func (n *Node) registerMetrics(reg prometheus.Registerer) error {
 		sum("cloudwallet_wallets", "Wallets held.", func(m *metrics) *atomic.Int64 { return &m.wallets }),
 		sum("cloudwallet_transactions", "Transaction records held (Completed and Failed).", func(m *metrics) *atomic.Int64 { return &m.transactions }),
 	}
-	for _, rp := range n.groups {
-		m := rp.metrics
+	for _, sg := range n.groups {
+		m := sg.metrics
 		cs = append(cs, m.applySeconds, m.entriesPerApply, m.commandsPerEntry,
 			m.leaderChanges, m.logSyncSeconds, m.logBytes, m.snapFreezeSecs, m.snapPersistSecs,
 			m.snapBytes, m.snapFailures, m.readIndexRounds, m.readIndexReads, m.forwardVecs[0], m.forwardVecs[1], m.fences,
-			newReplicaCollector(rp))
+			newReplicaCollector(sg))
 	}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
@@ -359,17 +359,17 @@ func (s meteredLogStore) IsMonotonic() bool {
 }
 
 // replicaCollector reads a group's Raft state and queue depths at scrape
-// time.
+// time, from this node's replica of it (nothing while it holds none).
 type replicaCollector struct {
-	rp                                                                        *replica
+	sg                                                                        *shardGroup
 	descRaftLeader, descRaftTerm, descRaftCommit, descRaftApply, descRaftLast *prometheus.Desc
 	descProposals, descInFlight, descShardQueue                               *prometheus.Desc
 }
 
-func newReplicaCollector(rp *replica) *replicaCollector {
-	groupLabel := prometheus.Labels{"group": strconv.Itoa(rp.group)}
+func newReplicaCollector(sg *shardGroup) *replicaCollector {
+	groupLabel := prometheus.Labels{"group": strconv.Itoa(sg.group)}
 	return &replicaCollector{
-		rp:             rp,
+		sg:             sg,
 		descRaftLeader: prometheus.NewDesc("cloudwallet_raft_leader", "1 if this node leads the group.", nil, groupLabel),
 		descRaftTerm:   prometheus.NewDesc("cloudwallet_raft_term", "Current Raft term.", nil, groupLabel),
 		descRaftCommit: prometheus.NewDesc("cloudwallet_raft_commit_index", "Highest log index known committed.", nil, groupLabel),
@@ -388,7 +388,10 @@ func (c *replicaCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *replicaCollector) Collect(ch chan<- prometheus.Metric) {
-	rp := c.rp
+	rp := c.sg.replica()
+	if rp == nil {
+		return
+	}
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}

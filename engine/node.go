@@ -23,27 +23,32 @@ import (
 // (projects, key pairs, assets).
 const metaGroup = 0
 
-// Node is one member of the cluster: a replica of every shard group, the
-// internal port they share, and the routing of commands and reads to the
-// group that holds their shard.
+// Node is one member of the cluster: its replicas of the shard groups the
+// layout gives it (every group while there are no more nodes than
+// replicas per group), the internal port they share, and the routing of
+// commands and reads to the group that holds their shard, through another
+// node for a group it does not hold.
 //
 // Everything set in Open is read-only after it; the mutable parts own
-// their locks (calls, keys) or are atomic (systemRR).
+// their locks (calls, keys, each shardGroup's replica) or are atomic
+// (systemRR).
 type Node struct {
 	cfg            Config
 	id             string
 	origin         uint64 // this node's tag origin: a hash of id
 	shardsPerGroup int
-	groups         []*replica
+	replicas       int // R: voters per group, fixed at the cluster's creation
+	groups         []*shardGroup
 	mux            *peer.Mux
-	calls          callClient // guarded by its own mu
-	keys           keyCache   // fed by the meta group's FSM goroutine; guarded by its own mu
+	calls          callClient                        // guarded by its own mu
+	keys           keyCache                          // fed by the meta group's FSM goroutine; guarded by its own mu
+	layout         atomic.Pointer[shard.GroupLayout] // where the groups live: stored by the meta group's FSM goroutine
 	log            *slog.Logger
 	closing        chan struct{}   // closed once, by Close
 	life           context.Context // ends when Close begins (with closing): background work stops with it
 	endLife        context.CancelFunc
 	closeOnce      sync.Once
-	background     sync.WaitGroup // the resolver, the leadership balancer, the finishes after an answer (goBackground)
+	background     sync.WaitGroup // the resolver, the arranger, the finishes after an answer (goBackground)
 	backgroundMu   sync.Mutex     // guards stopped: no goroutine joins background once Close waits on it
 	stopped        bool
 	// leaveParts (tests only, set before use): a coordinator does not
@@ -59,10 +64,11 @@ type Node struct {
 
 // identity is what the data dir remembers about this node and its cluster.
 type identity struct {
-	NodeID string `json:"nodeId"`
-	Shards int    `json:"shards"`           // S, per group
-	Groups int    `json:"groups,omitempty"` // G (absent: 1)
-	Format int    `json:"format,omitempty"` // the data format (absent: 1)
+	NodeID   string `json:"nodeId"`
+	Shards   int    `json:"shards"`             // S, per group
+	Groups   int    `json:"groups,omitempty"`   // G (absent: 1)
+	Replicas int    `json:"replicas,omitempty"` // R
+	Format   int    `json:"format,omitempty"`   // the data format (absent: 1)
 }
 
 // DataFormat is the format of what this version writes to a data dir: its
@@ -73,7 +79,8 @@ type identity struct {
 //	2  projects in K of the G groups: commands carry their home shard
 //	3  one log per node for every group (DATA_DIR/wal)
 //	4  transactions across groups run as attempts: prepares before the record
-const DataFormat = 4
+//	5  groups on R of the N nodes: the meta group keeps where they live
+const DataFormat = 5
 
 // ErrDataFormat: the data dir was written in another data format.
 var ErrDataFormat = errors.New("engine: the data dir is in another data format")
@@ -100,7 +107,7 @@ func Open(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.calls.mux = n.mux
-	id, err := n.loadIdentity()
+	id, fresh, err := n.loadIdentity()
 	if err != nil {
 		n.mux.Close()
 		return nil, err
@@ -108,8 +115,8 @@ func Open(cfg Config) (*Node, error) {
 	// The origin is new at every start: sequence numbers start again at
 	// 1, and entries a previous run proposed must never settle this run's
 	// proposals (nor may a fence of that run reach them).
-	n.id, n.origin, n.shardsPerGroup = id.NodeID, originOf(id.NodeID+"/"+RandomToken(8)), id.Shards
-	n.cfg.Shards = id.Shards
+	n.id, n.origin, n.shardsPerGroup, n.replicas = id.NodeID, originOf(id.NodeID+"/"+RandomToken(8)), id.Shards, id.Replicas
+	n.cfg.Shards, n.cfg.Groups, n.cfg.Replicas = id.Shards, id.Groups, id.Replicas
 	n.keys.perGroup = id.Shards
 	n.keys.reset(nil)
 	if cfg.LogStore == "wal" {
@@ -125,26 +132,37 @@ func Open(cfg Config) (*Node, error) {
 	}
 	total := id.Shards * id.Groups
 	for g := range id.Groups {
-		rp, err := n.openReplica(g, shard.Layout{Base: uint16(g * id.Shards), Count: id.Shards, Total: total})
+		n.groups = append(n.groups, &shardGroup{n: n, group: g, metrics: newMetrics(g),
+			layout: shard.Layout{Base: uint16(g * id.Shards), Count: id.Shards, Total: total}})
+	}
+	// A new cluster's first node holds every group. Otherwise the node
+	// opens the meta group and the groups it held when it stopped; the
+	// arranger then opens and closes replicas as the layout says.
+	bootstrap := fresh && cfg.JoinAddr == ""
+	for _, sg := range n.groups {
+		if sg.group != metaGroup && !bootstrap && !n.hasGroupData(sg.group) {
+			continue
+		}
+		rp, err := n.openReplica(sg, bootstrap)
 		if err != nil {
 			n.closeGroups()
 			n.mux.Close()
 			return nil, err
 		}
-		n.groups = append(n.groups, rp)
+		sg.local.Store(rp)
 	}
 	n.mux.Handle(peer.KindCall, n.serveCalls)
 	n.mux.Handle(peer.KindForward, n.serveForward)
 	if cfg.JoinAddr != "" {
-		for _, rp := range n.groups {
-			rp.proposer.Add(1)
-			go rp.joinLoop()
-		}
+		rp := n.meta()
+		rp.proposer.Add(1)
+		go rp.joinLoop()
 	}
+	n.background.Add(1)
+	go n.arrangeLoop()
 	if len(n.groups) > 1 {
-		n.background.Add(2)
+		n.background.Add(1)
 		go n.resolveLoop()
-		go n.balanceLoop()
 	}
 	if cfg.Metrics != nil {
 		if err := n.registerMetrics(cfg.Metrics); err != nil {
@@ -155,9 +173,31 @@ func Open(cfg Config) (*Node, error) {
 	return n, nil
 }
 
-// loadIdentity reads the node's identity, or makes one: with S and G from
-// the flags when bootstrapping, from the cluster when joining.
-func (n *Node) loadIdentity() (identity, error) {
+// loadIdentity reads the node's identity, or makes one (fresh): with S, G
+// and R from the flags when bootstrapping, from the cluster when joining.
+func (n *Node) loadIdentity() (id identity, fresh bool, err error) {
+	id, err = n.readIdentity()
+	if err == nil || !errors.Is(err, os.ErrNotExist) {
+		return id, false, err
+	}
+	id = identity{NodeID: "node-" + RandomToken(6), Shards: n.cfg.Shards, Groups: n.cfg.Groups, Replicas: n.cfg.Replicas, Format: DataFormat}
+	if n.cfg.JoinAddr != "" {
+		info, err := askInfo(&n.calls, n.cfg.JoinAddr, n.closing)
+		if err != nil {
+			return identity{}, false, err
+		}
+		id.Shards, id.Groups, id.Replicas, n.joinToken = info.Shards, max(info.Groups, 1), info.Replicas, info.Token
+	}
+	if !validShape(id.Shards, id.Groups) || id.Replicas < 1 || id.Replicas > ReplicasMax {
+		return identity{}, false, fmt.Errorf("engine: %d groups of %d shards, %d replicas each, is outside 1..%d shards and 1..%d replicas", id.Groups, id.Shards, id.Replicas, shard.ShardsMax, ReplicasMax)
+	}
+	b, _ := json.Marshal(id)
+	return id, true, wal.WriteFileAtomic(filepath.Join(n.cfg.DataDir, "node.json"), b, 0o600)
+}
+
+// readIdentity reads the identity the data dir holds (os.ErrNotExist if
+// none).
+func (n *Node) readIdentity() (identity, error) {
 	path := filepath.Join(n.cfg.DataDir, "node.json")
 	b, err := os.ReadFile(path)
 	if err == nil {
@@ -171,35 +211,21 @@ func (n *Node) loadIdentity() (identity, error) {
 				"Run the version that wrote it, or start this one on an empty data dir (and load the data again through the API)",
 				ErrDataFormat, n.cfg.DataDir, id.Format, DataFormat)
 		}
-		if !validShape(id.Shards, id.Groups) {
-			return identity{}, fmt.Errorf("engine: %s is damaged (%d groups of %d shards)", path, id.Groups, id.Shards)
+		if !validShape(id.Shards, id.Groups) || id.Replicas < 1 || id.Replicas > ReplicasMax {
+			return identity{}, fmt.Errorf("engine: %s is damaged (%d groups of %d shards, %d replicas)", path, id.Groups, id.Shards, id.Replicas)
 		}
 		return id, nil
 	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return identity{}, err
-	}
-	id := identity{NodeID: "node-" + RandomToken(6), Shards: n.cfg.Shards, Groups: n.cfg.Groups, Format: DataFormat}
-	if n.cfg.JoinAddr != "" {
-		info, err := askInfo(&n.calls, n.cfg.JoinAddr, n.closing)
-		if err != nil {
-			return identity{}, err
-		}
-		id.Shards, id.Groups, n.joinToken = info.Shards, max(info.Groups, 1), info.Token
-	}
-	if !validShape(id.Shards, id.Groups) {
-		return identity{}, fmt.Errorf("engine: %d groups of %d shards is outside 1..%d shards", id.Groups, id.Shards, shard.ShardsMax)
-	}
-	b, _ = json.Marshal(id)
-	return id, wal.WriteFileAtomic(path, b, 0o600)
+	return identity{}, err
 }
 
 func validShape(shards, groups int) bool {
 	return shards >= 1 && groups >= 1 && groups <= GroupsMax && shards*groups <= shard.ShardsMax
 }
 
-// groupOf is the group that holds a shard.
-func (n *Node) groupOf(s uint16) *replica {
+// groupOf is the group that holds a shard (nil for a shard the cluster
+// does not have).
+func (n *Node) groupOf(s uint16) *shardGroup {
 	g := int(s) / n.shardsPerGroup
 	if g >= len(n.groups) {
 		return nil
@@ -207,10 +233,18 @@ func (n *Node) groupOf(s uint16) *replica {
 	return n.groups[g]
 }
 
-// WaitReady waits until every group has a leader that answers and this
-// node has applied each group's log up to its leader's commit index.
+// hasGroupData reports whether the data dir holds a replica of group g
+// (a group other than the meta group, whose stores are the data dir's).
+func (n *Node) hasGroupData(g int) bool {
+	_, err := os.Stat(groupDir(n.cfg.DataDir, g))
+	return err == nil
+}
+
+// WaitReady waits until every group this node holds has a leader that
+// answers and this node has applied each one's log up to its leader's
+// commit index.
 func (n *Node) WaitReady(ctx context.Context) error {
-	for _, rp := range n.groups {
+	for _, rp := range n.held() {
 		if err := rp.waitReady(ctx); err != nil {
 			return err
 		}
@@ -225,8 +259,9 @@ type Check struct {
 	Detail string
 }
 
-// Checks reports what readiness needs: the log open, and in every group a
-// known leader and the log applied up to where it stood at start.
+// Checks reports what readiness needs: the log open, and in every group
+// this node holds a known leader and the log applied up to where it stood
+// at start.
 func (n *Node) Checks() []Check {
 	var checks []Check
 	select {
@@ -235,7 +270,7 @@ func (n *Node) Checks() []Check {
 	default:
 		checks = append(checks, Check{"log", true, "open"})
 	}
-	for _, rp := range n.groups {
+	for _, rp := range n.held() {
 		checks = append(checks, rp.checks()...)
 	}
 	return checks
@@ -252,15 +287,20 @@ func (n *Node) Shards() int { return n.shardsPerGroup * len(n.groups) }
 func (n *Node) Groups() int { return len(n.groups) }
 
 // Raft exposes the meta group's Raft instance (tests, status).
-func (n *Node) Raft() *raft.Raft { return n.groups[metaGroup].raft }
+func (n *Node) Raft() *raft.Raft { return n.meta().raft }
+
+// Replicas is R, the voters each group has (all nodes while there are no
+// more than R).
+func (n *Node) Replicas() int { return n.replicas }
 
 // PeerAddr is the advertised address of the internal port.
 func (n *Node) PeerAddr() string { return n.mux.Addr() }
 
-// Snapshot takes a snapshot of every group now and compacts their logs.
+// Snapshot takes a snapshot of every group this node holds now and
+// compacts their logs.
 func (n *Node) Snapshot() error {
 	var errs []error
-	for _, rp := range n.groups {
+	for _, rp := range n.held() {
 		errs = append(errs, rp.raft.Snapshot().Error())
 	}
 	return errors.Join(errs...)
@@ -303,8 +343,12 @@ func (n *Node) goBackground(fn func(ctx context.Context)) {
 
 func (n *Node) closeGroups() error {
 	var errs []error
-	for _, rp := range n.groups {
-		errs = append(errs, rp.close())
+	for _, sg := range n.groups {
+		sg.mu.Lock()
+		if rp := sg.local.Swap(nil); rp != nil {
+			errs = append(errs, rp.close())
+		}
+		sg.mu.Unlock()
 	}
 	if n.log1 != nil {
 		errs = append(errs, n.log1.Close())
@@ -346,8 +390,8 @@ func (n *Node) Propose(ctx context.Context, cmd *shard.Command) (shard.Result, e
 // proposePlaced proposes a command whose home the project's placement set.
 func (n *Node) proposePlaced(ctx context.Context, cmd *shard.Command, pl shard.Placement) (shard.Result, error) {
 	if cmd.Kind != shard.CmdTransaction {
-		rp := n.route(cmd)
-		if cmd.Kind.UsesAsset() && rp.group != metaGroup && !n.assetUsed(cmd.Project, cmd.Asset) {
+		sg := n.route(cmd)
+		if cmd.Kind.UsesAsset() && sg.group != metaGroup && !n.assetUsed(cmd.Project, cmd.Asset) {
 			// The asset lives in the meta group: mark it used there
 			// first (it can no longer be deleted), then make the wallet.
 			// Once used, an asset stays used and can never be deleted:
@@ -357,7 +401,7 @@ func (n *Node) proposePlaced(ctx context.Context, cmd *shard.Command, pl shard.P
 				return r, err
 			}
 		}
-		return rp.propose(ctx, cmd)
+		return sg.propose(ctx, cmd)
 	}
 	start := time.Now()
 	r, err := n.proposeTransaction(ctx, cmd, pl)
@@ -378,13 +422,13 @@ func (n *Node) assetUsed(p shard.ProjectID, a shard.AssetID) bool {
 
 // route picks the group a command goes to: the group of its home shard
 // (the kind table says which), or the meta group.
-func (n *Node) route(cmd *shard.Command) *replica {
+func (n *Node) route(cmd *shard.Command) *shardGroup {
 	s, ok := cmd.HomeShard()
 	if !ok {
 		return n.groups[metaGroup]
 	}
-	if rp := n.groupOf(s); rp != nil {
-		return rp
+	if sg := n.groupOf(s); sg != nil {
+		return sg
 	}
 	return n.groups[metaGroup] // no such shard: the group refuses it
 }
@@ -415,20 +459,26 @@ func (n *Node) placementOf(ctx context.Context, p shard.ProjectID) (shard.Placem
 
 // ReadMeta runs fn on the meta partition's worker.
 func (n *Node) ReadMeta(fn func(*shard.Meta)) {
-	n.groups[metaGroup].parts.read(shard.MetaPartition, func(m *shard.Machine) { fn(m.Meta) })
+	n.meta().parts.read(shard.MetaPartition, func(m *shard.Machine) { fn(m.Meta) })
 }
 
-// ReadShard runs fn on a shard's worker. s must be below Shards().
-func (n *Node) ReadShard(s uint16, fn func(*shard.Shard)) {
-	rp := n.groupOf(s)
+// ReadShard runs fn on a shard's worker, in this node's replica of its
+// group; it reports false, without running fn, when this node holds no
+// replica of it. s must be below Shards().
+func (n *Node) ReadShard(s uint16, fn func(*shard.Shard)) bool {
+	rp := n.groupOf(s).replica()
+	if rp == nil {
+		return false
+	}
 	p, _ := rp.layout.Partition(s)
 	rp.parts.read(p, func(m *shard.Machine) { fn(m.Shards[p-1]) })
+	return true
 }
 
 // ReadAll runs fn while every partition of the group is held, for each
-// group in turn (cross-shard lists merge what fn collects).
+// group this node holds in turn (tests and tools: their replicas' state).
 func (n *Node) ReadAll(fn func(*shard.Machine)) {
-	for _, rp := range n.groups {
+	for _, rp := range n.held() {
 		rp.parts.readAll(fn)
 	}
 }

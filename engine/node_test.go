@@ -267,7 +267,7 @@ func TestWalletsOfAUsedAssetNeedNoTripToTheMetaGroup(t *testing.T) {
 			t.Fatalf("wallet of %s: %v %v", id, r.Code, err)
 		}
 	}
-	meta := n.groups[metaGroup]
+	meta := n.meta()
 	before := meta.applied.get()
 	wallet(inGroup1[0])
 	first := meta.applied.get()

@@ -51,20 +51,31 @@ func (n *Node) Asset(p shard.ProjectID, id shard.AssetID) (a shard.Asset, ok boo
 }
 
 // Customer reads a customer (a Deleted one too).
-func (n *Node) Customer(p shard.ProjectID, id string) (v shard.CustomerView, ok bool) {
+func (n *Node) Customer(ctx context.Context, p shard.ProjectID, id string) (v shard.CustomerView, ok bool, err error) {
 	pl, known := n.keys.placement(p)
 	if !known {
-		return v, false
+		return v, false, nil
 	}
-	n.ReadShard(pl.CustomerShard(p, id), func(s *shard.Shard) { v, ok = s.Customer(p, id) })
-	return v, ok
+	s := pl.CustomerShard(p, id)
+	if n.ReadShard(s, func(s *shard.Shard) { v, ok = s.Customer(p, id) }) {
+		return v, ok, nil
+	}
+	r, err := n.queryRemote(ctx, n.groupOf(s), remoteQuery{Kind: qCustomer, Project: p, ID: id})
+	return r.Customer, r.OK, err
 }
 
 // Customers is a page of a project's customers in creation order.
-func (n *Node) Customers(p shard.ProjectID, page, size int) shard.Page[shard.CustomerView] {
-	var parts []shard.Part[shard.CustomerView]
-	n.readProject(p, func(m *shard.Machine) { parts = append(parts, m.CustomersPart(p, page, size)) })
-	return shard.Merge(parts, shard.CustomerOrder, page, size)
+func (n *Node) Customers(ctx context.Context, p shard.ProjectID, page, size int) (shard.Page[shard.CustomerView], error) {
+	parts := make([]shard.Part[shard.CustomerView], 0, 4)
+	err := n.eachProjectGroup(p, func(rp *replica) error {
+		rp.parts.readAll(func(m *shard.Machine) { parts = append(parts, m.CustomersPart(p, page, size)) })
+		return nil
+	}, func(sg *shardGroup) error {
+		r, err := n.queryRemote(ctx, sg, remoteQuery{Kind: qCustomers, Project: p, Page: page, Size: size})
+		parts = append(parts, r.Customers)
+		return err
+	})
+	return shard.Merge(parts, shard.CustomerOrder, page, size), err
 }
 
 // Wallet reads a wallet; an id of a shard the cluster does not have is
@@ -72,6 +83,10 @@ func (n *Node) Customers(p shard.ProjectID, page, size int) shard.Page[shard.Cus
 func (n *Node) Wallet(ctx context.Context, settle bool, p shard.ProjectID, id shard.WalletID) (v shard.WalletView, ok bool, err error) {
 	if int(id.Shard) >= n.Shards() {
 		return v, false, nil
+	}
+	if rp := n.groupOf(id.Shard).replica(); rp == nil {
+		r, err := n.queryRemote(ctx, n.groupOf(id.Shard), remoteQuery{Kind: qWallet, Project: p, Wallet: id, Settle: settle})
+		return r.Wallet, r.OK, err
 	}
 	err = n.settledRead(ctx, settle, func() (held []shard.InDoubt) {
 		n.ReadShard(id.Shard, func(s *shard.Shard) {
@@ -92,6 +107,10 @@ func (n *Node) CustomerWallets(ctx context.Context, settle bool, p shard.Project
 		return nil, false, nil
 	}
 	home := pl.CustomerShard(p, id)
+	if rp := n.groupOf(home).replica(); rp == nil {
+		r, err := n.queryRemote(ctx, n.groupOf(home), remoteQuery{Kind: qCustomerWallets, Project: p, ID: id, Settle: settle})
+		return r.Wallets, r.OK, err
+	}
 	err = n.settledRead(ctx, settle, func() (held []shard.InDoubt) {
 		n.ReadShard(home, func(s *shard.Shard) {
 			if ws, ok = s.CustomerWallets(p, id); ok {
@@ -108,23 +127,44 @@ func (n *Node) CustomerWallets(ctx context.Context, settle bool, p shard.Project
 // SystemWallets lists a project's system wallets in creation order.
 func (n *Node) SystemWallets(ctx context.Context, settle bool, p shard.ProjectID) ([]shard.WalletView, error) {
 	var parts []shard.Part[shard.WalletView]
-	err := n.settledRead(ctx, settle, func() (held []shard.InDoubt) {
-		parts = parts[:0]
-		n.readProject(p, func(m *shard.Machine) {
-			parts = append(parts, m.SystemWalletsPart(p))
+	err := n.eachProjectGroup(p, func(rp *replica) error {
+		part, err := n.systemWalletsHeld(ctx, rp, settle, p)
+		parts = append(parts, part)
+		return err
+	}, func(sg *shardGroup) error {
+		r, err := n.queryRemote(ctx, sg, remoteQuery{Kind: qSystemWallets, Project: p, Settle: settle})
+		parts = append(parts, r.WalletsPart)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return shard.MergeAll(parts, shard.WalletOrder), nil
+}
+
+// systemWalletsHeld is one group's part of a project's system wallets, in
+// this node's replica of it, its holds settled when asked.
+func (n *Node) systemWalletsHeld(ctx context.Context, rp *replica, settle bool, p shard.ProjectID) (part shard.Part[shard.WalletView], err error) {
+	err = n.settledRead(ctx, settle, func() (held []shard.InDoubt) {
+		rp.parts.readAll(func(m *shard.Machine) {
+			part = m.SystemWalletsPart(p)
 			for _, s := range m.Shards {
 				held = append(held, s.HeldParts(p, nil)...)
 			}
 		})
 		return held
 	})
-	return shard.MergeAll(parts, shard.WalletOrder), err
+	return part, err
 }
 
 // Entries is a page of a wallet's entries with fromMs ≤ createdAt < toMs.
 func (n *Node) Entries(ctx context.Context, settle bool, p shard.ProjectID, w shard.WalletID, fromMs, toMs int64, page, size int) (pg shard.Page[shard.EntryView], err error) {
 	if int(w.Shard) >= n.Shards() {
 		return pg, nil // no such wallet
+	}
+	if rp := n.groupOf(w.Shard).replica(); rp == nil {
+		r, err := n.queryRemote(ctx, n.groupOf(w.Shard), remoteQuery{Kind: qEntries, Project: p, Wallet: w, FromMs: fromMs, ToMs: toMs, Page: page, Size: size, Settle: settle})
+		return r.Entries, err
 	}
 	err = n.settledRead(ctx, settle, func() (held []shard.InDoubt) {
 		n.ReadShard(w.Shard, func(s *shard.Shard) {
@@ -138,30 +178,52 @@ func (n *Node) Entries(ctx context.Context, settle bool, p shard.ProjectID, w sh
 
 // Transaction reads a transaction record; an id of a shard the cluster does
 // not have is not found.
-func (n *Node) Transaction(p shard.ProjectID, id shard.TxID) (tx *shard.Tx, ok bool) {
+func (n *Node) Transaction(ctx context.Context, p shard.ProjectID, id shard.TxID) (tx *shard.Tx, ok bool, err error) {
 	if int(id.Shard) >= n.Shards() {
-		return nil, false
+		return nil, false, nil
 	}
-	n.ReadShard(id.Shard, func(s *shard.Shard) { tx, ok = s.Tx(p, id.Index) })
-	return tx, ok
+	if n.ReadShard(id.Shard, func(s *shard.Shard) { tx, ok = s.Tx(p, id.Index) }) {
+		return tx, ok, nil
+	}
+	r, err := n.queryRemote(ctx, n.groupOf(id.Shard), remoteQuery{Kind: qTransaction, Project: p, Tx: id})
+	return r.Tx, r.OK, err
 }
 
 // Transactions is a page of a project's transactions with fromMs ≤
 // createdAt < toMs, oldest first, across every shard and group.
-func (n *Node) Transactions(p shard.ProjectID, fromMs, toMs int64, page, size int) shard.Page[*shard.Tx] {
-	var parts []shard.Part[*shard.Tx]
-	n.readProject(p, func(m *shard.Machine) { parts = append(parts, m.TransactionsPart(p, fromMs, toMs, page, size)) })
-	return shard.Merge(parts, shard.TxOrder, page, size)
+func (n *Node) Transactions(ctx context.Context, p shard.ProjectID, fromMs, toMs int64, page, size int) (shard.Page[*shard.Tx], error) {
+	parts := make([]shard.Part[*shard.Tx], 0, 4)
+	err := n.eachProjectGroup(p, func(rp *replica) error {
+		rp.parts.readAll(func(m *shard.Machine) { parts = append(parts, m.TransactionsPart(p, fromMs, toMs, page, size)) })
+		return nil
+	}, func(sg *shardGroup) error {
+		r, err := n.queryRemote(ctx, sg, remoteQuery{Kind: qTransactions, Project: p, FromMs: fromMs, ToMs: toMs, Page: page, Size: size})
+		parts = append(parts, r.Txs)
+		return err
+	})
+	return shard.Merge(parts, shard.TxOrder, page, size), err
 }
 
-// readProject runs fn while every partition of a group is held, for each
-// group the project lives in (lists merge what fn collects).
-func (n *Node) readProject(p shard.ProjectID, fn func(*shard.Machine)) {
+// eachProjectGroup visits every group the project lives in: local, with
+// this node's replica, or remote, with the group to ask (lists merge what
+// they collect). It runs them one after the other, so the callbacks may
+// append to one list; it stops at the first error.
+func (n *Node) eachProjectGroup(p shard.ProjectID, local func(*replica) error, remote func(*shardGroup) error) error {
 	pl, ok := n.keys.placement(p)
 	if !ok {
-		return
+		return nil
 	}
 	for _, g := range pl.Groups {
-		n.groups[g].parts.readAll(fn)
+		sg := n.groups[g]
+		var err error
+		if rp := sg.replica(); rp != nil {
+			err = local(rp)
+		} else {
+			err = remote(sg)
+		}
+		if err != nil {
+			return err
+		}
 	}
+	return nil
 }

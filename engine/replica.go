@@ -60,8 +60,11 @@ type replica struct {
 	caughtUp      atomic.Bool // the log as it stood at start has been applied
 }
 
-// openReplica starts this node's replica of group g.
-func (n *Node) openReplica(g int, layout shard.Layout) (*replica, error) {
+// openReplica starts this node's replica of a group. bootstrap makes it
+// the group's first voter (a new cluster's first node); otherwise it waits
+// for a leader to add it, or carries on from the state it has.
+func (n *Node) openReplica(sg *shardGroup, bootstrap bool) (*replica, error) {
+	g, layout := sg.group, sg.layout
 	rp := &replica{
 		n: n, group: g, layout: layout, log: n.log.With("group", g),
 		proposals: make(chan *proposal, n.cfg.ProposalQueueMax),
@@ -71,11 +74,11 @@ func (n *Node) openReplica(g int, layout shard.Layout) (*replica, error) {
 	}
 	rp.fwd.rp = rp
 	rp.parts = newGroup(shard.NewGroupMachine(layout))
-	rp.metrics = newMetrics(g)
+	rp.metrics = sg.metrics
 	rp.localReads.fn, rp.remoteReads.fn = rp.leaderReadIndex, rp.askLeaderReadIndex
 	rp.localReads.counted, rp.remoteReads.counted = rp.metrics.readRounds("leader"), rp.metrics.readRounds("asked")
 	rp.fsm = raftfsm.New(rp, rp.fsmObserver())
-	if err := rp.startRaft(); err != nil {
+	if err := rp.startRaft(bootstrap); err != nil {
 		rp.closeStores()
 		rp.parts.close()
 		return nil, err
@@ -122,14 +125,22 @@ func (rp *replica) watchLeader() {
 // dataDir is where this group's Raft stores live: the data dir itself for
 // group 0 (where they were before there were groups), group-G beside it.
 func (rp *replica) dataDir() (string, error) {
+	dir := groupDir(rp.n.cfg.DataDir, rp.group)
 	if rp.group == 0 {
-		return rp.n.cfg.DataDir, nil
+		return dir, nil
 	}
-	dir := filepath.Join(rp.n.cfg.DataDir, fmt.Sprintf("group-%d", rp.group))
 	return dir, wal.MkdirAllDurable(dir, 0o700)
 }
 
-func (rp *replica) startRaft() error {
+// groupDir is where group g's stores live in a data dir.
+func groupDir(dataDir string, g int) string {
+	if g == 0 {
+		return dataDir
+	}
+	return filepath.Join(dataDir, fmt.Sprintf("group-%d", g))
+}
+
+func (rp *replica) startRaft(bootstrap bool) error {
 	dir, err := rp.dataDir()
 	if err != nil {
 		return err
@@ -184,7 +195,7 @@ func (rp *replica) startRaft() error {
 	if err != nil {
 		return err
 	}
-	if !existing && rp.n.cfg.JoinAddr == "" {
+	if !existing && bootstrap {
 		conf := raft.Configuration{Servers: []raft.Server{{ID: rc.LocalID, Address: rp.transport.LocalAddr()}}}
 		if err := raft.BootstrapCluster(rc, logs, stable, snaps, rp.transport, conf); err != nil {
 			return fmt.Errorf("engine: bootstrap: %w", err)
@@ -275,6 +286,9 @@ func (rp *replica) Apply(ctxs []shard.Context, cmds []*shard.Command, res []shar
 			rp.n.keys.put(res[i].Value.(shard.KeyPair))
 		case shard.KeysProject:
 			rp.n.keys.addProject(res[i].Value.(shard.ProjectView))
+		case shard.KeysLayout:
+			l := res[i].Value.(shard.GroupLayout)
+			rp.n.layout.Store(&l)
 		case shard.KeysRevoked:
 			// A group revokes only after the meta group deleted the key
 			// pair; this node's meta replica may not have applied that
@@ -297,6 +311,8 @@ func (rp *replica) Restore(m *shard.Machine) {
 	rp.parts.restore(m)
 	if rp.group == metaGroup {
 		rp.n.keys.reset(m.Meta)
+		l := m.Meta.Layout()
+		rp.n.layout.Store(&l)
 	}
 	rp.metrics.recount(m)
 }

@@ -20,8 +20,8 @@ func (n *Node) MetaScope() Scope { return 1 << metaGroup }
 // ShardScope is the group of a shard (none for a shard the cluster does
 // not have: the read finds nothing).
 func (n *Node) ShardScope(s uint16) Scope {
-	if rp := n.groupOf(s); rp != nil {
-		return 1 << rp.group
+	if sg := n.groupOf(s); sg != nil {
+		return 1 << sg.group
 	}
 	return 0
 }
@@ -46,22 +46,24 @@ func (n *Node) ProjectScope(p shard.ProjectID) Scope {
 }
 
 // Confirm waits until this node's state reflects every write acknowledged
-// (by any node) before the call in each group of the scope: one read-index
-// round per group, the groups in parallel. Reads of those groups that
-// follow it are linearizable. It fails with ErrUnavailable when a group's
-// leader does not answer within ctx (at most ReadTimeout).
+// (by any node) before the call in each group of the scope that this node
+// holds: one read-index round per group, the groups in parallel. Reads of
+// those groups that follow it are linearizable; reads of a group it does
+// not hold are confirmed by the holder that serves them (remotequery.go).
+// It fails with ErrUnavailable when a group's leader does not answer
+// within ctx (at most ReadTimeout).
 func (n *Node) Confirm(ctx context.Context, s Scope) error {
-	var todo []*replica
-	for _, rp := range n.groups {
-		if s&(1<<rp.group) != 0 {
-			todo = append(todo, rp)
+	var todo []*shardGroup
+	for _, sg := range n.groups {
+		if s&(1<<sg.group) != 0 && sg.replica() != nil {
+			todo = append(todo, sg)
 		}
 	}
-	return each(todo, func(_ int, rp *replica) error { return rp.linearize(ctx) })
+	return each(todo, func(_ int, sg *shardGroup) error { return sg.linearize(ctx) })
 }
 
 // CatchUpMeta brings this node's meta group up to date: a key pair or a
 // project not known here may have just been made through another node.
 func (n *Node) CatchUpMeta(ctx context.Context) error {
-	return n.groups[metaGroup].linearize(ctx)
+	return n.meta().linearize(ctx)
 }

@@ -32,13 +32,19 @@ type GroupStatus struct {
 	Shards int          `json:"shards"`
 	Leader string       `json:"leader"`
 	Term   uint64       `json:"term"`
+	Placed []string     `json:"placed,omitempty"` // the nodes the layout puts it on, its preferred leader first
+	Error  string       `json:"error,omitempty"`  // no node holding it answered
 	Nodes  []NodeStatus `json:"nodes"`
 }
 
 // ClusterStatus is what `cloudwallet cluster status` shows.
 type ClusterStatus struct {
-	Node   string        `json:"node"` // the node that answered
-	Groups []GroupStatus `json:"groups"`
+	Node          string           `json:"node"`     // the node that answered
+	Replicas      int              `json:"replicas"` // R
+	LayoutVersion uint64           `json:"layoutVersion"`
+	Leaving       []string         `json:"leaving,omitempty"`
+	Groups        []GroupStatus    `json:"groups"`
+	NodeGroups    map[string][]int `json:"nodeGroups"` // per node, the groups whose configuration counts it
 }
 
 func (rp *replica) localStatus() NodeStatus {
@@ -50,13 +56,28 @@ func (rp *replica) localStatus() NodeStatus {
 	}
 }
 
-// Status asks every node in each group's configuration for its view.
+// Status asks every node in each group's configuration for its view: of
+// a group this node does not hold, through a holder.
 func (n *Node) Status() (ClusterStatus, error) {
-	st := ClusterStatus{Node: n.id}
-	for _, rp := range n.groups {
-		g, err := rp.status()
-		if err != nil {
-			return ClusterStatus{}, fmt.Errorf("group %d: %w", rp.group, err)
+	layout := n.layoutNow()
+	st := ClusterStatus{Node: n.id, Replicas: n.replicas, LayoutVersion: layout.Version, Leaving: layout.Leaving, NodeGroups: map[string][]int{}}
+	for _, sg := range n.groups {
+		var g GroupStatus
+		if rp := sg.replica(); rp != nil {
+			var err error
+			if g, err = rp.status(); err != nil {
+				return ClusterStatus{}, fmt.Errorf("group %d: %w", rp.group, err)
+			}
+		} else if ans, err := n.askGroup(sg, callRequest{Op: opGroup}, 3*time.Second); err != nil || ans.Group == nil {
+			g = GroupStatus{Group: sg.group, Shards: sg.layout.Count, Error: fmt.Sprint(err)}
+		} else {
+			g = *ans.Group
+		}
+		if sg.group < len(layout.Groups) {
+			g.Placed = layout.Groups[sg.group]
+		}
+		for _, ns := range g.Nodes {
+			st.NodeGroups[ns.ID] = append(st.NodeGroups[ns.ID], sg.group)
 		}
 		st.Groups = append(st.Groups, g)
 	}

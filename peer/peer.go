@@ -184,6 +184,10 @@ func (m *Mux) serve(conn net.Conn) {
 		m.mu.Lock()
 		s := m.streams[group]
 		m.mu.Unlock()
+		if s == nil { // a group this node does not hold (yet, or any more)
+			conn.Close()
+			return
+		}
 		select {
 		case s.accept <- conn: // raft owns it now
 		case <-s.done:
@@ -354,9 +358,16 @@ func (s *Stream) Accept() (net.Conn, error) {
 	}
 }
 
-// Close stops the group's Accept (the port stays open).
+// Close stops the group's Accept (the port stays open). The group's
+// connections are refused from then on, until Stream is called for it
+// again (the node holds the group again).
 func (s *Stream) Close() error {
 	s.once.Do(func() { close(s.done) })
+	s.mux.mu.Lock()
+	if s.mux.streams[s.group] == s {
+		delete(s.mux.streams, s.group)
+	}
+	s.mux.mu.Unlock()
 	return nil
 }
 

@@ -36,6 +36,8 @@ type Command struct {
 
 	Fence uint64 // CmdFence: the highest sequence number fenced off
 
+	Layout *GroupLayout // CmdSetLayout: the layout to set
+
 	// HoldsSettled: the proposer has finished the decided transactions
 	// across groups that held the wallets this command was Blocked on;
 	// the holds left are undecided, and the checks count them as they

@@ -217,6 +217,10 @@ var (
 		func(b []byte, c *Command) []byte { return bin.AppendUvarint(b, c.Fence) },
 		func(r *bin.Reader, c *Command) { c.Fence = r.Uvarint() },
 	}
+	fLayout = field{
+		func(b []byte, c *Command) []byte { return AppendLayout(b, c.Layout) },
+		func(r *bin.Reader, c *Command) { c.Layout = ReadLayout(r) },
+	}
 )
 
 func appendAttempt(b []byte, a Attempt) []byte {

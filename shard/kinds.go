@@ -39,6 +39,9 @@ const (
 	// of a prepared part's attempt, fencing the attempt off if there is
 	// none (twophase.go).
 	CmdTxFence
+	// CmdSetLayout: the meta group's leader sets where the shard groups
+	// live (layout.go).
+	CmdSetLayout
 	kindEnd
 )
 
@@ -67,6 +70,7 @@ func kindTable() [kindEnd]kindSpec {
 		CmdDeleteAsset:   {name: "delete_asset", home: homeMeta, fields: fs(fBy, fAsset), apply: applyDeleteAsset},
 		CmdUseAsset:      {name: "use_asset", home: homeMeta, fields: fs(fAsset), apply: applyUseAsset},
 		CmdFence:         {name: "fence", home: homeMeta, fields: fs(fFence), apply: applyFence},
+		CmdSetLayout:     {name: "set_layout", home: homeMeta, fields: fs(fLayout), apply: applySetLayout, keys: KeysLayout},
 
 		CmdUpsertCustomer:  {name: "upsert_customer", home: homeCustomer, fields: fs(fBy, fShard, fCustomer, fOptName, fOptDescription), apply: applyUpsertCustomer, counts: HeldCustomers},
 		CmdSuspendCustomer: {name: "suspend_customer", home: homeCustomer, fields: fs(fBy, fShard, fCustomer), apply: applySuspendCustomer},
@@ -164,8 +168,8 @@ func (c *Command) Adds(r Result) Held {
 	return HeldNone
 }
 
-// KeyEffect names what a command changes of the keys requests are checked
-// against.
+// KeyEffect names what a command changes of what the engine keeps beside
+// the state: the keys requests are checked against, and the layout.
 type KeyEffect uint8
 
 const (
@@ -173,6 +177,7 @@ const (
 	KeysPair              // a key pair made or deleted: the result holds it
 	KeysProject           // a project made
 	KeysRevoked           // a key pair revoked in a group: the command names it
+	KeysLayout            // the layout of the groups set: the result holds it
 )
 
 // Keys is what the kind changes of the keys.

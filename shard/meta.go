@@ -14,6 +14,7 @@ type Meta struct {
 	// go to the least loaded groups. Derived from projects (rebuilt on
 	// restore), never stored.
 	groupLoad []int
+	layout    GroupLayout // where the groups live (layout.go); replaced whole, never changed in place
 }
 
 func newMeta() *Meta { return &Meta{} }

@@ -26,6 +26,7 @@ type Frozen struct {
 	projects []Project
 	assets   []Asset
 	keyPairs []KeyPair
+	groupsAt GroupLayout // immutable: shared, not copied
 	revoked  []KeyPairID // ascending
 	shards   []frozenShard
 }
@@ -51,6 +52,7 @@ func (m *Machine) Freeze() *Frozen {
 		projects: append([]Project(nil), m.Meta.projects...),
 		assets:   append([]Asset(nil), m.Meta.assets...),
 		keyPairs: append([]KeyPair(nil), m.Meta.keyPairs...),
+		groupsAt: m.Meta.layout,
 		revoked:  slices.Sorted(maps.Keys(m.revoked)),
 		shards:   make([]frozenShard, len(m.Shards)),
 	}
@@ -78,10 +80,11 @@ func bySeq(a, b *preparedTx) int {
 
 // The snapshot format: v3 adds each project's groups and the revoked key
 // pairs; v4 keys the parts of transactions across groups by attempt, and
-// keeps each record's attempt and the fenced ones. Older formats (v1 to v3)
+// keeps each record's attempt and the fenced ones; v5 adds where the groups
+// live (the GroupLayout). Older formats (v1 to v4)
 // are refused with ErrOldFormat: their data dirs are refused at
 // start, before any snapshot is read.
-const snapshotMagic = "cloudwallet-snapshot-v4\n"
+const snapshotMagic = "cloudwallet-snapshot-v5\n"
 
 // ErrOldFormat is the error for data an older version wrote.
 var ErrOldFormat = errors.New("shard: written by an older cloudwallet format")
@@ -154,6 +157,7 @@ func (f *Frozen) WriteTo(w io.Writer) (int64, error) {
 		b = bin.AppendVarint(b, k.CreatedAt)
 		b = bin.AppendBool(b, k.Deleted)
 	}
+	b = AppendLayout(b, &f.groupsAt)
 	b = bin.AppendUvarint(b, uint64(len(f.revoked)))
 	for _, k := range f.revoked {
 		b = bin.AppendUvarint(b, uint64(k))
@@ -365,6 +369,7 @@ func ReadMachine(data []byte) (*Machine, error) {
 			meta.projects[k.Project].KeyPairs = append(meta.projects[k.Project].KeyPairs, k.ID)
 		}
 	}
+	meta.layout = *ReadLayout(r)
 	for range r.Count(snapshotCountMax, 1) {
 		m.revoke(KeyPairID(r.UvarintMax(IndexMax)))
 	}

@@ -708,7 +708,7 @@ func TestOlderSnapshotFormatIsRefused(t *testing.T) {
 	if _, err := ReadMachine(data); !errors.Is(err, ErrOldFormat) {
 		t.Fatalf("v1 snapshot: %v, want ErrOldFormat", err)
 	}
-	for _, v := range []string{"v2", "v3"} {
+	for _, v := range []string{"v2", "v3", "v4"} {
 		older := append([]byte("cloudwallet-snapshot-"+v+"\n"), data[len("cloudwallet-snapshot-v1\n"):]...)
 		if _, err := ReadMachine(older); !errors.Is(err, ErrOldFormat) {
 			t.Fatalf("%s snapshot: %v, want ErrOldFormat", v, err)

@@ -93,7 +93,10 @@ func getCustomer(c *call) *apiError {
 	if !shard.ValidCustomerID(id) {
 		return notFound(shard.CustomerNotFound)
 	}
-	v, ok := c.s.node.Customer(c.project, id)
+	v, ok, rerr := c.s.node.Customer(proposeCtx, c.project, id)
+	if rerr != nil {
+		return fromEngine(rerr)
+	}
 	return replyFound(c, v, ok, shard.CustomerNotFound, customerView)
 }
 
@@ -102,7 +105,11 @@ func listCustomers(c *call) *apiError {
 	if err != nil {
 		return err
 	}
-	return c.reply(http.StatusOK, pageOf(c.s.node.Customers(c.project, page, size), page, size, customerView))
+	p, rerr := c.s.node.Customers(proposeCtx, c.project, page, size)
+	if rerr != nil {
+		return fromEngine(rerr)
+	}
+	return c.reply(http.StatusOK, pageOf(p, page, size, customerView))
 }
 
 // customerOp runs a write about the customer of the path.

@@ -1,10 +1,12 @@
 package transport
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -45,10 +47,17 @@ func clusterStatus(c *call) *apiError {
 	return c.reply(http.StatusOK, st)
 }
 
+// removeWait bounds how long `cluster remove` waits for the node's
+// replicas to move; the removal goes on after it, and asking again waits
+// again.
+const removeWait = 2 * time.Minute
+
 // removeNode takes a node out of the cluster (`cloudwallet cluster remove`).
 func removeNode(c *call) *apiError {
 	id := c.params[0]
-	if err := c.s.node.RemoveNode(id); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), removeWait)
+	defer cancel()
+	if err := c.s.node.RemoveNode(ctx, id); err != nil {
 		if errors.Is(err, engine.ErrNoSuchNode) {
 			return errf(http.StatusNotFound, codeNotFound, "no node "+id+" in the cluster")
 		}

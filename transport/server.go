@@ -286,7 +286,11 @@ func (c *call) confirmRead(r *route, strong bool) *apiError {
 
 // checkCustomerLive refuses the key of a Deleted customer.
 func (c *call) checkCustomerLive() *apiError {
-	if cust, ok := c.s.node.Customer(c.project, c.who.customer); ok && cust.Status == shard.CustomerDeleted {
+	cust, ok, err := c.s.node.Customer(proposeCtx, c.project, c.who.customer)
+	if err != nil {
+		return fromEngine(err)
+	}
+	if ok && cust.Status == shard.CustomerDeleted {
 		return denied("the customer of this key is deleted")
 	}
 	return nil

@@ -108,7 +108,7 @@ func postTransaction(c *call) *apiError {
 		// The entry may still commit. If its outcome is final by now, the
 		// record gives the definitive answer; otherwise the client waits or
 		// retries with the same referenceId (never applied twice).
-		tx, final := c.s.node.Recorded(c.project, in.referenceID)
+		tx, final := c.s.node.Recorded(proposeCtx, c.project, in.referenceID)
 		switch {
 		case tx == nil:
 			return c.reply(http.StatusAccepted, txJSON{ReferenceID: in.referenceID, Status: "Waiting", Operations: opViews(in.ops)})
@@ -140,7 +140,10 @@ func getTransaction(c *call) *apiError {
 	if !ok {
 		return notFound(shard.TransactionNotFound)
 	}
-	tx, ok := c.s.node.Transaction(c.project, id)
+	tx, ok, rerr := c.s.node.Transaction(proposeCtx, c.project, id)
+	if rerr != nil {
+		return fromEngine(rerr)
+	}
 	return replyFound(c, tx, ok, shard.TransactionNotFound, txView)
 }
 
@@ -149,6 +152,9 @@ func listTransactions(c *call) *apiError {
 	if err != nil {
 		return err
 	}
-	p := c.s.node.Transactions(c.project, q.from, q.to, q.page, q.size)
+	p, rerr := c.s.node.Transactions(proposeCtx, c.project, q.from, q.to, q.page, q.size)
+	if rerr != nil {
+		return fromEngine(rerr)
+	}
 	return c.reply(http.StatusOK, pageOf(p, q.page, q.size, txView))
 }

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -139,12 +140,19 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 // printStatus writes the cluster status as a table per group.
 func printStatus(w io.Writer, st engine.ClusterStatus) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "%d groups, %d replicas each (layout version %d)\n", len(st.Groups), st.Replicas, st.LayoutVersion)
+	if len(st.Leaving) > 0 {
+		fmt.Fprintf(tw, "leaving: %s\n", strings.Join(st.Leaving, ", "))
+	}
 	for _, g := range st.Groups {
 		leader := g.Leader
 		if leader == "" {
 			leader = "none (no quorum?)"
 		}
-		fmt.Fprintf(tw, "group %d (%d shards): leader %s, term %d\n", g.Group, g.Shards, leader, g.Term)
+		if g.Error != "" {
+			leader = "unknown: " + g.Error
+		}
+		fmt.Fprintf(tw, "group %d (%d shards): leader %s, term %d, placed on %s\n", g.Group, g.Shards, leader, g.Term, strings.Join(g.Placed, ", "))
 		fmt.Fprintln(tw, "  NODE\tADDRESS\tSUFFRAGE\tSTATE\tTERM\tAPPLIED\tCOMMIT\tLAST")
 		for _, n := range g.Nodes {
 			if n.Error != "" {
@@ -153,6 +161,15 @@ func printStatus(w io.Writer, st engine.ClusterStatus) {
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\n", n.ID, n.Addr, n.Suffrage, n.State, n.Term, n.AppliedIndex, n.CommitIndex, n.LastIndex)
 		}
+	}
+	nodes := make([]string, 0, len(st.NodeGroups))
+	for id := range st.NodeGroups {
+		nodes = append(nodes, id)
+	}
+	slices.Sort(nodes)
+	fmt.Fprintln(tw, "NODE\tGROUPS")
+	for _, id := range nodes {
+		fmt.Fprintf(tw, "%s\t%s\n", id, strings.Trim(fmt.Sprint(st.NodeGroups[id]), "[]"))
 	}
 	fmt.Fprintf(tw, "(as seen from %s)\n", st.Node)
 	tw.Flush()

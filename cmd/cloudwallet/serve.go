@@ -33,7 +33,7 @@ type serveFlags struct {
 	dataDir, httpAddr, peerAddr, logStore, operatorToken string
 	advertise, join, clusterSecret, clusterSecretFile    string
 	logFormat, logLevel, raftLogLevel                    string
-	shards, groups, proposalQueue                        int
+	shards, groups, replicas, proposalQueue              int
 	readyTimeout, shutdownDelay, shutdownTimeout         time.Duration
 	metricsAuth                                          bool
 	pprofAddr                                            string
@@ -58,6 +58,8 @@ func parseServeFlags(args []string) (serveFlags, error) {
 	fs.IntVar(&f.shards, "shards", shards, "shards per shard group, fixed when the cluster is created (env CLOUDWALLET_SHARDS)")
 	groups, _ := strconv.Atoi(envOr("CLOUDWALLET_GROUPS", "1"))
 	fs.IntVar(&f.groups, "groups", groups, "shard groups, each its own Raft group with its own leader, fixed when the cluster is created (env CLOUDWALLET_GROUPS)")
+	replicas, _ := strconv.Atoi(envOr("CLOUDWALLET_REPLICAS", "3"))
+	fs.IntVar(&f.replicas, "replicas", replicas, "voters per shard group: with more nodes, each node holds only some groups; fixed when the cluster is created, learnt by joining nodes (env CLOUDWALLET_REPLICAS)")
 	fs.IntVar(&f.proposalQueue, "proposal-queue", def.ProposalQueueMax, "writes waiting to be proposed; beyond it writes get 429 LIMIT_EXCEEDED")
 	fs.DurationVar(&f.readyTimeout, "ready-timeout", 2*time.Minute, "how long start-up (log replay, election) may take")
 	fs.StringVar(&f.logFormat, "log-format", envOr("CLOUDWALLET_LOG_FORMAT", "json"), "log format: json or text (env CLOUDWALLET_LOG_FORMAT)")
@@ -147,7 +149,7 @@ func serve(args []string) error {
 	}
 	// Never log secrets: the token's source, not the token.
 	log.Info("starting", "version", version, "commit", commit, "go", runtime.Version(),
-		"dataDir", f.dataDir, "httpAddr", f.httpAddr, "peerAddr", f.peerAddr, "advertise", f.advertise, "join", f.join, "shards", f.shards, "groups", f.groups,
+		"dataDir", f.dataDir, "httpAddr", f.httpAddr, "peerAddr", f.peerAddr, "advertise", f.advertise, "join", f.join, "shards", f.shards, "groups", f.groups, "replicas", f.replicas,
 		"logStore", f.logStore, "proposalQueue", f.proposalQueue, "operatorToken", tokenSource,
 		"metricsAuth", f.metricsAuth, "logFormat", f.logFormat, "logLevel", f.logLevel,
 		"raftLogLevel", f.raftLogLevel, "shutdownDelay", f.shutdownDelay.String())
@@ -159,7 +161,7 @@ func serve(args []string) error {
 	}
 	reg := newRegistry()
 	cfg := engine.DefaultConfig()
-	cfg.DataDir, cfg.PeerAddr, cfg.Shards, cfg.Groups, cfg.LogStore = f.dataDir, f.peerAddr, f.shards, f.groups, f.logStore
+	cfg.DataDir, cfg.PeerAddr, cfg.Shards, cfg.Groups, cfg.Replicas, cfg.LogStore = f.dataDir, f.peerAddr, f.shards, f.groups, f.replicas, f.logStore
 	cfg.Advertise, cfg.JoinAddr, cfg.ClusterSecret = f.advertise, f.join, f.clusterSecret
 	cfg.ProposalQueueMax, cfg.RaftLogLevel, cfg.Logger, cfg.Metrics = f.proposalQueue, f.raftLogLevel, log, reg
 	// The operator token: given, or in the data dir, or (bootstrapping) new,
@@ -241,7 +243,7 @@ func serve(args []string) error {
 		return err
 	}
 	srv.Open()
-	log.Info("ready", "nodeId", node.ID(), "shards", node.Shards(), "groups", node.Groups(), "startup", time.Since(start).String())
+	log.Info("ready", "nodeId", node.ID(), "shards", node.Shards(), "groups", node.Groups(), "replicas", node.Replicas(), "startup", time.Since(start).String())
 	if first != nil {
 		fmt.Printf("cloudwallet is ready. The default project's keys are in %s\n", filepath.Join(f.dataDir, "default-project.json"))
 		fmt.Printf("Try:\n  curl -s http://%s/project -H 'Authorization: Bearer %s'\n", ln.Addr(), first.AccessKey)

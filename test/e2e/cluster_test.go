@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -24,6 +25,11 @@ type cluster struct {
 	args    [][]string     // each node's extra flags: the same on every restart
 	proxies []*faultProxy  // in front of each internal port, if asked for
 	ids     map[int]string // node index → Raft server id
+	r       int            // --replicas: voters per group
+
+	base        string   // the nodes' data dirs are under it
+	extra       []string // flags every node gets
+	withProxies bool
 }
 
 func nodeIP(i int) string { return fmt.Sprintf("127.0.0.%d", i+1) }
@@ -33,30 +39,44 @@ func nodeIP(i int) string { return fmt.Sprintf("127.0.0.%d", i+1) }
 // internal port, so the test can cut links.
 func startCluster(t *testing.T, n int, proxies bool, extra ...string) *cluster {
 	t.Helper()
-	c := &cluster{t: t, ids: map[int]string{}}
-	base := t.TempDir()
+	c := &cluster{t: t, ids: map[int]string{}, r: 3}
+	for i, arg := range extra {
+		if arg == "--replicas" && i+1 < len(extra) {
+			fmt.Sscan(extra[i+1], &c.r)
+		}
+	}
+	c.base, c.extra, c.withProxies = t.TempDir(), extra, proxies
 	for i := 0; i < n; i++ {
-		ip := nodeIP(i)
-		s := &server{t: t, dir: filepath.Join(base, fmt.Sprintf("n%d", i+1)), joined: i > 0}
-		s.httpAddr, s.raftAddr = freeAddrOn(t, ip), freeAddrOn(t, ip)
-		args := append([]string(nil), extra...)
-		if proxies {
-			p := newFaultProxy(t, ip+":0", s.raftAddr)
-			c.proxies = append(c.proxies, p)
-			args = append(args, "--advertise", p.addr())
-		}
-		if i > 0 {
-			args = append(args, "--join", c.peerAddr(0), "--cluster-secret-file", filepath.Join(c.nodes[0].dir, "cluster.secret"))
-		}
-		c.nodes, c.args = append(c.nodes, s), append(c.args, args)
-		s.start(args...)
-		s.waitReady()
-		if i > 0 {
-			s.accessKey, s.sigKey, s.projectID = c.nodes[0].accessKey, c.nodes[0].sigKey, c.nodes[0].projectID
-		}
+		c.addNode()
 	}
 	c.waitVoters(n)
 	return c
+}
+
+// addNode starts one more node: the first bootstraps, the others join it.
+func (c *cluster) addNode() *server {
+	t := c.t
+	t.Helper()
+	i := len(c.nodes)
+	ip := nodeIP(i)
+	s := &server{t: t, dir: filepath.Join(c.base, fmt.Sprintf("n%d", i+1)), joined: i > 0}
+	s.httpAddr, s.raftAddr = freeAddrOn(t, ip), freeAddrOn(t, ip)
+	args := append([]string(nil), c.extra...)
+	if c.withProxies {
+		p := newFaultProxy(t, ip+":0", s.raftAddr)
+		c.proxies = append(c.proxies, p)
+		args = append(args, "--advertise", p.addr())
+	}
+	if i > 0 {
+		args = append(args, "--join", c.peerAddr(0), "--cluster-secret-file", filepath.Join(c.nodes[0].dir, "cluster.secret"))
+	}
+	s.start(args...)
+	s.waitReady()
+	if i > 0 {
+		s.accessKey, s.sigKey, s.projectID = c.nodes[0].accessKey, c.nodes[0].sigKey, c.nodes[0].projectID
+	}
+	c.nodes, c.args = append(c.nodes, s), append(c.args, args)
+	return s
 }
 
 // peerAddr is the internal address node i advertises.
@@ -76,8 +96,14 @@ func (c *cluster) restart(i int) {
 }
 
 type clusterStatus struct {
-	Groups []struct {
+	Replicas      int
+	LayoutVersion uint64
+	Leaving       []string
+	NodeGroups    map[string][]int
+	Groups        []struct {
 		Leader string
+		Placed []string
+		Error  string
 		Nodes  []struct {
 			ID, Addr, Suffrage, State, Error string
 			AppliedIndex, CommitIndex        uint64
@@ -124,27 +150,36 @@ func (c *cluster) poll(what string, d time.Duration, fn func() error) {
 	c.t.Fatalf("%s: %v", what, err)
 }
 
-// waitVoters waits until every one of n nodes is a reachable voter, and
-// learns their ids.
+// waitVoters waits until the n nodes are placed as the layout says:
+// every group has min(n, R) reachable voters, exactly the nodes the
+// layout places it on, and no other member, but in the meta group, which
+// counts every node (the others as non-voters). It learns the nodes' ids.
 func (c *cluster) waitVoters(n int) {
 	c.t.Helper()
-	c.poll(fmt.Sprintf("%d voters", n), 20*time.Second, func() error {
+	want := min(n, c.r)
+	c.poll(fmt.Sprintf("%d nodes placed", n), 60*time.Second, func() error {
 		st, err := c.status(c.nodes[0])
 		if err != nil {
 			return err
 		}
 		for g, group := range st.Groups {
-			voters := 0
+			var voters []string
 			for _, nd := range group.Nodes {
 				if nd.Suffrage == "Voter" && nd.Error == "" {
-					voters++
+					voters = append(voters, nd.ID)
 				}
 				if i := c.indexOf(nd.Addr); i >= 0 {
 					c.ids[i] = nd.ID
 				}
 			}
-			if voters != n || len(group.Nodes) != n {
-				return fmt.Errorf("group %d: %d voters of %d nodes: %+v", g, voters, len(group.Nodes), st)
+			members := want
+			if g == 0 {
+				members = n
+			}
+			slices.Sort(voters)
+			placed := slices.Sorted(slices.Values(group.Placed))
+			if len(voters) != want || len(group.Nodes) != members || !slices.Equal(voters, placed) {
+				return fmt.Errorf("group %d: voters %v of %d members, placed on %v: %+v", g, voters, len(group.Nodes), group.Placed, st)
 			}
 		}
 		return nil
@@ -319,6 +354,7 @@ func TestClusterJoinWriteAndReadOnEveryNode(t *testing.T) {
 // the next node until it is: the retry must give the one true outcome.
 type clusterLoad struct {
 	c        *cluster
+	nodes    []*server // the nodes the clients send to, fixed at the start
 	ws       []string
 	funding  int64
 	mu       sync.Mutex
@@ -333,7 +369,7 @@ func startClusterLoad(t *testing.T, c *cluster, clients int) *clusterLoad {
 	t.Helper()
 	n := c.nodes[0]
 	a := n.asset("USD")
-	l := &clusterLoad{c: c, funding: 10_000, acked: map[string]ack{}, stop: make(chan struct{})}
+	l := &clusterLoad{c: c, nodes: slices.Clone(c.nodes), funding: 10_000, acked: map[string]ack{}, stop: make(chan struct{})}
 	for i := 0; i < 12; i++ {
 		id := fmt.Sprintf("c%d", i)
 		n.customer(id)
@@ -361,7 +397,7 @@ func (l *clusterLoad) client(g int) {
 		body := randomTransfer(r, ref, l.ws)
 		deadline := time.Now().Add(45 * time.Second)
 		for attempt := 0; ; attempt++ {
-			s := l.c.nodes[(g+attempt)%len(l.c.nodes)]
+			s := l.nodes[(g+attempt)%len(l.nodes)]
 			res, err := postQuiet(s, body)
 			definite := err == nil && (res.status == 201 || res.status == 422 || res.status == 409)
 			if !definite {
@@ -504,7 +540,7 @@ func (c *cluster) killUnderLoad(l *clusterLoad, victim int, down func(survivor *
 	t.Helper()
 	before := len(l.snapshot())
 	c.nodes[victim].kill()
-	survivor := c.nodes[(victim+1)%3]
+	survivor := c.nodes[(victim+1)%len(c.nodes)]
 	down(survivor)
 	during := len(l.snapshot()) - before
 	c.restart(victim)

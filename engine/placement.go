@@ -1,0 +1,433 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/cloudwallet/cloudwallet/shard"
+	"github.com/cloudwallet/cloudwallet/topology"
+)
+
+// Placement: each shard group on R of the N nodes (Config.Replicas).
+//
+// The layout (shard.GroupLayout) says which nodes hold each group, its
+// preferred leader first. It lives in the meta group, which every node
+// holds (as a voter where the layout puts it, else as a non-voter), so
+// every node reads the same layout and knows every node's address from
+// the meta group's configuration. Three parts of the arranger, which runs
+// on every node every arrangeEvery, make the cluster match it:
+//
+//   - The meta group's leader plans it (package topology) from the nodes
+//     in the meta group's configuration, less those leaving, and sets a
+//     new version when the plan differs: a node joined, or one is leaving.
+//   - Each group's leader moves its own group toward it, one Raft
+//     configuration change per round and only while it leads (so only
+//     with a quorum): it adds a missing node as a non-voter, promotes it
+//     once it has caught up, only then removes (or, in the meta group,
+//     demotes) a node the layout dropped, and at last hands leadership to
+//     the preferred leader. A group never has fewer voters during a move
+//     than at either end of it.
+//   - Each node opens a replica of every group the layout gives it, for
+//     the group's leader to add, and closes and deletes its replica of a
+//     group the layout took away once the group's leader has removed it.
+//
+// A node leaving (`cluster remove`) is planned out of every group; once no
+// group holds it and the meta group has demoted it, the meta group's
+// leader removes it from the meta group and forgets it.
+
+// arrangeEvery is how often the arranger looks.
+const arrangeEvery = 500 * time.Millisecond
+
+// leaderMoveEvery spaces the hand-overs of one group's leadership to its
+// preferred leader: a preferred leader that cannot take it (down, behind)
+// is not asked every round.
+const leaderMoveEvery = 5 * time.Second
+
+// arranger is the arranger's memory between rounds, owned by its goroutine.
+type arranger struct {
+	caughtUpAt map[groupNode]uint64 // the leader's last index when it added a non-voter: promoted once it has applied that far
+	movedAt    map[int]time.Time    // when each group's leadership was last handed to its preferred leader
+}
+
+type groupNode struct {
+	group int
+	node  raft.ServerID
+}
+
+// arrangeLoop runs the arranger until the node closes.
+func (n *Node) arrangeLoop() {
+	a := arranger{caughtUpAt: map[groupNode]uint64{}, movedAt: map[int]time.Time{}}
+	n.every(arrangeEvery, func() { n.arrangeOnce(&a) })
+}
+
+// every runs fn every d until the node closes (a background goroutine).
+func (n *Node) every(d time.Duration, fn func()) {
+	defer n.background.Done()
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.closing:
+			return
+		case <-t.C:
+			fn()
+		}
+	}
+}
+
+func (n *Node) arrangeOnce(a *arranger) {
+	meta := n.meta()
+	if meta.leads() && meta.caughtUp.Load() {
+		n.planLayout()
+		n.forgetLeft()
+	}
+	layout := n.layoutNow()
+	if layout.Version == 0 {
+		return
+	}
+	for _, rp := range n.held() {
+		if rp.leads() {
+			n.conform(a, rp, layout)
+		}
+	}
+	n.reconcile(layout)
+}
+
+// layoutNow is the layout as this node's meta replica has applied it.
+func (n *Node) layoutNow() shard.GroupLayout {
+	if l := n.layout.Load(); l != nil {
+		return *l
+	}
+	return shard.GroupLayout{}
+}
+
+// addresses maps every node of the cluster (the meta group's
+// configuration) to its internal address.
+func (n *Node) addresses() map[string]string {
+	servers := n.meta().servers()
+	out := make(map[string]string, len(servers))
+	for _, s := range servers {
+		out[string(s.ID)] = string(s.Address)
+	}
+	return out
+}
+
+// servers is the replica's latest Raft configuration (nil if unknown).
+func (rp *replica) servers() []raft.Server {
+	cf := rp.raft.GetConfiguration()
+	if cf.Error() != nil {
+		return nil
+	}
+	return cf.Configuration().Servers
+}
+
+// planLayout sets a new layout when the plan for the nodes now in the
+// cluster differs from the current one (meta leader only).
+func (n *Node) planLayout() {
+	prev := n.layoutNow()
+	var nodes []string
+	for _, s := range n.meta().servers() {
+		if !prev.IsLeaving(string(s.ID)) {
+			nodes = append(nodes, string(s.ID))
+		}
+	}
+	if len(nodes) == 0 {
+		return
+	}
+	plan, err := topology.Plan(topology.Layout{Groups: prev.Groups}, nodes, len(n.groups), n.replicas)
+	if err != nil {
+		n.log.Error("placement: no plan", "err", err)
+		return
+	}
+	if slices.EqualFunc(plan.Groups, prev.Groups, slices.Equal) {
+		return
+	}
+	next := shard.GroupLayout{Version: prev.Version + 1, Groups: plan.Groups, Leaving: prev.Leaving}
+	if err := n.setLayout(next); err != nil {
+		n.log.Warn("placement: setting the layout failed; will plan again", "err", err)
+		return
+	}
+	n.log.Info("placement: new layout", "version", next.Version, "groups", fmt.Sprint(next.Groups), "leaving", fmt.Sprint(next.Leaving))
+}
+
+// errLayoutMoved: the layout changed between reading and setting it.
+var errLayoutMoved = errors.New("engine: the layout changed meanwhile")
+
+// setLayout proposes a layout to the meta group.
+func (n *Node) setLayout(l shard.GroupLayout) error {
+	ctx, cancel := context.WithTimeout(n.life, n.cfg.ApplyTimeout)
+	defer cancel()
+	r, err := n.groups[metaGroup].propose(ctx, &shard.Command{Kind: shard.CmdSetLayout, Layout: &l})
+	if err != nil {
+		return err
+	}
+	if r.Code != shard.OK {
+		return errLayoutMoved
+	}
+	return nil
+}
+
+// conform makes one change that brings a group this node leads closer to
+// the layout (see the top of the file).
+func (n *Node) conform(a *arranger, rp *replica, layout shard.GroupLayout) {
+	g := rp.group
+	if g >= len(layout.Groups) || len(layout.Groups[g]) == 0 {
+		return
+	}
+	want := layout.Groups[g]
+	servers := rp.servers()
+	if servers == nil {
+		return
+	}
+	suffrage := map[string]raft.ServerSuffrage{}
+	for _, s := range servers {
+		suffrage[string(s.ID)] = s.Suffrage
+	}
+	addrs := n.addresses()
+	change := func(what string, node string, f raft.IndexFuture) {
+		if err := f.Error(); err != nil {
+			rp.log.Warn("placement: change failed; will try again", "change", what, "node", node, "err", err)
+			return
+		}
+		rp.log.Info("placement: membership changed", "change", what, "node", node)
+	}
+	for _, id := range want {
+		if _, in := suffrage[id]; !in && addrs[id] != "" {
+			a.caughtUpAt[groupNode{g, raft.ServerID(id)}] = rp.raft.LastIndex()
+			change("add non-voter", id, rp.raft.AddNonvoter(raft.ServerID(id), raft.ServerAddress(addrs[id]), 0, membershipWait))
+			return
+		}
+	}
+	for _, id := range want {
+		if suffrage[id] == raft.Nonvoter {
+			if n.caughtUp(a, rp, id, addrs[id]) {
+				change("promote", id, rp.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(addrs[id]), 0, membershipWait))
+			}
+			return
+		}
+	}
+	for _, s := range servers {
+		id := string(s.ID)
+		if slices.Contains(want, id) || (g == metaGroup && s.Suffrage == raft.Nonvoter) {
+			continue
+		}
+		if id == n.id {
+			n.handTo(a, rp, want[0], addrs[want[0]], true)
+			return
+		}
+		if g == metaGroup {
+			change("demote", id, rp.raft.DemoteVoter(s.ID, 0, membershipWait))
+		} else {
+			change("remove", id, rp.raft.RemoveServer(s.ID, 0, membershipWait))
+		}
+		return
+	}
+	if want[0] != n.id {
+		n.handTo(a, rp, want[0], addrs[want[0]], false)
+	}
+}
+
+// caughtUp reports whether a non-voter has applied the group's log as far
+// as it stood when the non-voter was added (or first seen).
+func (n *Node) caughtUp(a *arranger, rp *replica, id, addr string) bool {
+	key := groupNode{rp.group, raft.ServerID(id)}
+	target, known := a.caughtUpAt[key]
+	if !known {
+		a.caughtUpAt[key] = rp.raft.LastIndex()
+		return false
+	}
+	var ans callAnswer
+	if err := n.calls.do(addr, callRequest{Op: opStatus, Group: rp.group}, &ans, callTimeout); err != nil || ans.Status == nil {
+		return false
+	}
+	if ans.Status.AppliedIndex < target {
+		return false
+	}
+	delete(a.caughtUpAt, key)
+	return true
+}
+
+// handTo hands the group's leadership to a node (now, when this node must
+// go; else at most every leaderMoveEvery).
+func (n *Node) handTo(a *arranger, rp *replica, id, addr string, now bool) {
+	if addr == "" || (!now && time.Since(a.movedAt[rp.group]) < leaderMoveEvery) {
+		return
+	}
+	a.movedAt[rp.group] = time.Now()
+	if err := rp.raft.LeadershipTransferToServer(raft.ServerID(id), raft.ServerAddress(addr)).Error(); err != nil {
+		rp.log.Warn("placement: handing leadership over failed; will try again", "to", id, "err", err)
+		return
+	}
+	rp.log.Info("placement: handed leadership over", "to", id)
+}
+
+// reconcile opens a replica of each group the layout gives this node, and
+// closes and deletes its replica of each group the layout took away once
+// the group no longer counts it.
+func (n *Node) reconcile(layout shard.GroupLayout) {
+	for _, sg := range n.groups[metaGroup+1:] {
+		want := layout.Holds(sg.group, n.id)
+		rp := sg.replica()
+		switch {
+		case want && rp == nil:
+			if err := n.openHeld(sg); err != nil {
+				n.log.Error("placement: opening a replica failed; will try again", "group", sg.group, "err", err)
+			}
+		case !want && rp != nil && n.removedFrom(sg):
+			if err := n.dropHeld(sg); err != nil {
+				n.log.Error("placement: deleting a replica failed", "group", sg.group, "err", err)
+			}
+		}
+	}
+}
+
+// openHeld opens a new replica of a group, on clean stores, for the
+// group's leader to add.
+func (n *Node) openHeld(sg *shardGroup) error {
+	sg.mu.Lock()
+	defer sg.mu.Unlock()
+	if sg.replica() != nil {
+		return nil
+	}
+	if err := n.wipeGroup(sg.group); err != nil {
+		return err
+	}
+	rp, err := n.openReplica(sg, false)
+	if err != nil {
+		return err
+	}
+	sg.local.Store(rp)
+	n.log.Info("placement: holding a replica of the group; waiting for its leader to add it", "group", sg.group)
+	return nil
+}
+
+// dropHeld closes this node's replica of a group and deletes its stores.
+func (n *Node) dropHeld(sg *shardGroup) error {
+	sg.mu.Lock()
+	defer sg.mu.Unlock()
+	rp := sg.local.Swap(nil)
+	if rp == nil {
+		return nil
+	}
+	err := rp.close()
+	if err := n.wipeGroup(sg.group); err != nil {
+		return err
+	}
+	n.log.Info("placement: the group moved away; its replica here is deleted", "group", sg.group)
+	return err
+}
+
+// wipeGroup deletes what a data dir holds of a group (not the meta group):
+// its entries in the node's log first, then its directory, so a crash in
+// between leaves a directory with no log, which is opened as a replica
+// that is behind and deleted again.
+func (n *Node) wipeGroup(g int) error {
+	if n.log1 != nil {
+		gs := n.log1.Group(uint32(g))
+		first, err := gs.FirstIndex()
+		if err != nil {
+			return err
+		}
+		last, err := gs.LastIndex()
+		if err != nil {
+			return err
+		}
+		if last > 0 {
+			if err := gs.DeleteRange(first, last); err != nil {
+				return err
+			}
+		}
+	}
+	return os.RemoveAll(groupDir(n.cfg.DataDir, g))
+}
+
+// removedFrom reports whether the group's leader no longer counts this
+// node (as its holders answer).
+func (n *Node) removedFrom(sg *shardGroup) bool {
+	ans, err := n.askGroup(sg, callRequest{Op: opMembers, Proxied: false}, callTimeout)
+	if err != nil || len(ans.Members) == 0 {
+		return false
+	}
+	return !slices.ContainsFunc(ans.Members, func(s raft.Server) bool { return string(s.ID) == n.id })
+}
+
+// answerMembers answers the group's configuration, from its leader.
+func (rp *replica) answerMembers(req callRequest) callAnswer {
+	if rp.raft.State() != raft.Leader {
+		addr := rp.leaderAddr()
+		if req.Proxied || addr == "" {
+			return fail(ErrNoLeader)
+		}
+		req.Proxied = true
+		var ans callAnswer
+		if err := rp.n.calls.do(addr, req, &ans, callTimeout); err != nil {
+			return fail(err)
+		}
+		return ans
+	}
+	return callAnswer{Members: rp.servers(), Leader: rp.leaderAddr()}
+}
+
+// forgetLeft removes from the meta group each leaving node that no other
+// group counts any more and that the meta group has demoted, and drops
+// from the layout the leaving nodes the meta group no longer has (meta
+// leader only).
+func (n *Node) forgetLeft() {
+	layout := n.layoutNow()
+	if len(layout.Leaving) == 0 {
+		return
+	}
+	meta := n.meta()
+	suffrage := map[string]raft.ServerSuffrage{}
+	for _, s := range meta.servers() {
+		suffrage[string(s.ID)] = s.Suffrage
+	}
+	var gone []string
+	for _, id := range layout.Leaving {
+		s, in := suffrage[id]
+		switch {
+		case !in:
+			gone = append(gone, id)
+		case s == raft.Nonvoter && n.inNoGroup(id):
+			if err := meta.raft.RemoveServer(raft.ServerID(id), 0, membershipWait).Error(); err != nil {
+				meta.log.Warn("placement: removing a node that left failed; will try again", "node", id, "err", err)
+				continue
+			}
+			meta.log.Info("placement: the node left the cluster", "node", id)
+		}
+	}
+	if len(gone) > 0 {
+		next := layout.Clone()
+		next.Version++
+		next.Leaving = slices.DeleteFunc(next.Leaving, func(id string) bool { return slices.Contains(gone, id) })
+		if err := n.setLayout(next); err != nil {
+			n.log.Warn("placement: forgetting nodes that left failed; will try again", "err", err)
+		}
+	}
+}
+
+// inNoGroup reports whether no group but the meta group counts the node.
+func (n *Node) inNoGroup(id string) bool {
+	for _, sg := range n.groups[metaGroup+1:] {
+		var members []raft.Server
+		if rp := sg.replica(); rp != nil && rp.leads() {
+			members = rp.servers()
+		} else {
+			ans, err := n.askGroup(sg, callRequest{Op: opMembers}, callTimeout)
+			if err != nil {
+				return false
+			}
+			members = ans.Members
+		}
+		if slices.ContainsFunc(members, func(s raft.Server) bool { return string(s.ID) == id }) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,212 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cloudwallet/cloudwallet/raftfsm"
+	"github.com/cloudwallet/cloudwallet/shard"
+)
+
+// Groups this node does not hold: with more nodes than replicas per group,
+// a node holds only some groups, and reaches the others through a node
+// that holds one (a holder). A write goes to a holder as a call; the
+// holder proposes it as its own (its proposer forwards to the leader when
+// it follows) and answers with the result. A read goes to a holder as a
+// query, which the holder confirms on its replica (a read index) and
+// answers from it, so it is linearizable as a local confirmed read is.
+//
+// A holder is looked for first where the group's leader was last seen,
+// then on the nodes the layout names, its preferred leader first. A call
+// that never left (the holder could not be reached) tries the next
+// holder. A write whose call left and got no answer may have applied: its
+// outcome is unknown (ErrOutcomeUnknown), as for a local proposal whose
+// leader went away.
+
+// errNotSent: a call found no connection to its node, so the node never
+// saw it; another node may be asked.
+var errNotSent = errors.New("engine: call not sent")
+
+// holders lists the internal addresses to ask about a group, best first.
+func (n *Node) holders(sg *shardGroup) []string {
+	var out []string
+	add := func(addr string) {
+		if addr != "" && addr != n.mux.Addr() {
+			for _, a := range out {
+				if a == addr {
+					return
+				}
+			}
+			out = append(out, addr)
+		}
+	}
+	if h := sg.leader.Load(); h != nil {
+		add(*h)
+	}
+	addrs := n.addresses()
+	layout := n.layoutNow()
+	if sg.group < len(layout.Groups) {
+		for _, id := range layout.Groups[sg.group] {
+			add(addrs[id])
+		}
+	}
+	if len(out) == 0 {
+		for _, a := range addrs { // no layout yet: anyone may hold it
+			add(a)
+		}
+	}
+	return out
+}
+
+// askGroup makes a call about sg to its holders in turn, until one that
+// holds it answers. A call that left and broke is not made again: the
+// error says so (errors.Is(err, errNotSent) is false).
+func (n *Node) askGroup(sg *shardGroup, req callRequest, timeout time.Duration) (callAnswer, error) {
+	req.Group = sg.group
+	last := error(ErrNoLeader)
+	for _, addr := range n.holders(sg) {
+		var ans callAnswer
+		err := n.calls.do(addr, req, &ans, timeout)
+		if errors.Is(err, errNotSent) || errors.Is(err, ErrNotHeld) {
+			last = err
+			continue
+		}
+		if err == nil || ans.Leader != "" {
+			leader := addr
+			if ans.Leader != "" {
+				leader = ans.Leader
+			}
+			sg.leader.Store(&leader)
+		}
+		return ans, err
+	}
+	sg.leader.Store(nil)
+	return callAnswer{}, fmt.Errorf("%w: no node holding group %d answered: %w", ErrUnavailable, sg.group, last)
+}
+
+// proposeRemote proposes a command to a group through a holder.
+func (n *Node) proposeRemote(ctx context.Context, sg *shardGroup, cmd *shard.Command) (shard.Result, error) {
+	select {
+	case <-ctx.Done():
+		return shard.Result{}, ErrUnavailable
+	default:
+	}
+	ans, err := n.askGroup(sg, callRequest{Op: opPropose, Body: raftfsm.AppendEntry(nil, 0, []*shard.Command{cmd})}, n.cfg.ApplyTimeout+callTimeout)
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrUnavailable), errors.Is(err, ErrOverloaded), errors.Is(err, ErrOutcomeUnknown):
+		return shard.Result{}, err
+	default: // the call left and broke: it may have been proposed
+		return shard.Result{}, ErrOutcomeUnknown
+	}
+	var w wireResult
+	if err := gob.NewDecoder(bytes.NewReader(ans.Body)).Decode(&w); err != nil {
+		return shard.Result{}, ErrOutcomeUnknown
+	}
+	return w.result(), nil
+}
+
+// servePropose proposes a command another node sent for a group this node
+// holds, and answers its result.
+func (n *Node) servePropose(rp *replica, req callRequest) callAnswer {
+	e, err := raftfsm.DecodeEntry(req.Body)
+	if err != nil || len(e.Commands) != 1 {
+		return callAnswer{Err: "bad proposal: not one command"}
+	}
+	ctx, cancel := context.WithTimeout(n.life, n.cfg.ApplyTimeout)
+	defer cancel()
+	r, err := rp.propose(ctx, &e.Commands[0])
+	if err != nil {
+		ans := fail(err)
+		ans.Leader = rp.leaderAddr()
+		return ans
+	}
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(wireOf(r)); err != nil {
+		return fail(fmt.Errorf("engine: encoding a result: %w", err))
+	}
+	return callAnswer{Body: buf.Bytes(), Leader: rp.leaderAddr()}
+}
+
+// leaderAddr is the internal address of the group's leader, as this
+// replica knows it ("" if none).
+func (rp *replica) leaderAddr() string {
+	addr, _ := rp.raft.LeaderWithID()
+	return string(addr)
+}
+
+// wireResult is a shard.Result on the internal port: Value, which is one
+// of a closed set of types for commands of the groups that hold shards,
+// in the field of its type.
+type wireResult struct {
+	Code     shard.Code
+	Created  bool
+	Customer *shard.CustomerView
+	Wallet   *shard.WalletView
+	Tx       *shard.Tx
+	Prepared *shard.Prepared
+	Began    *shard.Began
+	Blocked  *shard.Blocked
+	Text     *string
+	Fenced   bool // shard.ErrAttemptFenced
+}
+
+func wireOf(r shard.Result) wireResult {
+	w := wireResult{Code: r.Code, Created: r.Created}
+	switch v := r.Value.(type) {
+	case nil:
+	case shard.CustomerView:
+		w.Customer = &v
+	case shard.WalletView:
+		w.Wallet = &v
+	case *shard.Tx:
+		w.Tx = v
+	case *shard.Prepared:
+		w.Prepared = v
+	case *shard.Began:
+		w.Began = v
+	case *shard.Blocked:
+		w.Blocked = v
+	case string:
+		w.Text = &v
+	case error:
+		if errors.Is(v, shard.ErrAttemptFenced) {
+			w.Fenced = true
+		} else {
+			text := v.Error()
+			w.Text = &text
+		}
+	default:
+		// A meta command's value: the meta group is held by every node,
+		// so its commands are never sent here.
+		panic(fmt.Sprintf("engine: no wire form for a %T result", v))
+	}
+	return w
+}
+
+func (w wireResult) result() shard.Result {
+	r := shard.Result{Code: w.Code, Created: w.Created}
+	switch {
+	case w.Customer != nil:
+		r.Value = *w.Customer
+	case w.Wallet != nil:
+		r.Value = *w.Wallet
+	case w.Tx != nil:
+		r.Value = w.Tx
+	case w.Prepared != nil:
+		r.Value = w.Prepared
+	case w.Began != nil:
+		r.Value = w.Began
+	case w.Blocked != nil:
+		r.Value = w.Blocked
+	case w.Text != nil:
+		r.Value = *w.Text
+	case w.Fenced:
+		r.Value = shard.ErrAttemptFenced
+	}
+	return r
+}

@@ -1,0 +1,137 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/gob"
+	"fmt"
+	"time"
+
+	"github.com/cloudwallet/cloudwallet/shard"
+)
+
+// Reads of a group this node does not hold (remote.go): the query names
+// what to read, and the holder answers from its replica after a read index,
+// settling holds first when asked (held.go), as it would for its own read.
+
+type queryKind uint8
+
+const (
+	qCustomer        queryKind = iota + 1 // a customer
+	qCustomers                            // the group's part of a page of customers
+	qWallet                               // a wallet
+	qCustomerWallets                      // a customer's wallets
+	qSystemWallets                        // the group's part of the system wallets
+	qEntries                              // a page of a wallet's entries
+	qTransaction                          // a transaction record by id
+	qTransactions                         // the group's part of a page of transactions
+	qRecord                               // a referenceId's record and its attempt
+	qHeldParts                            // the parts of transactions across groups that hold wallets
+)
+
+// remoteQuery is a read of one group, as it crosses the internal port.
+type remoteQuery struct {
+	Kind         queryKind
+	Project      shard.ProjectID
+	ID           string // a customer id, or a referenceId
+	Wallet       shard.WalletID
+	Wallets      []shard.WalletID
+	Tx           shard.TxID
+	FromMs, ToMs int64
+	Page, Size   int
+	Settle       bool
+}
+
+// queryReply is a query's answer: the fields its kind fills.
+type queryReply struct {
+	OK          bool
+	Customer    shard.CustomerView
+	Customers   shard.Part[shard.CustomerView]
+	Wallet      shard.WalletView
+	Wallets     []shard.WalletView
+	WalletsPart shard.Part[shard.WalletView]
+	Entries     shard.Page[shard.EntryView]
+	Tx          *shard.Tx
+	Txs         shard.Part[*shard.Tx]
+	Attempt     shard.Attempt
+	Held        []shard.InDoubt
+}
+
+// queryRemote reads a group through a holder.
+func (n *Node) queryRemote(ctx context.Context, sg *shardGroup, q remoteQuery) (queryReply, error) {
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(q); err != nil {
+		return queryReply{}, err
+	}
+	timeout := n.cfg.ReadTimeout + callTimeout
+	if q.Settle {
+		timeout += n.cfg.ApplyTimeout
+	}
+	if d, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, max(time.Until(d), time.Millisecond))
+	}
+	ans, err := n.askGroup(sg, callRequest{Op: opQuery, Body: buf.Bytes()}, timeout)
+	if err != nil {
+		return queryReply{}, fmt.Errorf("%w: reading group %d: %w", ErrUnavailable, sg.group, err)
+	}
+	var r queryReply
+	if err := gob.NewDecoder(bytes.NewReader(ans.Body)).Decode(&r); err != nil {
+		return queryReply{}, fmt.Errorf("%w: reading group %d: %w", ErrUnavailable, sg.group, err)
+	}
+	return r, nil
+}
+
+// serveQuery answers another node's read of a group this node holds.
+func (n *Node) serveQuery(rp *replica, req callRequest) callAnswer {
+	var q remoteQuery
+	if err := gob.NewDecoder(bytes.NewReader(req.Body)).Decode(&q); err != nil {
+		return callAnswer{Err: "bad query: " + err.Error()}
+	}
+	ctx, cancel := context.WithTimeout(n.life, n.cfg.ReadTimeout+n.cfg.ApplyTimeout)
+	defer cancel()
+	if err := rp.linearize(ctx); err != nil {
+		return fail(err)
+	}
+	r, err := n.readHeld(ctx, rp, q)
+	if err != nil {
+		return fail(err)
+	}
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(r); err != nil {
+		return fail(fmt.Errorf("engine: encoding a query's answer: %w", err))
+	}
+	return callAnswer{Body: buf.Bytes(), Leader: rp.leaderAddr()}
+}
+
+// readHeld runs a query on this node's replica of its group.
+func (n *Node) readHeld(ctx context.Context, rp *replica, q remoteQuery) (r queryReply, err error) {
+	p := q.Project
+	switch q.Kind {
+	case qCustomer:
+		r.Customer, r.OK, err = n.Customer(ctx, p, q.ID)
+	case qCustomers:
+		rp.parts.readAll(func(m *shard.Machine) { r.Customers = m.CustomersPart(p, q.Page, q.Size) })
+	case qWallet:
+		r.Wallet, r.OK, err = n.Wallet(ctx, q.Settle, p, q.Wallet)
+	case qCustomerWallets:
+		r.Wallets, r.OK, err = n.CustomerWallets(ctx, q.Settle, p, q.ID)
+	case qSystemWallets:
+		r.WalletsPart, err = n.systemWalletsHeld(ctx, rp, q.Settle, p)
+	case qEntries:
+		r.Entries, err = n.Entries(ctx, q.Settle, p, q.Wallet, q.FromMs, q.ToMs, q.Page, q.Size)
+	case qTransaction:
+		r.Tx, r.OK, err = n.Transaction(ctx, p, q.Tx)
+	case qTransactions:
+		rp.parts.readAll(func(m *shard.Machine) { r.Txs = m.TransactionsPart(p, q.FromMs, q.ToMs, q.Page, q.Size) })
+	case qRecord:
+		var pp shard.Placement
+		if pp, err = n.placementOf(ctx, p); err == nil {
+			r.Tx, r.Attempt, err = n.localRecord(ctx, pp, p, q.ID)
+		}
+	case qHeldParts:
+		r.Held, err = n.heldParts(ctx, p, q.Wallets)
+	default:
+		err = fmt.Errorf("engine: unknown query %d", q.Kind)
+	}
+	return r, err
+}

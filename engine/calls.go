@@ -216,15 +216,21 @@ func (n *Node) answer(req callRequest) callAnswer {
 	if req.Group < 0 || req.Group >= len(n.groups) {
 		return callAnswer{Err: fmt.Sprintf("no shard group %d", req.Group)}
 	}
-	rp := n.groups[req.Group].replica()
+	sg := n.groups[req.Group]
+	switch req.Op {
+	case opPropose, opQuery:
+		rp := sg.serving()
+		if rp == nil {
+			return fail(ErrNotHeld)
+		}
+		if req.Op == opPropose {
+			return n.servePropose(rp, req)
+		}
+		return n.serveQuery(rp, req)
+	}
+	rp := sg.replica()
 	if rp == nil {
 		return fail(ErrNotHeld)
-	}
-	switch req.Op {
-	case opPropose:
-		return n.servePropose(rp, req)
-	case opQuery:
-		return n.serveQuery(rp, req)
 	}
 	return rp.answer(req)
 }

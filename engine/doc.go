@@ -1,9 +1,11 @@
-// Package engine is a node's brain: it holds a replica of every shard group
-// (replica.go: Raft, the group's shard state machine run on one goroutine
-// per partition, the proposer that packs commands into log entries), routes
-// each command and read to the group of its shard (node.go), coordinates
-// transactions that span groups (crossgroup.go), and answers reads with the
-// promised consistency.
+// Package engine is a node's brain: it holds a replica of each shard group
+// the layout gives it (replica.go: Raft, the group's shard state machine
+// run on one goroutine per partition, the proposer that packs commands
+// into log entries), routes each command and read to the group of its
+// shard (node.go, shardgroup.go), through another node for a group it
+// does not hold (remote.go, remotequery.go), coordinates transactions that
+// span groups (crossgroup.go), and answers reads with the promised
+// consistency.
 //
 // # Partitions and the coordinator
 //
@@ -37,8 +39,17 @@
 // each node completes its own proposals from its own state machine
 // (settle.go), whoever led. Membership (membership.go, over the calls of
 // calls.go): a bootstrapped node
-// holds the cluster secret; a joining node is added as a non-voter and
-// promoted once it has caught up; SIGTERM hands leadership over first.
+// holds the cluster secret; a joining node is added to the meta group as
+// a non-voter; SIGTERM hands leadership over first.
+//
+// # Placement
+//
+// Each group lives on R of the N nodes (placement.go): the meta group's
+// leader plans the layout (package topology) and keeps it in the meta
+// group, which every node holds; each group's leader adds, promotes and
+// removes members one change at a time until its configuration matches
+// the layout, and hands leadership to the preferred leader; each node
+// opens the replicas the layout gives it and deletes those it took away.
 //
 // # Shard groups
 //
@@ -49,7 +60,7 @@
 // machine half; crossgroup.go the coordinator, answering after two log
 // writes, and the resolver that finishes what a dead coordinator left;
 // held.go finishes a decided transaction's parts before anything that
-// meets its holds). balance.go spreads group leadership over the voters.
+// meets its holds). The layout spreads group leadership (placement.go).
 //
 // # Reads
 //

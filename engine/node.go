@@ -463,10 +463,10 @@ func (n *Node) ReadMeta(fn func(*shard.Meta)) {
 }
 
 // ReadShard runs fn on a shard's worker, in this node's replica of its
-// group; it reports false, without running fn, when this node holds no
-// replica of it. s must be below Shards().
+// group; it reports false, without running fn, when this node's replica
+// does not serve the group (shardGroup.serving). s must be below Shards().
 func (n *Node) ReadShard(s uint16, fn func(*shard.Shard)) bool {
-	rp := n.groupOf(s).replica()
+	rp := n.groupOf(s).serving()
 	if rp == nil {
 		return false
 	}

@@ -87,6 +87,9 @@ func (n *Node) arrangeOnce(a *arranger) {
 		n.planLayout()
 		n.forgetLeft()
 	}
+	for _, rp := range n.held() {
+		rp.noteSuffrage()
+	}
 	layout := n.layoutNow()
 	if layout.Version == 0 {
 		return
@@ -199,6 +202,9 @@ func (n *Node) conform(a *arranger, rp *replica, layout shard.GroupLayout) {
 	}
 	for _, id := range want {
 		if _, in := suffrage[id]; !in && addrs[id] != "" {
+			if !n.holdsReplica(addrs[id], g) {
+				return // it has not opened its replica yet: Raft could not reach it
+			}
 			a.caughtUpAt[groupNode{g, raft.ServerID(id)}] = rp.raft.LastIndex()
 			change("add non-voter", id, rp.raft.AddNonvoter(raft.ServerID(id), raft.ServerAddress(addrs[id]), 0, membershipWait))
 			return
@@ -231,6 +237,13 @@ func (n *Node) conform(a *arranger, rp *replica, layout shard.GroupLayout) {
 	if want[0] != n.id {
 		n.handTo(a, rp, want[0], addrs[want[0]], false)
 	}
+}
+
+// holdsReplica reports whether the node at addr has a replica of group g
+// open (the layout reached it).
+func (n *Node) holdsReplica(addr string, g int) bool {
+	var ans callAnswer
+	return n.calls.do(addr, callRequest{Op: opStatus, Group: g}, &ans, callTimeout) == nil
 }
 
 // caughtUp reports whether a non-voter has applied the group's log as far

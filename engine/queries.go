@@ -84,7 +84,7 @@ func (n *Node) Wallet(ctx context.Context, settle bool, p shard.ProjectID, id sh
 	if int(id.Shard) >= n.Shards() {
 		return v, false, nil
 	}
-	if rp := n.groupOf(id.Shard).replica(); rp == nil {
+	if rp := n.groupOf(id.Shard).serving(); rp == nil {
 		r, err := n.queryRemote(ctx, n.groupOf(id.Shard), remoteQuery{Kind: qWallet, Project: p, Wallet: id, Settle: settle})
 		return r.Wallet, r.OK, err
 	}
@@ -107,7 +107,7 @@ func (n *Node) CustomerWallets(ctx context.Context, settle bool, p shard.Project
 		return nil, false, nil
 	}
 	home := pl.CustomerShard(p, id)
-	if rp := n.groupOf(home).replica(); rp == nil {
+	if rp := n.groupOf(home).serving(); rp == nil {
 		r, err := n.queryRemote(ctx, n.groupOf(home), remoteQuery{Kind: qCustomerWallets, Project: p, ID: id, Settle: settle})
 		return r.Wallets, r.OK, err
 	}
@@ -162,7 +162,7 @@ func (n *Node) Entries(ctx context.Context, settle bool, p shard.ProjectID, w sh
 	if int(w.Shard) >= n.Shards() {
 		return pg, nil // no such wallet
 	}
-	if rp := n.groupOf(w.Shard).replica(); rp == nil {
+	if rp := n.groupOf(w.Shard).serving(); rp == nil {
 		r, err := n.queryRemote(ctx, n.groupOf(w.Shard), remoteQuery{Kind: qEntries, Project: p, Wallet: w, FromMs: fromMs, ToMs: toMs, Page: page, Size: size, Settle: settle})
 		return r.Entries, err
 	}
@@ -216,7 +216,7 @@ func (n *Node) eachProjectGroup(p shard.ProjectID, local func(*replica) error, r
 	for _, g := range pl.Groups {
 		sg := n.groups[g]
 		var err error
-		if rp := sg.replica(); rp != nil {
+		if rp := sg.serving(); rp != nil {
 			err = local(rp)
 		} else {
 			err = remote(sg)

@@ -125,8 +125,12 @@ func (n *Node) servePropose(rp *replica, req callRequest) callAnswer {
 		ans.Leader = rp.leaderAddr()
 		return ans
 	}
+	w, err := wireOf(r)
+	if err != nil {
+		return fail(err)
+	}
 	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(wireOf(r)); err != nil {
+	if err := gob.NewEncoder(&buf).Encode(w); err != nil {
 		return fail(fmt.Errorf("engine: encoding a result: %w", err))
 	}
 	return callAnswer{Body: buf.Bytes(), Leader: rp.leaderAddr()}
@@ -155,7 +159,7 @@ type wireResult struct {
 	Fenced   bool // shard.ErrAttemptFenced
 }
 
-func wireOf(r shard.Result) wireResult {
+func wireOf(r shard.Result) (wireResult, error) {
 	w := wireResult{Code: r.Code, Created: r.Created}
 	switch v := r.Value.(type) {
 	case nil:
@@ -182,10 +186,10 @@ func wireOf(r shard.Result) wireResult {
 		}
 	default:
 		// A meta command's value: the meta group is held by every node,
-		// so its commands are never sent here.
-		panic(fmt.Sprintf("engine: no wire form for a %T result", v))
+		// so its commands are never sent to another.
+		return w, fmt.Errorf("engine: no wire form for a %T result", v)
 	}
-	return w
+	return w, nil
 }
 
 func (w wireResult) result() shard.Result {

@@ -58,6 +58,9 @@ type replica struct {
 	// it knows one). Written by the leader watcher.
 	noLeaderSince atomic.Int64
 	caughtUp      atomic.Bool // the log as it stood at start has been applied
+	// voter: this node is a voter in the replica's latest configuration
+	// (shardGroup.serving); set at open, then by the arranger each round.
+	voter atomic.Bool
 }
 
 // openReplica starts this node's replica of a group. bootstrap makes it
@@ -83,10 +86,21 @@ func (n *Node) openReplica(sg *shardGroup, bootstrap bool) (*replica, error) {
 		rp.parts.close()
 		return nil, err
 	}
+	rp.noteSuffrage()
 	rp.watchLeader()
 	rp.proposer.Add(1)
 	go rp.proposeLoop()
 	return rp, nil
+}
+
+// noteSuffrage records whether this node is a voter of the group, as the
+// replica's latest configuration says.
+func (rp *replica) noteSuffrage() {
+	voter := false
+	for _, s := range rp.servers() {
+		voter = voter || (string(s.ID) == rp.n.id && s.Suffrage == raft.Voter)
+	}
+	rp.voter.Store(voter)
 }
 
 // watchLeader counts and logs leader changes.

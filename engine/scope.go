@@ -55,7 +55,7 @@ func (n *Node) ProjectScope(p shard.ProjectID) Scope {
 func (n *Node) Confirm(ctx context.Context, s Scope) error {
 	var todo []*shardGroup
 	for _, sg := range n.groups {
-		if s&(1<<sg.group) != 0 && sg.replica() != nil {
+		if s&(1<<sg.group) != 0 && sg.serving() != nil {
 			todo = append(todo, sg)
 		}
 	}

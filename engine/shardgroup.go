@@ -36,10 +36,33 @@ type shardGroup struct {
 // replica returns this node's replica of the group, nil if it holds none.
 func (sg *shardGroup) replica() *replica { return sg.local.Load() }
 
+// serving returns this node's replica of the group if it serves the
+// group's reads and writes, else nil: the layout places the group here
+// and the replica is one of its voters. A replica on its way in (being
+// added, catching up) or out (the layout moved the group away) would
+// make its callers wait for a log it does not get yet, or any more; they
+// go through a holder instead.
+//
+// The meta group's replica always serves: every node holds it, and a
+// non-voter gets its whole log as a voter does.
+func (sg *shardGroup) serving() *replica {
+	rp := sg.local.Load()
+	if sg.group == metaGroup {
+		return rp
+	}
+	if rp == nil || !rp.voter.Load() {
+		return nil
+	}
+	if l := sg.n.layout.Load(); l != nil && l.Version > 0 && !l.Holds(sg.group, sg.n.id) {
+		return nil
+	}
+	return rp
+}
+
 // propose submits a command to the group and waits for its result: through
-// this node's replica if it holds one, else through a node that does.
+// this node's replica if it serves the group, else through a node that does.
 func (sg *shardGroup) propose(ctx context.Context, cmd *shard.Command) (shard.Result, error) {
-	if rp := sg.replica(); rp != nil {
+	if rp := sg.serving(); rp != nil {
 		return rp.propose(ctx, cmd)
 	}
 	return sg.n.proposeRemote(ctx, sg, cmd)
@@ -65,7 +88,7 @@ func (sg *shardGroup) step(ctx context.Context, cmd *shard.Command) (shard.Resul
 // linearize makes reads of this node's replica linearizable (Confirm);
 // a group read through another node is confirmed there.
 func (sg *shardGroup) linearize(ctx context.Context) error {
-	if rp := sg.replica(); rp != nil {
+	if rp := sg.serving(); rp != nil {
 		return rp.linearize(ctx)
 	}
 	return nil

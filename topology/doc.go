@@ -11,5 +11,5 @@
 // drops below its replica count while a move is under way.
 //
 // It imports nothing of the project: the engine keeps the layout in
-// replicated state and carries the moves out (not wired in yet).
+// replicated state and carries the moves out (engine/placement.go).
 package topology

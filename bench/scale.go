@@ -36,25 +36,52 @@ type ScaleConfig struct {
 }
 
 // ScaleLayout is one cluster shape: Nodes nodes with Groups shard groups of
-// one shard each, and one load generator per node, each with its own
-// project spread over ProjectGroups groups.
+// one shard each, each group on Replicas of the nodes (0: 3, the
+// default), and one load generator per node, each with its own project
+// spread over ProjectGroups groups.
 type ScaleLayout struct {
+	Key           string `json:"key"` // what --layouts names it by
 	Name          string `json:"name"`
 	Nodes         int    `json:"nodes"`
 	Groups        int    `json:"groups"`
+	Replicas      int    `json:"replicas,omitempty"`
 	ProjectGroups int    `json:"projectGroups"`
 }
 
+// replicas is the layout's R.
+func (l ScaleLayout) replicas() int { return cmp.Or(l.Replicas, 3) }
+
 // DefaultScaleLayouts: one node; three nodes with three groups, each
 // generator's project in one group and then spread over all three; three
-// nodes with one group (latency through the leader and the followers).
+// nodes with one group (latency through the leader and the followers);
+// six nodes with six groups on three replicas each, projects in one group
+// and then spread over all six (capacity grows with the nodes).
 func DefaultScaleLayouts() []ScaleLayout {
 	return []ScaleLayout{
-		{Name: "1 node, 1 group", Nodes: 1, Groups: 1, ProjectGroups: 1},
-		{Name: "3 nodes, 3 groups, projects in 1 group", Nodes: 3, Groups: 3, ProjectGroups: 1},
-		{Name: "3 nodes, 3 groups, projects over 3 groups", Nodes: 3, Groups: 3, ProjectGroups: 3},
-		{Name: "3 nodes, 1 group", Nodes: 3, Groups: 1, ProjectGroups: 1},
+		{Key: "1n1g", Name: "1 node, 1 group", Nodes: 1, Groups: 1, ProjectGroups: 1},
+		{Key: "3n3g-k1", Name: "3 nodes, 3 groups, projects in 1 group", Nodes: 3, Groups: 3, ProjectGroups: 1},
+		{Key: "3n3g-k3", Name: "3 nodes, 3 groups, projects over 3 groups", Nodes: 3, Groups: 3, ProjectGroups: 3},
+		{Key: "3n1g", Name: "3 nodes, 1 group", Nodes: 3, Groups: 1, ProjectGroups: 1},
+		{Key: "6n6g-k1", Name: "6 nodes, 6 groups on 3 each, projects in 1 group", Nodes: 6, Groups: 6, Replicas: 3, ProjectGroups: 1},
+		{Key: "6n6g-k6", Name: "6 nodes, 6 groups on 3 each, projects over 6 groups", Nodes: 6, Groups: 6, Replicas: 3, ProjectGroups: 6},
 	}
+}
+
+// ScaleLayoutsByKey picks layouts by their keys, in the order given.
+func ScaleLayoutsByKey(keys []string) ([]ScaleLayout, error) {
+	var out []ScaleLayout
+	for _, k := range keys {
+		i := slices.IndexFunc(DefaultScaleLayouts(), func(l ScaleLayout) bool { return l.Key == k })
+		if i < 0 {
+			var known []string
+			for _, l := range DefaultScaleLayouts() {
+				known = append(known, l.Key)
+			}
+			return nil, fmt.Errorf("bench: no scale layout %q (known: %s)", k, strings.Join(known, ", "))
+		}
+		out = append(out, DefaultScaleLayouts()[i])
+	}
+	return out, nil
 }
 
 // DefaultScaleConfig is what `cloudwallet bench scale` runs.
@@ -132,12 +159,18 @@ func RunScale(cfg ScaleConfig) ([]ScaleResult, error) {
 
 // runLayout starts a fresh cluster of the layout, runs one generator per
 // node at once, and stops the cluster.
-func runLayout(cfg ScaleConfig, l ScaleLayout, say func(string, ...any)) (ScaleResult, error) {
+func runLayout(cfg ScaleConfig, l ScaleLayout, say func(string, ...any)) (_ ScaleResult, err error) {
 	base, err := os.MkdirTemp("", "cloudwallet-scale-")
 	if err != nil {
 		return ScaleResult{}, err
 	}
-	defer os.RemoveAll(base)
+	defer func() { // after the servers stop (deferred below, so run first)
+		if err != nil {
+			say("  the nodes' data dirs and logs (n*/server.log) are kept in %s", base)
+			return
+		}
+		os.RemoveAll(base)
+	}()
 	var stops []func()
 	var caps []*cpuCap
 	defer func() {
@@ -162,7 +195,7 @@ func runLayout(cfg ScaleConfig, l ScaleLayout, say func(string, ...any)) (ScaleR
 		caps = append(caps, cap)
 		httpAddr, peerAddr := freeAddr(), freeAddr()
 		args := []string{"serve", "--data-dir", dir, "--http-addr", httpAddr, "--peer-addr", peerAddr,
-			"--groups", strconv.Itoa(l.Groups), "--shards", "1", "--log-level", "warn"}
+			"--groups", strconv.Itoa(l.Groups), "--shards", "1", "--replicas", strconv.Itoa(l.replicas()), "--log-level", "warn"}
 		if i == 0 {
 			peer0 = peerAddr
 		} else {
@@ -242,9 +275,9 @@ type clusterStatus struct {
 	} `json:"groups"`
 }
 
-// waitBalanced waits until every group has all the layout's nodes as
-// voters and, when there are as many groups as nodes, every node leads
-// one. It returns, per node in start order, whether it leads group 0.
+// waitBalanced waits until every group has min(nodes, R) voters and, when
+// there are as many groups as nodes, every node leads one. It returns, per
+// node in start order, whether it leads group 0.
 func waitBalanced(urls []string, token string, l ScaleLayout) ([]bool, error) {
 	deadline := time.Now().Add(90 * time.Second)
 	var last string
@@ -275,7 +308,7 @@ func balanced(st clusterStatus, l ScaleLayout) (bool, string) {
 				voters++
 			}
 		}
-		if voters != l.Nodes || grp.Leader == "" {
+		if voters != min(l.Nodes, l.replicas()) || grp.Leader == "" {
 			return false, fmt.Sprintf("group %d: %d voters, leader %q", g, voters, grp.Leader)
 		}
 		leads[grp.Leader]++

@@ -3,6 +3,7 @@ package engine
 import (
 	"bufio"
 	"context"
+	"encoding/gob"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,8 +28,6 @@ const (
 	opJoin      = "join"      // meta leader: add NodeID at Addr as a non-voter
 	opStatus    = "status"    // any node: its own view
 	opCommitted = "committed" // leader: commit index and the terms of entries (lostprobe.go)
-	opPropose   = "propose"   // holder: propose a command for a node that does not hold its group (remote.go)
-	opQuery     = "query"     // holder: a linearizable read for a node that does not hold its group (remotequery.go)
 	opMembers   = "members"   // holder: the group's configuration (placement.go)
 	opGroup     = "group"     // holder: the group's status, every replica asked (status.go)
 )
@@ -40,7 +39,6 @@ type callRequest struct {
 	Addr    string   `json:"addr,omitempty"`
 	Proxied bool     `json:"proxied,omitempty"` // already passed on once by a follower
 	Indexes []uint64 `json:"indexes,omitempty"` // committed: the entries asked about
-	Body    []byte   `json:"body,omitempty"`    // propose: the command as a log entry; query: the query (gob)
 }
 
 type callAnswer struct {
@@ -62,15 +60,17 @@ type callAnswer struct {
 const (
 	callTimeout     = 5 * time.Second
 	membershipWait  = 30 * time.Second // how long a membership change may take
-	callIdleMax     = 4                // idle call connections kept per peer
+	callIdleMax     = 256              // idle call connections kept per peer: a write or read of a group held elsewhere is a call, one per connection at a time
 	callIdleTimeout = 10 * time.Minute // a call connection idle this long is closed
 )
 
-// callClient makes calls over KindCall connections, reusing idle ones.
-// close cuts the calls in flight too, so a node stops at once even while
-// a join call waits on a slow leader.
+// callClient makes calls over connections of one kind (KindCall: JSON
+// frames; KindGroup: a gob stream, remote.go), reusing idle ones. close
+// cuts the calls in flight too, so a node stops at once even while a join
+// call waits on a slow leader.
 type callClient struct {
-	mux *peer.Mux // set at start, read-only after
+	mux  *peer.Mux // set at start, read-only after
+	kind peer.Kind // set at start, read-only after
 
 	mu     sync.Mutex // guards following
 	idle   map[string][]net.Conn
@@ -78,10 +78,33 @@ type callClient struct {
 	closed bool
 }
 
+// callConn is one pooled connection; only the goroutine that took it uses
+// it. A gob stream's encoder and decoder live as long as the connection,
+// so each type's description crosses it once.
 type callConn struct {
 	net.Conn
-	r *bufio.Reader
-	w *bufio.Writer
+	r   *bufio.Reader
+	w   *bufio.Writer
+	enc *gob.Encoder // KindGroup only
+	dec *gob.Decoder // KindGroup only
+}
+
+// exchange runs one call on a pooled connection to addr: fn writes the
+// request and reads the answer. A connection that could not be had is
+// errNotSent; one that fails in fn is closed.
+func (c *callClient) exchange(addr string, timeout time.Duration, fn func(conn *callConn) error) (reused bool, err error) {
+	conn, reused, err := c.take(addr, timeout)
+	if err != nil {
+		return false, fmt.Errorf("%w: %w", errNotSent, err)
+	}
+	conn.SetDeadline(time.Now().Add(timeout))
+	if err := fn(conn); err != nil {
+		c.put(addr, conn, false)
+		return reused, err
+	}
+	conn.SetDeadline(time.Time{})
+	c.put(addr, conn, true)
+	return reused, nil
 }
 
 // do makes one call. Every call is idempotent (reads, and membership
@@ -97,26 +120,21 @@ func (c *callClient) do(addr string, req callRequest, ans *callAnswer, timeout t
 }
 
 func (c *callClient) once(addr string, req callRequest, ans *callAnswer, timeout time.Duration) (reused bool, err error) {
-	conn, reused, err := c.take(addr, timeout)
-	if err != nil {
-		return false, fmt.Errorf("%w: %w", errNotSent, err)
-	}
-	conn.SetDeadline(time.Now().Add(timeout))
-	b, _ := json.Marshal(req)
-	var frame []byte
-	if err = peer.WriteFrame(conn.w, b); err == nil {
-		frame, err = peer.ReadFrame(conn.r, nil)
-	}
-	if err == nil {
+	reused, err = c.exchange(addr, timeout, func(conn *callConn) error {
+		b, _ := json.Marshal(req)
+		if err := peer.WriteFrame(conn.w, b); err != nil {
+			return err
+		}
+		frame, err := peer.ReadFrame(conn.r, nil)
+		if err != nil {
+			return err
+		}
 		*ans = callAnswer{}
-		err = json.Unmarshal(frame, ans)
-	}
+		return json.Unmarshal(frame, ans)
+	})
 	if err != nil {
-		c.put(addr, conn, false)
 		return reused, fmt.Errorf("engine: %s call to %s: %w", req.Op, addr, err)
 	}
-	conn.SetDeadline(time.Time{})
-	c.put(addr, conn, true)
 	if ans.Err != "" {
 		return false, fromWire(ans.Code, ans.Err)
 	}
@@ -138,11 +156,14 @@ func (c *callClient) take(addr string, timeout time.Duration) (conn *callConn, r
 		return conn, true, nil
 	}
 	c.mu.Unlock()
-	raw, err := c.mux.Dial(addr, peer.KindCall, 0, timeout)
+	raw, err := c.mux.Dial(addr, c.kind, 0, timeout)
 	if err != nil {
 		return nil, false, err
 	}
 	conn = &callConn{Conn: raw, r: bufio.NewReader(raw), w: bufio.NewWriter(raw)}
+	if c.kind == peer.KindGroup {
+		conn.enc, conn.dec = gob.NewEncoder(conn.w), gob.NewDecoder(conn.r)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -216,19 +237,7 @@ func (n *Node) answer(req callRequest) callAnswer {
 	if req.Group < 0 || req.Group >= len(n.groups) {
 		return callAnswer{Err: fmt.Sprintf("no shard group %d", req.Group)}
 	}
-	sg := n.groups[req.Group]
-	switch req.Op {
-	case opPropose, opQuery:
-		rp := sg.serving()
-		if rp == nil {
-			return fail(ErrNotHeld)
-		}
-		if req.Op == opPropose {
-			return n.servePropose(rp, req)
-		}
-		return n.serveQuery(rp, req)
-	}
-	rp := sg.replica()
+	rp := n.groups[req.Group].replica()
 	if rp == nil {
 		return fail(ErrNotHeld)
 	}

@@ -40,7 +40,8 @@ type Node struct {
 	replicas       int // R: voters per group, fixed at the cluster's creation
 	groups         []*shardGroup
 	mux            *peer.Mux
-	calls          callClient                        // guarded by its own mu
+	calls          callClient                        // cluster calls (KindCall); guarded by its own mu
+	groupCalls     callClient                        // reads and writes of groups held elsewhere (KindGroup); guarded by its own mu
 	keys           keyCache                          // fed by the meta group's FSM goroutine; guarded by its own mu
 	layout         atomic.Pointer[shard.GroupLayout] // where the groups live: stored by the meta group's FSM goroutine
 	log            *slog.Logger
@@ -106,7 +107,8 @@ func Open(cfg Config) (*Node, error) {
 	if n.mux, err = peer.Listen(cfg.PeerAddr, cfg.Advertise, []byte(secret), n.log); err != nil {
 		return nil, err
 	}
-	n.calls.mux = n.mux
+	n.calls.mux, n.calls.kind = n.mux, peer.KindCall
+	n.groupCalls.mux, n.groupCalls.kind = n.mux, peer.KindGroup
 	id, fresh, err := n.loadIdentity()
 	if err != nil {
 		n.mux.Close()
@@ -153,6 +155,7 @@ func Open(cfg Config) (*Node, error) {
 	}
 	n.mux.Handle(peer.KindCall, n.serveCalls)
 	n.mux.Handle(peer.KindForward, n.serveForward)
+	n.mux.Handle(peer.KindGroup, n.serveGroupCalls)
 	if cfg.JoinAddr != "" {
 		rp := n.meta()
 		rp.proposer.Add(1)
@@ -314,6 +317,7 @@ func (n *Node) Close() error {
 		close(n.closing)
 		n.endLife()
 		n.calls.close() // cuts a join call in flight: joinLoop ends at once
+		n.groupCalls.close()
 		n.backgroundMu.Lock()
 		n.stopped = true
 		n.backgroundMu.Unlock()

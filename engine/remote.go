@@ -1,11 +1,13 @@
 package engine
 
 import (
-	"bytes"
+	"bufio"
+	"cmp"
 	"context"
 	"encoding/gob"
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/cloudwallet/cloudwallet/raftfsm"
@@ -62,30 +64,78 @@ func (n *Node) holders(sg *shardGroup) []string {
 	return out
 }
 
-// askGroup makes a call about sg to its holders in turn, until one that
-// holds it answers. A call that left and broke is not made again: the
-// error says so (errors.Is(err, errNotSent) is false).
-func (n *Node) askGroup(sg *shardGroup, req callRequest, timeout time.Duration) (callAnswer, error) {
+// askGroup makes a cluster call about sg to its holders in turn, until
+// one that holds it answers.
+func (n *Node) askGroup(sg *shardGroup, req callRequest, timeout time.Duration) (ans callAnswer, err error) {
 	req.Group = sg.group
+	err = n.tryHolders(sg, func(addr string) (string, error) {
+		err := n.calls.do(addr, req, &ans, timeout)
+		return ans.Leader, err
+	})
+	return ans, err
+}
+
+// groupRequest is a read or a write of a group, as it crosses a KindGroup
+// connection: one of Propose (the command, as a log entry) and Query.
+type groupRequest struct {
+	Group   int
+	Propose []byte
+	Query   *remoteQuery
+}
+
+// groupAnswer is its answer: an error (its text and sentinel code), or
+// the result of a write or the answer of a read; and the group's leader
+// as the holder knows it.
+type groupAnswer struct {
+	Err, Code string
+	Leader    string
+	Result    wireResult
+	Reply     queryReply
+}
+
+// askHolder sends a read or write of sg to its holders in turn, until one
+// that holds it answers. A call that left and broke is not made again: the
+// error says so (errors.Is(err, errNotSent) is false).
+func (n *Node) askHolder(sg *shardGroup, req groupRequest, timeout time.Duration) (ans groupAnswer, err error) {
+	req.Group = sg.group
+	err = n.tryHolders(sg, func(addr string) (string, error) {
+		_, err := n.groupCalls.exchange(addr, timeout, func(conn *callConn) error {
+			if err := conn.enc.Encode(&req); err != nil {
+				return err
+			}
+			if err := conn.w.Flush(); err != nil {
+				return err
+			}
+			ans = groupAnswer{}
+			return conn.dec.Decode(&ans)
+		})
+		if err == nil && ans.Err != "" {
+			err = fromWire(ans.Code, ans.Err)
+		}
+		return ans.Leader, err
+	})
+	return ans, err
+}
+
+// tryHolders calls sg's holders in turn with call, until one answers
+// (with a result or an error other than that it was never sent or does
+// not hold the group), and remembers where the leader is.
+func (n *Node) tryHolders(sg *shardGroup, call func(addr string) (leader string, err error)) error {
 	last := error(ErrNoLeader)
 	for _, addr := range n.holders(sg) {
-		var ans callAnswer
-		err := n.calls.do(addr, req, &ans, timeout)
+		leader, err := call(addr)
 		if errors.Is(err, errNotSent) || errors.Is(err, ErrNotHeld) {
 			last = err
 			continue
 		}
-		if err == nil || ans.Leader != "" {
-			leader := addr
-			if ans.Leader != "" {
-				leader = ans.Leader
-			}
+		if err == nil || leader != "" {
+			leader = cmp.Or(leader, addr)
 			sg.leader.Store(&leader)
 		}
-		return ans, err
+		return err
 	}
 	sg.leader.Store(nil)
-	return callAnswer{}, fmt.Errorf("%w: no node holding group %d answered: %w", ErrUnavailable, sg.group, last)
+	return fmt.Errorf("%w: no node holding group %d answered: %w", ErrUnavailable, sg.group, last)
 }
 
 // proposeRemote proposes a command to a group through a holder.
@@ -95,7 +145,7 @@ func (n *Node) proposeRemote(ctx context.Context, sg *shardGroup, cmd *shard.Com
 		return shard.Result{}, ErrUnavailable
 	default:
 	}
-	ans, err := n.askGroup(sg, callRequest{Op: opPropose, Body: raftfsm.AppendEntry(nil, 0, []*shard.Command{cmd})}, n.cfg.ApplyTimeout+callTimeout)
+	ans, err := n.askHolder(sg, groupRequest{Propose: raftfsm.AppendEntry(nil, 0, []*shard.Command{cmd})}, n.cfg.ApplyTimeout+callTimeout)
 	switch {
 	case err == nil:
 	case errors.Is(err, ErrUnavailable), errors.Is(err, ErrOverloaded), errors.Is(err, ErrOutcomeUnknown):
@@ -103,37 +153,66 @@ func (n *Node) proposeRemote(ctx context.Context, sg *shardGroup, cmd *shard.Com
 	default: // the call left and broke: it may have been proposed
 		return shard.Result{}, ErrOutcomeUnknown
 	}
-	var w wireResult
-	if err := gob.NewDecoder(bytes.NewReader(ans.Body)).Decode(&w); err != nil {
-		return shard.Result{}, ErrOutcomeUnknown
+	return ans.Result.result(), nil
+}
+
+// serveGroupCalls answers the reads and writes of one KindGroup
+// connection, one at a time.
+func (n *Node) serveGroupCalls(conn net.Conn, _ uint16) {
+	w := bufio.NewWriter(conn)
+	enc, dec := gob.NewEncoder(w), gob.NewDecoder(bufio.NewReader(conn))
+	for {
+		conn.SetReadDeadline(time.Now().Add(callIdleTimeout))
+		var req groupRequest
+		if err := dec.Decode(&req); err != nil {
+			return
+		}
+		ans := n.answerGroup(req)
+		conn.SetWriteDeadline(time.Now().Add(callTimeout))
+		if enc.Encode(&ans) != nil || w.Flush() != nil {
+			return
+		}
 	}
-	return w.result(), nil
+}
+
+// answerGroup serves a read or a write of a group this node serves.
+func (n *Node) answerGroup(req groupRequest) groupAnswer {
+	if req.Group < 0 || req.Group >= len(n.groups) {
+		return groupAnswer{Err: fmt.Sprintf("no shard group %d", req.Group)}
+	}
+	rp := n.groups[req.Group].serving()
+	if rp == nil {
+		return failGroup(ErrNotHeld, "")
+	}
+	if req.Query != nil {
+		return n.serveQuery(rp, *req.Query)
+	}
+	return n.servePropose(rp, req.Propose)
+}
+
+// failGroup is the answer of a read or write that failed with err.
+func failGroup(err error, leader string) groupAnswer {
+	return groupAnswer{Err: err.Error(), Code: wireCode(err), Leader: leader}
 }
 
 // servePropose proposes a command another node sent for a group this node
-// holds, and answers its result.
-func (n *Node) servePropose(rp *replica, req callRequest) callAnswer {
-	e, err := raftfsm.DecodeEntry(req.Body)
+// serves, and answers its result.
+func (n *Node) servePropose(rp *replica, entry []byte) groupAnswer {
+	e, err := raftfsm.DecodeEntry(entry)
 	if err != nil || len(e.Commands) != 1 {
-		return callAnswer{Err: "bad proposal: not one command"}
+		return groupAnswer{Err: "bad proposal: not one command"}
 	}
 	ctx, cancel := context.WithTimeout(n.life, n.cfg.ApplyTimeout)
 	defer cancel()
 	r, err := rp.propose(ctx, &e.Commands[0])
 	if err != nil {
-		ans := fail(err)
-		ans.Leader = rp.leaderAddr()
-		return ans
+		return failGroup(err, rp.leaderAddr())
 	}
 	w, err := wireOf(r)
 	if err != nil {
-		return fail(err)
+		return failGroup(err, rp.leaderAddr())
 	}
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(w); err != nil {
-		return fail(fmt.Errorf("engine: encoding a result: %w", err))
-	}
-	return callAnswer{Body: buf.Bytes(), Leader: rp.leaderAddr()}
+	return groupAnswer{Result: w, Leader: rp.leaderAddr()}
 }
 
 // leaderAddr is the internal address of the group's leader, as this

@@ -1,9 +1,7 @@
 package engine
 
 import (
-	"bytes"
 	"context"
-	"encoding/gob"
 	"fmt"
 	"time"
 
@@ -59,10 +57,6 @@ type queryReply struct {
 
 // queryRemote reads a group through a holder.
 func (n *Node) queryRemote(ctx context.Context, sg *shardGroup, q remoteQuery) (queryReply, error) {
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(q); err != nil {
-		return queryReply{}, err
-	}
 	timeout := n.cfg.ReadTimeout + callTimeout
 	if q.Settle {
 		timeout += n.cfg.ApplyTimeout
@@ -70,37 +64,25 @@ func (n *Node) queryRemote(ctx context.Context, sg *shardGroup, q remoteQuery) (
 	if d, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, max(time.Until(d), time.Millisecond))
 	}
-	ans, err := n.askGroup(sg, callRequest{Op: opQuery, Body: buf.Bytes()}, timeout)
+	ans, err := n.askHolder(sg, groupRequest{Query: &q}, timeout)
 	if err != nil {
 		return queryReply{}, fmt.Errorf("%w: reading group %d: %w", ErrUnavailable, sg.group, err)
 	}
-	var r queryReply
-	if err := gob.NewDecoder(bytes.NewReader(ans.Body)).Decode(&r); err != nil {
-		return queryReply{}, fmt.Errorf("%w: reading group %d: %w", ErrUnavailable, sg.group, err)
-	}
-	return r, nil
+	return ans.Reply, nil
 }
 
-// serveQuery answers another node's read of a group this node holds.
-func (n *Node) serveQuery(rp *replica, req callRequest) callAnswer {
-	var q remoteQuery
-	if err := gob.NewDecoder(bytes.NewReader(req.Body)).Decode(&q); err != nil {
-		return callAnswer{Err: "bad query: " + err.Error()}
-	}
+// serveQuery answers another node's read of a group this node serves.
+func (n *Node) serveQuery(rp *replica, q remoteQuery) groupAnswer {
 	ctx, cancel := context.WithTimeout(n.life, n.cfg.ReadTimeout+n.cfg.ApplyTimeout)
 	defer cancel()
 	if err := rp.linearize(ctx); err != nil {
-		return fail(err)
+		return failGroup(err, rp.leaderAddr())
 	}
 	r, err := n.readHeld(ctx, rp, q)
 	if err != nil {
-		return fail(err)
+		return failGroup(err, rp.leaderAddr())
 	}
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(r); err != nil {
-		return fail(fmt.Errorf("engine: encoding a query's answer: %w", err))
-	}
-	return callAnswer{Body: buf.Bytes(), Leader: rp.leaderAddr()}
+	return groupAnswer{Reply: r, Leader: rp.leaderAddr()}
 }
 
 // readHeld runs a query on this node's replica of its group.

@@ -30,7 +30,7 @@ func benchCmd(args []string) error {
 		fmt.Fprint(fs.Output(), `usage: cloudwallet bench [flags]          load a running server with transfers
        cloudwallet bench baseline --http-addr ADDR   the bare fasthttp server (the ceiling)
        cloudwallet bench suite [--runs 3] [--out FILE]   the standard suite: fresh servers, medians
-       cloudwallet bench scale [--cpu 0.2] [--runs 3]    1 node against 3, each node in a CPU-capped cgroup (root)
+       cloudwallet bench scale [--cpu 0.2] [--runs 3] [--layouts 1n1g,3n3g-k1,...]   1, 3 and 6 nodes, each node in a CPU-capped cgroup (root)
 
 flags:
 `)
@@ -140,9 +140,16 @@ func benchScale(args []string) error {
 	fs.DurationVar(&cfg.Warmup, "warmup", cfg.Warmup, "warm-up before each run")
 	fs.IntVar(&cfg.Concurrency, "concurrency", cfg.Concurrency, "clients of each node's load generator")
 	fs.IntVar(&cfg.Wallets, "wallets", cfg.Wallets, "funded wallets of each load generator")
+	layouts := fs.String("layouts", "", "comma-separated layouts to measure, the first the baseline (default: all of "+scaleKeys()+")")
 	jsonOut := fs.String("json", "", "also write every number as JSON to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *layouts != "" {
+		var err error
+		if cfg.Layouts, err = bench.ScaleLayoutsByKey(strings.Split(*layouts, ",")); err != nil {
+			return err
+		}
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -156,6 +163,15 @@ func benchScale(args []string) error {
 	fmt.Printf("# cloudwallet bench scale %s\n\n", strings.Join(args, " "))
 	bench.WriteScaleMarkdown(os.Stdout, cfg, res)
 	return writeJSONFile(*jsonOut, res)
+}
+
+// scaleKeys lists the scale layouts' keys.
+func scaleKeys() string {
+	var keys []string
+	for _, l := range bench.DefaultScaleLayouts() {
+		keys = append(keys, l.Key)
+	}
+	return strings.Join(keys, ", ")
 }
 
 // writeJSONFile writes v as indented JSON to path; an empty path writes

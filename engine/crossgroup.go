@@ -413,7 +413,7 @@ func each(parts []*shardGroup, fn func(i int, rp *shardGroup) error) error {
 // record still Waiting or a part still prepared on two looks in a row.
 func (n *Node) resolveLoop() {
 	seen := map[shard.Attempt]int{}
-	n.every(resolveEvery, func() {
+	n.every(func() time.Duration { return resolveEvery }, func() {
 		now := map[shard.Attempt]int{}
 		for _, rp := range n.held() {
 			if !rp.leads() {

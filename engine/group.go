@@ -23,6 +23,13 @@ type group struct {
 	// all-partition reads): every worker sees them in the same order, so
 	// two rendezvous can never wait for each other.
 	submitMu sync.Mutex
+
+	// closeMu keeps the workers' inboxes open while a task is on its way:
+	// every submission holds it shared; close holds it alone, so it waits
+	// for them, and later ones find closed set and run nothing (a replica
+	// closes while the node runs when its group moves away).
+	closeMu sync.RWMutex
+	closed  bool
 }
 
 // task is one unit of work for a worker: a run of slots, or a function.
@@ -55,9 +62,23 @@ func newGroup(m *shard.Machine) *group {
 }
 
 func (g *group) close() {
+	g.closeMu.Lock()
+	defer g.closeMu.Unlock()
+	g.closed = true
 	for _, w := range g.workers {
 		close(w)
 	}
+}
+
+// open takes the shared hold that keeps the inboxes open for a
+// submission; false (and no hold) once the group is closed.
+func (g *group) open() bool {
+	g.closeMu.RLock()
+	if g.closed {
+		g.closeMu.RUnlock()
+		return false
+	}
+	return true
 }
 
 func (g *group) work(inbox chan task) {
@@ -88,7 +109,12 @@ func (g *group) run(m *shard.Machine, s *slot) {
 }
 
 // apply runs commands in log order across the workers and fills res.
+// The FSM never applies to a closed group (Raft stops first).
 func (g *group) apply(ctxs []shard.Context, cmds []*shard.Command, res []shard.Result) {
+	if !g.open() {
+		return
+	}
+	defer g.closeMu.RUnlock()
 	slots := make([]slot, len(cmds))
 	perWorker := make([][]*slot, len(g.workers))
 	parts := make([]int, 0, 4*len(cmds))
@@ -117,17 +143,28 @@ func (g *group) apply(ctxs []shard.Context, cmds []*shard.Command, res []shard.R
 	done.Wait()
 }
 
-// read runs fn on the worker of one partition, after everything before it.
-func (g *group) read(partition int, fn func(m *shard.Machine)) {
+// read runs fn on the worker of one partition, after everything before
+// it; false, without running fn, once the group is closed.
+func (g *group) read(partition int, fn func(m *shard.Machine)) bool {
+	if !g.open() {
+		return false
+	}
+	defer g.closeMu.RUnlock()
 	var done sync.WaitGroup
 	done.Add(1)
 	g.workers[partition] <- task{fn: fn, done: &done}
 	done.Wait()
+	return true
 }
 
 // readAll runs fn while every partition is held: the workers all reach the
-// same point and wait while one of them runs fn.
-func (g *group) readAll(fn func(m *shard.Machine)) {
+// same point and wait while one of them runs fn. False, without running
+// fn, once the group is closed.
+func (g *group) readAll(fn func(m *shard.Machine)) bool {
+	if !g.open() {
+		return false
+	}
+	defer g.closeMu.RUnlock()
 	s := &slot{parts: make([]int, len(g.workers))}
 	s.pending.Store(int32(len(g.workers)))
 	s.handed.Add(1)
@@ -146,6 +183,7 @@ func (g *group) readAll(fn func(m *shard.Machine)) {
 	}
 	g.submitMu.Unlock()
 	done.Wait()
+	return true
 }
 
 // restore swaps in a new machine once every worker is idle.

@@ -252,6 +252,16 @@ func (n *Node) WaitReady(ctx context.Context) error {
 			return err
 		}
 	}
+	// The layout: where the groups live (the meta group's leader sets the
+	// first one as soon as it leads).
+	for t := time.NewTicker(10 * time.Millisecond); n.layoutNow().Version == 0; {
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("engine: no layout of the groups yet: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
 	return nil
 }
 
@@ -275,6 +285,11 @@ func (n *Node) Checks() []Check {
 	}
 	for _, rp := range n.held() {
 		checks = append(checks, rp.checks()...)
+	}
+	if v := n.layoutNow().Version; v > 0 {
+		checks = append(checks, Check{"layout", true, fmt.Sprintf("version %d", v)})
+	} else {
+		checks = append(checks, Check{"layout", false, "not planned yet"})
 	}
 	return checks
 }
@@ -475,8 +490,7 @@ func (n *Node) ReadShard(s uint16, fn func(*shard.Shard)) bool {
 		return false
 	}
 	p, _ := rp.layout.Partition(s)
-	rp.parts.read(p, func(m *shard.Machine) { fn(m.Shards[p-1]) })
-	return true
+	return rp.parts.read(p, func(m *shard.Machine) { fn(m.Shards[p-1]) })
 }
 
 // ReadAll runs fn while every partition of the group is held, for each

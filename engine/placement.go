@@ -60,16 +60,24 @@ type groupNode struct {
 	node  raft.ServerID
 }
 
-// arrangeLoop runs the arranger until the node closes.
+// arrangeLoop runs the arranger until the node closes: often while the
+// node has no layout yet (its readiness waits for one), then every
+// arrangeEvery.
 func (n *Node) arrangeLoop() {
 	a := arranger{caughtUpAt: map[groupNode]uint64{}, movedAt: map[int]time.Time{}}
-	n.every(arrangeEvery, func() { n.arrangeOnce(&a) })
+	n.every(func() time.Duration {
+		if n.layoutNow().Version == 0 {
+			return arrangeEvery / 10
+		}
+		return arrangeEvery
+	}, func() { n.arrangeOnce(&a) })
 }
 
-// every runs fn every d until the node closes (a background goroutine).
-func (n *Node) every(d time.Duration, fn func()) {
+// every runs fn after each wait of next() until the node closes (a
+// background goroutine).
+func (n *Node) every(next func() time.Duration, fn func()) {
 	defer n.background.Done()
-	t := time.NewTicker(d)
+	t := time.NewTimer(next())
 	defer t.Stop()
 	for {
 		select {
@@ -77,6 +85,7 @@ func (n *Node) every(d time.Duration, fn func()) {
 			return
 		case <-t.C:
 			fn()
+			t.Reset(next())
 		}
 	}
 }
@@ -243,7 +252,7 @@ func (n *Node) conform(a *arranger, rp *replica, layout shard.GroupLayout) {
 // open (the layout reached it).
 func (n *Node) holdsReplica(addr string, g int) bool {
 	var ans callAnswer
-	return n.calls.do(addr, callRequest{Op: opStatus, Group: g}, &ans, callTimeout) == nil
+	return n.calls.do(addr, callRequest{Op: opStatus, Group: g}, &ans, time.Second) == nil
 }
 
 // caughtUp reports whether a non-voter has applied the group's log as far
@@ -268,11 +277,18 @@ func (n *Node) caughtUp(a *arranger, rp *replica, id, addr string) bool {
 
 // handTo hands the group's leadership to a node (now, when this node must
 // go; else at most every leaderMoveEvery).
+//
+// Only to a node that answers that it holds the group: while a transfer is
+// under way the group takes no writes, and one to a node that is down
+// would hold them up for an election timeout for nothing.
 func (n *Node) handTo(a *arranger, rp *replica, id, addr string, now bool) {
 	if addr == "" || (!now && time.Since(a.movedAt[rp.group]) < leaderMoveEvery) {
 		return
 	}
 	a.movedAt[rp.group] = time.Now()
+	if !n.holdsReplica(addr, rp.group) {
+		return
+	}
 	if err := rp.raft.LeadershipTransferToServer(raft.ServerID(id), raft.ServerAddress(addr)).Error(); err != nil {
 		rp.log.Warn("placement: handing leadership over failed; will try again", "to", id, "err", err)
 		return

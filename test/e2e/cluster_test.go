@@ -400,6 +400,7 @@ type clusterLoad struct {
 	funding  int64
 	mu       sync.Mutex
 	acked    map[string]ack // referenceId → the transaction's id and status
+	ackedAt  []time.Time    // when each answer came, in order
 	unclear  int            // first answers that were not definite
 	problems []string
 	stop     chan struct{}
@@ -470,6 +471,7 @@ func (l *clusterLoad) client(g int) {
 			}
 			l.mu.Lock()
 			l.acked[ref] = ack{id, status}
+			l.ackedAt = append(l.ackedAt, time.Now())
 			l.mu.Unlock()
 			break
 		}
@@ -597,6 +599,21 @@ func (c *cluster) killUnderLoad(l *clusterLoad, victim int, down func(survivor *
 	if during < 10 {
 		t.Fatalf("only %d transactions while node %d was down: the survivors did not go on", during, victim+1)
 	}
+}
+
+// longestGap is the longest time between two answers (or from a bound to
+// the nearest answer) within [from, to]: how long the load stalled.
+func (l *clusterLoad) longestGap(from, to time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	gap, last := time.Duration(0), from
+	for _, at := range l.ackedAt {
+		if at.Before(from) || at.After(to) {
+			continue
+		}
+		gap, last = max(gap, at.Sub(last)), at
+	}
+	return max(gap, to.Sub(last))
 }
 
 func (l *clusterLoad) snapshot() map[string]ack {

@@ -142,7 +142,7 @@ func TestPlacementJoinAndRemoveUnderLoad(t *testing.T) {
 	l := startClusterLoad(t, c, 8)
 	time.Sleep(time.Second)
 
-	before := len(l.snapshot())
+	before, joinStart := len(l.snapshot()), time.Now()
 	c.addNode()
 	c.waitVoters(5)
 	st := c.waitLeadersPlaced()
@@ -153,13 +153,15 @@ func TestPlacementJoinAndRemoveUnderLoad(t *testing.T) {
 	if during := len(l.snapshot()) - before; during < 10 {
 		t.Fatalf("only %d transactions answered while the node joined", during)
 	}
+	t.Logf("join: %d transactions answered in %v; the longest time without an answer %v",
+		len(l.snapshot())-before, time.Since(joinStart).Round(time.Millisecond), l.longestGap(joinStart, time.Now()).Round(time.Millisecond))
 
 	leaving := 1
 	id := c.ids[leaving]
 	if dataGroups(st, id) == 0 {
 		t.Fatalf("node %s holds no group but the meta group: %v", id, st.NodeGroups)
 	}
-	before = len(l.snapshot())
+	before, removeStart := len(l.snapshot()), time.Now()
 	n1 := c.nodes[0]
 	if out, err := cli(t, "cluster", "remove", id, "--server", n1.url, "--token", n1.operator); err != nil {
 		t.Fatalf("cluster remove: %v %s", err, out)
@@ -167,6 +169,8 @@ func TestPlacementJoinAndRemoveUnderLoad(t *testing.T) {
 	if during := len(l.snapshot()) - before; during < 10 {
 		t.Fatalf("only %d transactions answered while the node left", during)
 	}
+	t.Logf("remove: %d transactions answered in %v; the longest time without an answer %v",
+		len(l.snapshot())-before, time.Since(removeStart).Round(time.Millisecond), l.longestGap(removeStart, time.Now()).Round(time.Millisecond))
 	st, err := c.status(n1)
 	if err != nil {
 		t.Fatal(err)

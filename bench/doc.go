@@ -2,8 +2,11 @@
 // a running server (`cloudwallet bench`), the bare fasthttp server that sets
 // the ceiling any HTTP API can reach on a machine (`cloudwallet bench
 // baseline`), the standard suite that runs both and reports medians and
-// ratios (`make bench`, `cloudwallet bench suite`), and in-process
-// measurements of memory per wallet and entry and of restart time.
+// ratios (`make bench`, `cloudwallet bench suite`), in-process
+// measurements of memory per wallet and entry and of restart time, and
+// how throughput grows with nodes (`cloudwallet bench scale`: clusters of
+// 1, 3 and 6 nodes, each node a process in a CPU-capped cgroup, each with
+// its own load generator).
 //
 // The load generator sets up its own project, asset and N funded wallets,
 // then drives POST /transactions: closed loop (C clients back to back) or

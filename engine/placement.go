@@ -186,7 +186,9 @@ func (n *Node) setLayout(l shard.GroupLayout) error {
 }
 
 // conform makes one change that brings a group this node leads closer to
-// the layout (see the top of the file).
+// the layout: the first of the planner's steps from the group as it
+// stands to the layout (topology.Moves: new replicas first, then the
+// leadership, then the replicas it loses).
 func (n *Node) conform(a *arranger, rp *replica, layout shard.GroupLayout) {
 	g := rp.group
 	if g >= len(layout.Groups) || len(layout.Groups[g]) == 0 {
@@ -197,55 +199,79 @@ func (n *Node) conform(a *arranger, rp *replica, layout shard.GroupLayout) {
 	if servers == nil {
 		return
 	}
+	// The group as it stands, in the planner's terms: its voters, this
+	// node (the leader) first. A non-voter counts as not there yet: adding
+	// one is adding it and then promoting it.
 	suffrage := map[string]raft.ServerSuffrage{}
+	have := []string{n.id}
 	for _, s := range servers {
 		suffrage[string(s.ID)] = s.Suffrage
+		if s.Suffrage == raft.Voter && string(s.ID) != n.id {
+			have = append(have, string(s.ID))
+		}
 	}
+	from, to := topology.Layout{Groups: make([][]string, g+1)}, topology.Layout{Groups: make([][]string, g+1)}
+	from.Groups[g], to.Groups[g] = have, want
 	addrs := n.addresses()
-	change := func(what string, node string, f raft.IndexFuture) {
-		if err := f.Error(); err != nil {
-			rp.log.Warn("placement: change failed; will try again", "change", what, "node", node, "err", err)
+	for _, step := range topology.Moves(from, to) {
+		id := step.Node
+		switch step.Kind {
+		case topology.AddReplica:
+			n.addReplica(a, rp, id, addrs[id], suffrage[id])
 			return
-		}
-		rp.log.Info("placement: membership changed", "change", what, "node", node)
-	}
-	for _, id := range want {
-		if _, in := suffrage[id]; !in && addrs[id] != "" {
-			if !n.holdsReplica(addrs[id], g) {
-				return // it has not opened its replica yet: Raft could not reach it
+		case topology.TransferLeader:
+			if n.handTo(a, rp, id, addrs[id], false) {
+				return
 			}
-			a.caughtUpAt[groupNode{g, raft.ServerID(id)}] = rp.raft.LastIndex()
-			change("add non-voter", id, rp.raft.AddNonvoter(raft.ServerID(id), raft.ServerAddress(addrs[id]), 0, membershipWait))
-			return
-		}
-	}
-	for _, id := range want {
-		if suffrage[id] == raft.Nonvoter {
-			if n.caughtUp(a, rp, id, addrs[id]) {
-				change("promote", id, rp.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(addrs[id]), 0, membershipWait))
+			// The preferred leader cannot take it now: go on with the
+			// replicas the group loses.
+		case topology.RemoveReplica:
+			switch {
+			case id == n.id:
+				n.handTo(a, rp, want[0], addrs[want[0]], true)
+			case g == metaGroup: // every node keeps the meta group
+				rp.changed("demote", id, rp.raft.DemoteVoter(raft.ServerID(id), 0, membershipWait))
+			default:
+				rp.changed("remove", id, rp.raft.RemoveServer(raft.ServerID(id), 0, membershipWait))
 			}
 			return
 		}
 	}
-	for _, s := range servers {
-		id := string(s.ID)
-		if slices.Contains(want, id) || (g == metaGroup && s.Suffrage == raft.Nonvoter) {
-			continue
-		}
-		if id == n.id {
-			n.handTo(a, rp, want[0], addrs[want[0]], true)
-			return
-		}
-		if g == metaGroup {
-			change("demote", id, rp.raft.DemoteVoter(s.ID, 0, membershipWait))
-		} else {
-			change("remove", id, rp.raft.RemoveServer(s.ID, 0, membershipWait))
-		}
+	if g == metaGroup {
 		return
 	}
-	if want[0] != n.id {
-		n.handTo(a, rp, want[0], addrs[want[0]], false)
+	for _, s := range servers { // added, then planned elsewhere before its promotion
+		if s.Suffrage == raft.Nonvoter && !slices.Contains(want, string(s.ID)) {
+			rp.changed("remove", string(s.ID), rp.raft.RemoveServer(s.ID, 0, membershipWait))
+			return
+		}
 	}
+}
+
+// addReplica adds a node the layout names to the group: as a non-voter
+// once it has opened its replica (else Raft could not reach it), and as
+// a voter once that has caught up.
+func (n *Node) addReplica(a *arranger, rp *replica, id, addr string, suffrage raft.ServerSuffrage) {
+	switch {
+	case addr == "":
+		// not in the meta group's configuration yet: nothing to dial
+	case suffrage == raft.Nonvoter:
+		if n.caughtUp(a, rp, id, addr) {
+			rp.changed("promote", id, rp.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(addr), 0, membershipWait))
+		}
+	case n.holdsReplica(addr, rp.group):
+		a.caughtUpAt[groupNode{rp.group, raft.ServerID(id)}] = rp.raft.LastIndex()
+		rp.changed("add non-voter", id, rp.raft.AddNonvoter(raft.ServerID(id), raft.ServerAddress(addr), 0, membershipWait))
+	}
+}
+
+// changed logs the end of a membership change.
+func (rp *replica) changed(what, node string, f raft.IndexFuture) {
+	if err := f.Error(); err != nil {
+		rp.log.Warn("placement: change failed; will try again", "change", what, "node", node, "err", err)
+		return
+	}
+	rp.log.Info("placement: membership changed", "change", what, "node", node)
 }
 
 // holdsReplica reports whether the node at addr has a replica of group g
@@ -276,24 +302,25 @@ func (n *Node) caughtUp(a *arranger, rp *replica, id, addr string) bool {
 }
 
 // handTo hands the group's leadership to a node (now, when this node must
-// go; else at most every leaderMoveEvery).
+// go; else at most every leaderMoveEvery), and reports whether it did.
 //
 // Only to a node that answers that it holds the group: while a transfer is
 // under way the group takes no writes, and one to a node that is down
 // would hold them up for an election timeout for nothing.
-func (n *Node) handTo(a *arranger, rp *replica, id, addr string, now bool) {
+func (n *Node) handTo(a *arranger, rp *replica, id, addr string, now bool) (handed bool) {
 	if addr == "" || (!now && time.Since(a.movedAt[rp.group]) < leaderMoveEvery) {
-		return
+		return false
 	}
 	a.movedAt[rp.group] = time.Now()
 	if !n.holdsReplica(addr, rp.group) {
-		return
+		return false
 	}
 	if err := rp.raft.LeadershipTransferToServer(raft.ServerID(id), raft.ServerAddress(addr)).Error(); err != nil {
 		rp.log.Warn("placement: handing leadership over failed; will try again", "to", id, "err", err)
-		return
+		return false
 	}
 	rp.log.Info("placement: handed leadership over", "to", id)
+	return true
 }
 
 // reconcile opens a replica of each group the layout gives this node, and

@@ -132,10 +132,11 @@ func TestPlacementSixNodesKill9UnderLoad(t *testing.T) {
 // non-voter, caught up, promoted, and only then does the group drop a
 // replica elsewhere) until replicas and leaderships are balanced again.
 // Then `cluster remove` takes out a node that holds several groups: its
-// replicas move to the others first, then it leaves. Writes go on
-// through every move, and at the end every answered transaction is there
-// exactly once, money is conserved, and the replicas of each group hold
-// the same wallets and entries.
+// replicas move to the others first, then it leaves. Then a node is killed
+// -9 and removed for good: its groups are made again from the survivors.
+// Writes go on through every move, and at the end every answered
+// transaction is there exactly once, money is conserved, and the replicas
+// of each group hold the same wallets and entries.
 func TestPlacementJoinAndRemoveUnderLoad(t *testing.T) {
 	c := startCluster(t, 4, false, "--groups", "4", "--shards", "2", "--replicas", "3")
 	c.waitLeadersPlaced()
@@ -180,15 +181,35 @@ func TestPlacementJoinAndRemoveUnderLoad(t *testing.T) {
 	}
 	c.nodes[leaving].stop()
 	time.Sleep(time.Second) // the load goes on without it
-	l.wait(t)
-	c.nodes = slices.Delete(c.nodes, leaving, leaving+1)
-	c.args = slices.Delete(c.args, leaving, leaving+1)
-	c.ids = map[int]string{}
+	c.forget(leaving)
 	c.waitVoters(4)
+
+	// A node dead for good: killed, then removed. Its groups are made
+	// again on the three left from the survivors' replicas.
+	dead := 1
+	id = c.ids[dead]
+	c.nodes[dead].kill()
+	before, removeStart = len(l.snapshot()), time.Now()
+	if out, err := cli(t, "cluster", "remove", id, "--server", n1.url, "--token", n1.operator); err != nil {
+		t.Fatalf("cluster remove of a dead node: %v %s", err, out)
+	}
+	t.Logf("remove of a dead node: %d transactions answered in %v; the longest time without an answer %v",
+		len(l.snapshot())-before, time.Since(removeStart).Round(time.Millisecond), l.longestGap(removeStart, time.Now()).Round(time.Millisecond))
+	l.wait(t)
+	c.forget(dead)
+	c.waitVoters(3)
 	c.requireSpread(c.waitLeadersPlaced(), c.liveIDs())
 	c.waitConverged(n1)
 	l.verify(t)
 	l.verifyReplicas(t)
+}
+
+// forget drops a node that left the cluster from the test's lists (its
+// process is stopped).
+func (c *cluster) forget(i int) {
+	c.nodes = slices.Delete(c.nodes, i, i+1)
+	c.args = slices.Delete(c.args, i, i+1)
+	c.ids = map[int]string{}
 }
 
 // dataGroups counts the groups but the meta group whose configuration

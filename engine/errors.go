@@ -30,6 +30,9 @@ var (
 	// ErrNotHeld: a call about a shard group reached a node that holds no
 	// replica of it (the group moved): ask another holder.
 	ErrNotHeld = errors.New("engine: this node holds no replica of the group")
+	// ErrLastNode: a removal would leave the cluster without a node to
+	// hold its groups.
+	ErrLastNode = errors.New("engine: the last node of the cluster cannot be removed")
 )
 
 // Errors cross the internal port as a code beside their text, so the

@@ -104,6 +104,11 @@ func (n *Node) RemoveNode(ctx context.Context, id string) error {
 	if !known() {
 		return fmt.Errorf("%w: %s", ErrNoSuchNode, id)
 	}
+	if !slices.ContainsFunc(n.meta().servers(), func(s raft.Server) bool {
+		return string(s.ID) != id && !n.layoutNow().IsLeaving(string(s.ID))
+	}) {
+		return ErrLastNode
+	}
 	for {
 		l := n.layoutNow()
 		if l.IsLeaving(id) {

@@ -61,6 +61,9 @@ func removeNode(c *call) *apiError {
 		if errors.Is(err, engine.ErrNoSuchNode) {
 			return errf(http.StatusNotFound, codeNotFound, "no node "+id+" in the cluster")
 		}
+		if errors.Is(err, engine.ErrLastNode) {
+			return invalid("node " + id + " is the last node of the cluster (or every other one is leaving): nothing would hold its groups")
+		}
 		return errf(http.StatusServiceUnavailable, codeUnavailable, "removing "+id+": "+err.Error())
 	}
 	return c.reply(http.StatusOK, map[string]string{"removed": id})

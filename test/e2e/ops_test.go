@@ -438,10 +438,14 @@ func TestSIGTERMFinishesRequestsInFlight(t *testing.T) {
 }
 
 // The operations endpoints answer what the OpenAPI document promises for
-// a node that is not there, and for a route only Customer Keys may call.
+// a node that is not there, for the last node, and for a route only
+// Customer Keys may call.
 func TestOperatorAnswersForMissingNodeAndCustomerOnlyRoute(t *testing.T) {
 	s := newServer(t)
 	s.expect(s.call("DELETE", "/cluster/nodes/node-nobody", s.operator, nil), 404, "NOT_FOUND")
+	self := s.expect(s.call("GET", "/cluster", s.operator, nil), 200, "").str("node")
+	s.expect(s.call("DELETE", "/cluster/nodes/"+self, s.operator, nil), 400, "VALIDATION_ERROR")
+	s.expect(s.ak("GET", "/customers?page=0", nil), 200, "") // still serving
 	// GET /wallets lists the caller's own wallets: a Customer Key's. The
 	// operator token has no customer, as an Access Key has none: 403 both.
 	s.expect(s.call("GET", "/projects/"+s.projectID+"/wallets", s.operator, nil), 403, "ACCESS_DENIED")

@@ -57,10 +57,9 @@ type queryReply struct {
 
 // queryRemote reads a group through a holder.
 func (n *Node) queryRemote(ctx context.Context, sg *shardGroup, q remoteQuery) (queryReply, error) {
-	timeout := n.cfg.ReadTimeout + callTimeout
-	if q.Settle {
-		timeout += n.cfg.ApplyTimeout
-	}
+	// The holder gives up after ReadTimeout+ApplyTimeout (serveQuery);
+	// the caller's ctx may give up sooner.
+	timeout := n.cfg.ReadTimeout + n.cfg.ApplyTimeout + callTimeout
 	if d, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, max(time.Until(d), time.Millisecond))
 	}

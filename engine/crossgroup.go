@@ -146,7 +146,7 @@ func (n *Node) proposeTransaction(ctx context.Context, cmd *shard.Command, pp sh
 	if err != nil {
 		result = "unknown"
 	}
-	n.groups[metaGroup].metrics.acrossGroups.WithLabelValues(result).Inc()
+	n.metrics.acrossGroups.WithLabelValues(result).Inc()
 	return r, err
 }
 
@@ -299,7 +299,7 @@ func (n *Node) prepare(ctx context.Context, rp *shardGroup, r txRun) (*shard.Pre
 // prepareSettled votes again after a vote Blocked on holds: the decided
 // transactions holding those wallets are finished first (held.go).
 func (n *Node) prepareSettled(ctx context.Context, rp *shardGroup, r txRun, blocked []shard.WalletID) (*shard.Prepared, error) {
-	n.groups[metaGroup].metrics.blocked.WithLabelValues("prepare").Inc()
+	n.metrics.blocked.WithLabelValues("prepare").Inc()
 	if err := n.settleHolds(ctx, r.project, blocked); err != nil {
 		return nil, err
 	}
@@ -473,7 +473,7 @@ func (n *Node) resolve(d shard.InDoubt) {
 		n.log.Warn("resolver: a transaction across groups is still in doubt", "project", d.Project, "referenceId", d.Ref, "attempt", d.Attempt, "err", err)
 		return
 	}
-	n.groups[metaGroup].metrics.resolved.Inc()
+	n.metrics.resolved.Inc()
 	n.log.Info("resolver: finished a transaction across groups", "project", d.Project, "referenceId", d.Ref, "attempt", d.Attempt)
 }
 

@@ -124,7 +124,7 @@ func TestAcrossGroupsAnswerAtTheDecisionAndSettleOnMeeting(t *testing.T) {
 	}
 	// Operators see it: the commands that met holds, and the transactions
 	// finished by what met them (the read, the issue, the spend: three).
-	m := f.n.groups[metaGroup].metrics
+	m := f.n.metrics
 	if got := testutil.ToFloat64(m.blocked.WithLabelValues("command")); got != 2 {
 		t.Errorf("cloudwallet_blocked_total{what=command} = %v, want 2 (the issue and the spend)", got)
 	}

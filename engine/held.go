@@ -83,7 +83,7 @@ func (n *Node) settleParts(ctx context.Context, parts []shard.InDoubt) (settled 
 			return settled, err
 		}
 		settled++
-		n.groups[metaGroup].metrics.heldFinished.Inc()
+		n.metrics.heldFinished.Inc()
 	}
 	return settled, nil
 }

@@ -153,7 +153,11 @@ func (n *Node) RemoveNode(ctx context.Context, id string) error {
 
 // Handoff transfers leadership of every group this node leads to another
 // voter, so a planned stop does not wait out an election timeout.
+//
+// From then on the node tells the groups' leaders it is stopping, so none
+// hands a leadership back to it as its preferred leader (placement.go).
 func (n *Node) Handoff() error {
+	n.stopping.Store(true)
 	var errs []error
 	for _, rp := range n.held() {
 		errs = append(errs, rp.handoff())

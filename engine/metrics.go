@@ -61,10 +61,6 @@ var latencyBuckets = prometheus.ExponentialBucketsRange(50e-6, 10, 16)
 // and are safe for concurrent use; the gauges at the end are written by
 // the FSM goroutine only.
 type metrics struct {
-	txTotal          *prometheus.CounterVec
-	txOutcomes       [outcomeCount]prometheus.Counter // txTotal's children, resolved once
-	txSeconds        prometheus.Histogram
-	txOperations     prometheus.Histogram
 	applySeconds     prometheus.Histogram
 	entriesPerApply  prometheus.Histogram
 	commandsPerEntry prometheus.Histogram
@@ -83,23 +79,27 @@ type metrics struct {
 	forwardVecs []*prometheus.CounterVec
 	fences      prometheus.Counter // fences this node proposed after a forward link broke
 
-	// Node-level, registered from the meta group's metrics only.
-	acrossGroups *prometheus.CounterVec // transactions run across groups, by result
-	resolved     prometheus.Counter     // transactions the resolver finished
-	blocked      *prometheus.CounterVec // commands and prepares proposed again after meeting holds, by what
-	heldFinished prometheus.Counter     // decided transactions finished by what met their holds
-
 	// What the state holds, kept by Apply and Restore (no lock, no read
 	// through the workers at scrape time).
 	customers, wallets, transactions atomic.Int64
 }
 
-// newMetrics makes the collectors of one group's replica. The per-group
-// ones carry the group's number as a label; the transaction ones count
-// for the node and are registered once (from the meta group's).
-func newMetrics(group int) *metrics {
-	groupLabel := prometheus.Labels{"group": strconv.Itoa(group)}
-	m := &metrics{}
+// nodeMetrics are the collectors that count for the node as a whole:
+// transactions and what it did across groups. Set in Open, safe for
+// concurrent use.
+type nodeMetrics struct {
+	txTotal      *prometheus.CounterVec
+	txOutcomes   [outcomeCount]prometheus.Counter // txTotal's children, resolved once
+	txSeconds    prometheus.Histogram
+	txOperations prometheus.Histogram
+	acrossGroups *prometheus.CounterVec // transactions run across groups, by result
+	resolved     prometheus.Counter     // transactions the resolver finished
+	blocked      *prometheus.CounterVec // commands and prepares proposed again after meeting holds, by what
+	heldFinished prometheus.Counter     // decided transactions finished by what met their holds
+}
+
+func newNodeMetrics() *nodeMetrics {
+	m := &nodeMetrics{}
 	m.txTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "cloudwallet_transactions_total",
 		Help: "Transaction writes by outcome: completed, failed (recorded Failed), duplicate (referenceId used), rejected, overloaded (429), unavailable (503), unknown (202 Waiting).",
@@ -117,6 +117,30 @@ func newMetrics(group int) *metrics {
 		Help:    "Operations per transaction written.",
 		Buckets: []float64{1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000},
 	})
+	m.acrossGroups = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cloudwallet_transactions_across_groups_total",
+		Help: "Transactions run with two-phase commit across shard groups by this node as coordinator: result answered (a definite outcome) or unknown (left to a retry or the resolver).",
+	}, []string{"result"})
+	m.resolved = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "cloudwallet_resolver_finished_total",
+		Help: "Transactions across groups left in doubt that this node's resolver finished.",
+	})
+	m.blocked = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cloudwallet_blocked_total",
+		Help: "Commands (what=command) and prepares across groups (what=prepare) that met holds of transactions across groups and were proposed again once the decided ones were finished.",
+	}, []string{"what"})
+	m.heldFinished = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "cloudwallet_held_transactions_finished_total",
+		Help: "Decided transactions across groups this node finished because a command, a prepare or a read met their holds before their coordinator finished them.",
+	})
+	return m
+}
+
+// newMetrics makes the collectors of one group's replica; each carries
+// the group's number as a label.
+func newMetrics(group int) *metrics {
+	groupLabel := prometheus.Labels{"group": strconv.Itoa(group)}
+	m := &metrics{}
 	m.applySeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:        "cloudwallet_raft_apply_duration_seconds",
 		Help:        "Time the FSM took to apply one batch of committed log entries.",
@@ -195,22 +219,6 @@ func newMetrics(group int) *metrics {
 		Help:        "Fences this node applied after a link to the leader broke with writes unanswered (each ends those writes as not applied).",
 		ConstLabels: groupLabel,
 	})
-	m.acrossGroups = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "cloudwallet_transactions_across_groups_total",
-		Help: "Transactions run with two-phase commit across shard groups by this node as coordinator: result answered (a definite outcome) or unknown (left to a retry or the resolver).",
-	}, []string{"result"})
-	m.resolved = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "cloudwallet_resolver_finished_total",
-		Help: "Transactions across groups left in doubt that this node's resolver finished.",
-	})
-	m.blocked = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "cloudwallet_blocked_total",
-		Help: "Commands (what=command) and prepares across groups (what=prepare) that met holds of transactions across groups and were proposed again once the decided ones were finished.",
-	}, []string{"what"})
-	m.heldFinished = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "cloudwallet_held_transactions_finished_total",
-		Help: "Decided transactions across groups this node finished because a command, a prepare or a read met their holds before their coordinator finished them.",
-	})
 	fwd("cloudwallet_forwarded_commands_total",
 		"Commands this node sent to the group leader, by the leader's answer: applied, unavailable, overloaded, unknown (appended, not confirmed), broken (the link broke before the answer).",
 		&m.forwarded)
@@ -257,9 +265,9 @@ func (n *Node) registerMetrics(reg prometheus.Registerer) error {
 			return float64(v)
 		})
 	}
-	m0 := n.groups[metaGroup].metrics
+	nm := n.metrics
 	cs := []prometheus.Collector{
-		m0.txTotal, m0.txSeconds, m0.txOperations, m0.acrossGroups, m0.resolved, m0.blocked, m0.heldFinished,
+		nm.txTotal, nm.txSeconds, nm.txOperations, nm.acrossGroups, nm.resolved, nm.blocked, nm.heldFinished,
 		sum("cloudwallet_customers", "Customers held (Deleted ones included).", func(m *metrics) *atomic.Int64 { return &m.customers }),
 		sum("cloudwallet_wallets", "Wallets held.", func(m *metrics) *atomic.Int64 { return &m.wallets }),
 		sum("cloudwallet_transactions", "Transaction records held (Completed and Failed).", func(m *metrics) *atomic.Int64 { return &m.transactions }),
@@ -280,7 +288,7 @@ func (n *Node) registerMetrics(reg prometheus.Registerer) error {
 }
 
 // observeTransaction counts one transaction write.
-func (m *metrics) observeTransaction(cmd *shard.Command, r shard.Result, err error, took time.Duration) {
+func (m *nodeMetrics) observeTransaction(cmd *shard.Command, r shard.Result, err error, took time.Duration) {
 	m.txOutcomes[outcomeOf(r, err)].Inc()
 	if err == nil {
 		m.txSeconds.Observe(took.Seconds())

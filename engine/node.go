@@ -44,7 +44,9 @@ type Node struct {
 	groupCalls     callClient                        // reads and writes of groups held elsewhere (KindGroup); guarded by its own mu
 	keys           keyCache                          // fed by the meta group's FSM goroutine; guarded by its own mu
 	layout         atomic.Pointer[shard.GroupLayout] // where the groups live: stored by the meta group's FSM goroutine
+	addrs          atomic.Pointer[map[string]string] // node id → internal address: stored by the arranger (placement.go)
 	log            *slog.Logger
+	metrics        *nodeMetrics    // the node's own collectors (the groups have theirs)
 	closing        chan struct{}   // closed once, by Close
 	life           context.Context // ends when Close begins (with closing): background work stops with it
 	endLife        context.CancelFunc
@@ -52,6 +54,7 @@ type Node struct {
 	background     sync.WaitGroup // the resolver, the arranger, the finishes after an answer (goBackground)
 	backgroundMu   sync.Mutex     // guards stopped: no goroutine joins background once Close waits on it
 	stopped        bool
+	stopping       atomic.Bool // set by Handoff: a planned stop is under way
 	// leaveParts (tests only, set before use): a coordinator does not
 	// finish the other groups' parts after its answer, leaving them to
 	// whatever meets their holds, as when it dies right after answering.
@@ -95,7 +98,7 @@ func Open(cfg Config) (*Node, error) {
 	if err := wal.MkdirAllDurable(cfg.DataDir, 0o700); err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, closing: make(chan struct{}), log: cfg.Logger}
+	n := &Node{cfg: cfg, closing: make(chan struct{}), log: cfg.Logger, metrics: newNodeMetrics()}
 	n.life, n.endLife = context.WithCancel(context.Background())
 	if n.log == nil {
 		n.log = slog.Default()
@@ -396,7 +399,7 @@ func (n *Node) Propose(ctx context.Context, cmd *shard.Command) (shard.Result, e
 		// The command met holds, which may belong to decided
 		// transactions across groups: finish those, then apply it
 		// counting only the undecided ones (held.go).
-		n.groups[metaGroup].metrics.blocked.WithLabelValues("command").Inc()
+		n.metrics.blocked.WithLabelValues("command").Inc()
 		if err := n.settleHolds(ctx, cmd.Project, blocked.Wallets); err != nil {
 			return shard.Result{}, ErrUnavailable // nothing was applied
 		}
@@ -424,7 +427,7 @@ func (n *Node) proposePlaced(ctx context.Context, cmd *shard.Command, pl shard.P
 	}
 	start := time.Now()
 	r, err := n.proposeTransaction(ctx, cmd, pl)
-	n.groups[metaGroup].metrics.observeTransaction(cmd, r, err, time.Since(start))
+	n.metrics.observeTransaction(cmd, r, err, time.Since(start))
 	return r, err
 }
 

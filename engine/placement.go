@@ -91,6 +91,7 @@ func (n *Node) every(next func() time.Duration, fn func()) {
 }
 
 func (n *Node) arrangeOnce(a *arranger) {
+	n.readAddresses()
 	meta := n.meta()
 	if meta.leads() && meta.caughtUp.Load() {
 		n.planLayout()
@@ -120,13 +121,25 @@ func (n *Node) layoutNow() shard.GroupLayout {
 }
 
 // addresses maps every node of the cluster (the meta group's
-// configuration) to its internal address.
+// configuration) to its internal address, as the arranger last read it
+// (every round, so a call to a group held elsewhere reads no
+// configuration). The map is never changed once stored.
 func (n *Node) addresses() map[string]string {
+	if m := n.addrs.Load(); m != nil {
+		return *m
+	}
+	return n.readAddresses()
+}
+
+// readAddresses reads the addresses from the meta group's configuration
+// and keeps them for addresses.
+func (n *Node) readAddresses() map[string]string {
 	servers := n.meta().servers()
 	out := make(map[string]string, len(servers))
 	for _, s := range servers {
 		out[string(s.ID)] = string(s.Address)
 	}
+	n.addrs.Store(&out)
 	return out
 }
 
@@ -304,16 +317,18 @@ func (n *Node) caughtUp(a *arranger, rp *replica, id, addr string) bool {
 // handTo hands the group's leadership to a node (now, when this node must
 // go; else at most every leaderMoveEvery), and reports whether it did.
 //
-// Only to a node that answers that it holds the group: while a transfer is
-// under way the group takes no writes, and one to a node that is down
-// would hold them up for an election timeout for nothing.
+// Only to a node that answers that it holds the group and is not
+// stopping: while a transfer is under way the group takes no writes, and
+// one to a node that is down or going down would hold them up for an
+// election timeout for nothing.
 func (n *Node) handTo(a *arranger, rp *replica, id, addr string, now bool) (handed bool) {
 	if addr == "" || (!now && time.Since(a.movedAt[rp.group]) < leaderMoveEvery) {
 		return false
 	}
 	a.movedAt[rp.group] = time.Now()
-	if !n.holdsReplica(addr, rp.group) {
-		return false
+	var ans callAnswer
+	if n.calls.do(addr, callRequest{Op: opStatus, Group: rp.group}, &ans, time.Second) != nil || ans.Status == nil || ans.Status.Stopping {
+		return false // it does not hold the group, or it is going away
 	}
 	if err := rp.raft.LeadershipTransferToServer(raft.ServerID(id), raft.ServerAddress(addr)).Error(); err != nil {
 		rp.log.Warn("placement: handing leadership over failed; will try again", "to", id, "err", err)
@@ -406,7 +421,7 @@ func (n *Node) wipeGroup(g int) error {
 // removedFrom reports whether the group's leader no longer counts this
 // node (as its holders answer).
 func (n *Node) removedFrom(sg *shardGroup) bool {
-	ans, err := n.askGroup(sg, callRequest{Op: opMembers, Proxied: false}, callTimeout)
+	ans, err := n.askGroup(sg, callRequest{Op: opMembers}, callTimeout)
 	if err != nil || len(ans.Members) == 0 {
 		return false
 	}

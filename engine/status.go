@@ -24,6 +24,7 @@ type NodeStatus struct {
 	CommitIndex  uint64 `json:"commitIndex,omitempty"`
 	AppliedIndex uint64 `json:"appliedIndex,omitempty"`
 	LastIndex    uint64 `json:"lastIndex,omitempty"`
+	Stopping     bool   `json:"stopping,omitempty"` // the node is stopping (SIGTERM): it takes no leadership
 }
 
 // GroupStatus is a shard group and its replicas.
@@ -53,6 +54,7 @@ func (rp *replica) localStatus() NodeStatus {
 		ID: rp.n.id, Addr: rp.n.mux.Addr(), Reachable: true,
 		State: rp.raft.State().String(), Term: rp.raft.CurrentTerm(), Leader: string(leader),
 		CommitIndex: rp.raft.CommitIndex(), AppliedIndex: rp.applied.get(), LastIndex: rp.raft.LastIndex(),
+		Stopping: rp.n.stopping.Load(),
 	}
 }
 

@@ -50,28 +50,23 @@ func TestCPUCapWritesTheQuotaOrRefuses(t *testing.T) {
 // and, with as many groups as nodes, each node leads one.
 func TestScaleWaitsForABalancedCluster(t *testing.T) {
 	l := ScaleLayout{Nodes: 3, Groups: 3}
+	// the data groups led by leaders, then the meta group, led by a
 	st := func(leaders ...string) clusterStatus {
 		var s clusterStatus
-		for _, lead := range leaders {
-			g := struct {
-				Leader string `json:"leader"`
-				Nodes  []struct {
-					ID       string `json:"id"`
-					Suffrage string `json:"suffrage"`
-				} `json:"nodes"`
-			}{Leader: lead}
+		for i, lead := range append(leaders, "a") {
+			g := groupStatus{Leader: lead, Meta: i == len(leaders)}
 			for _, id := range []string{"a", "b", "c"} {
-				g.Nodes = append(g.Nodes, struct {
-					ID       string `json:"id"`
-					Suffrage string `json:"suffrage"`
-				}{id, "Voter"})
+				g.Nodes = append(g.Nodes, memberStatus{id, "Voter"})
 			}
 			s.Groups = append(s.Groups, g)
 		}
 		return s
 	}
-	if ok, _ := balanced(st("a", "b", "c"), l); !ok {
-		t.Fatal("spread leaders: not balanced")
+	if ok, why := balanced(st("a", "b", "c"), l); !ok {
+		t.Fatalf("spread leaders (a leads the meta group too): not balanced: %s", why)
+	}
+	if ok, _ := balanced(st("a", "b"), l); ok {
+		t.Fatal("a group missing counted as balanced")
 	}
 	if ok, why := balanced(st("a", "a", "c"), l); ok {
 		t.Fatal("two groups led by one node counted as balanced")

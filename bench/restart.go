@@ -110,10 +110,10 @@ func MeasureRestart(dir string, wallets, entries int, progress io.Writer) (Resta
 	}
 	var snapIndex uint64
 	if err == nil {
-		snapIndex = n.Raft().AppliedIndex()
+		snapIndex = n.GroupRaft(0).AppliedIndex()
 		err = transfers(total-tail, tail)
 	}
-	last := n.Raft().LastIndex()
+	last := n.GroupRaft(0).LastIndex()
 	n.Close()
 	if err != nil {
 		return res, err
@@ -121,7 +121,7 @@ func MeasureRestart(dir string, wallets, entries int, progress io.Writer) (Resta
 	res.Entries = wallets + 2*total
 	res.LogTailEntries = last - snapIndex
 	res.BuildSeconds = time.Since(start).Seconds()
-	res.SnapshotBytes = dirBytes(filepath.Join(dir, "snapshots"))
+	res.SnapshotBytes = dirBytes(filepath.Join(dir, "group-0", "snapshots"))
 
 	say("restart: restarting")
 	t0 := time.Now()

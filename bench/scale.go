@@ -265,14 +265,19 @@ func maxP99(rs []Result) float64 {
 
 // clusterStatus is what the scale run reads of GET /cluster.
 type clusterStatus struct {
-	Node   string `json:"node"` // the node that answered
-	Groups []struct {
-		Leader string `json:"leader"`
-		Nodes  []struct {
-			ID       string `json:"id"`
-			Suffrage string `json:"suffrage"`
-		} `json:"nodes"`
-	} `json:"groups"`
+	Node   string        `json:"node"`   // the node that answered
+	Groups []groupStatus `json:"groups"` // the data groups, then the meta group
+}
+
+type groupStatus struct {
+	Meta   bool           `json:"meta"`
+	Leader string         `json:"leader"`
+	Nodes  []memberStatus `json:"nodes"`
+}
+
+type memberStatus struct {
+	ID       string `json:"id"`
+	Suffrage string `json:"suffrage"`
 }
 
 // waitBalanced waits until every group has min(nodes, R) voters and, when
@@ -297,7 +302,7 @@ func waitBalanced(urls []string, token string, l ScaleLayout) ([]bool, error) {
 }
 
 func balanced(st clusterStatus, l ScaleLayout) (bool, string) {
-	if len(st.Groups) != l.Groups {
+	if len(st.Groups) != l.Groups+1 { // and the meta group, last
 		return false, fmt.Sprintf("%d groups", len(st.Groups))
 	}
 	leads := map[string]int{}
@@ -311,7 +316,9 @@ func balanced(st clusterStatus, l ScaleLayout) (bool, string) {
 		if voters != min(l.Nodes, l.replicas()) || grp.Leader == "" {
 			return false, fmt.Sprintf("group %d: %d voters, leader %q", g, voters, grp.Leader)
 		}
-		leads[grp.Leader]++
+		if !grp.Meta {
+			leads[grp.Leader]++
+		}
 	}
 	if l.Groups == l.Nodes && len(leads) != l.Nodes {
 		return false, fmt.Sprintf("leaders on %d nodes of %d", len(leads), l.Nodes)

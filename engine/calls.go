@@ -91,7 +91,9 @@ type callConn struct {
 
 // exchange runs one call on a pooled connection to addr: fn writes the
 // request and reads the answer. A connection that could not be had is
-// errNotSent; one that fails in fn is closed.
+// errNotSent; one that fails in fn is closed. When an idle one fails, the
+// others idle beside it are closed too: the peer most likely restarted,
+// and each of them would fail one more call.
 func (c *callClient) exchange(addr string, timeout time.Duration, fn func(conn *callConn) error) (reused bool, err error) {
 	conn, reused, err := c.take(addr, timeout)
 	if err != nil {
@@ -100,6 +102,9 @@ func (c *callClient) exchange(addr string, timeout time.Duration, fn func(conn *
 	conn.SetDeadline(time.Now().Add(timeout))
 	if err := fn(conn); err != nil {
 		c.put(addr, conn, false)
+		if reused {
+			c.dropIdle(addr)
+		}
 		return reused, err
 	}
 	conn.SetDeadline(time.Time{})
@@ -189,6 +194,16 @@ func (c *callClient) put(addr string, conn *callConn, ok bool) {
 	c.idle[addr] = append(c.idle[addr], conn)
 }
 
+// dropIdle closes the idle connections to addr.
+func (c *callClient) dropIdle(addr string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, conn := range c.idle[addr] {
+		conn.Close()
+	}
+	delete(c.idle, addr)
+}
+
 func (c *callClient) close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -232,7 +247,7 @@ func (n *Node) serveCalls(conn net.Conn, _ uint16) {
 // answer answers a call: about the node, or about one of its groups.
 func (n *Node) answer(req callRequest) callAnswer {
 	if req.Op == opInfo {
-		return callAnswer{Shards: n.shardsPerGroup, Groups: len(n.groups), Replicas: n.replicas, Token: n.cfg.OperatorToken}
+		return callAnswer{Shards: n.shardsPerGroup, Groups: n.Groups(), Replicas: n.replicas, Token: n.cfg.OperatorToken}
 	}
 	if req.Group < 0 || req.Group >= len(n.groups) {
 		return callAnswer{Err: fmt.Sprintf("no shard group %d", req.Group)}

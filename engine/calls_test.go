@@ -33,9 +33,9 @@ func serveIndex(t *testing.T, addr string, secret []byte, index uint64) *peer.Mu
 	return m
 }
 
-// A peer that restarted left this node's idle connection to it dead: the
-// next call still succeeds (on a new connection) instead of reporting the
-// peer unreachable once.
+// A peer that restarted left this node's idle connections to it dead: the
+// next calls still succeed (on a new connection) instead of reporting the
+// peer unreachable, however many dead ones the pool held.
 func TestCallsSurviveAPeerRestart(t *testing.T) {
 	secret := []byte("a-cluster-secret-of-enough-length")
 	server := serveIndex(t, "127.0.0.1:0", secret, 7)
@@ -51,11 +51,25 @@ func TestCallsSurviveAPeerRestart(t *testing.T) {
 	if err := calls.do(addr, callRequest{Op: opStatus}, &ans, time.Second); err != nil || ans.Index != 7 {
 		t.Fatalf("first call: %v %+v", err, ans)
 	}
+	// three connections idle in the pool, as after concurrent calls
+	var held []*callConn
+	for range 3 {
+		conn, _, err := calls.take(addr, time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, conn)
+	}
+	for _, conn := range held {
+		calls.put(addr, conn, true)
+	}
 	server.Close()
 	server = serveIndex(t, addr, secret, 8) // the same address, a new process
 	defer server.Close()
 	var again callAnswer // a fresh answer: the new process's, not the first one left over
-	if err := calls.do(addr, callRequest{Op: opStatus}, &again, time.Second); err != nil || again.Index != 8 {
-		t.Fatalf("call after the peer restarted: %v %+v", err, again)
+	for i := range 3 {
+		if err := calls.do(addr, callRequest{Op: opStatus}, &again, time.Second); err != nil || again.Index != 8 {
+			t.Fatalf("call %d after the peer restarted: %v %+v", i+1, err, again)
+		}
 	}
 }

@@ -96,15 +96,16 @@ type Config struct {
 	Metrics prometheus.Registerer
 }
 
-// DefaultConfig returns a fresh single-node configuration.
-// GroupsMax bounds G: every node runs a Raft instance, a proposer and S+1
-// partition workers per group.
-const GroupsMax = 64
+// GroupsMax bounds G, the data groups: every node runs a Raft instance, a
+// proposer and S+1 partition workers per group, and a Scope has a bit for
+// each data group and the meta group.
+const GroupsMax = 63
 
 // ReplicasMax bounds R: more voters make every write wait on more fsyncs
 // for no safety a production cluster needs (7 survives 3 failures).
 const ReplicasMax = 7
 
+// DefaultConfig returns a fresh single-node configuration.
 func DefaultConfig() Config {
 	return Config{
 		DataDir:             "./data",

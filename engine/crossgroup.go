@@ -438,7 +438,7 @@ func (n *Node) resolveLoop() {
 // deleted that the group's log has not revoked: a DeleteKeyPair whose
 // answer was lost half-way (its caller got an unknown outcome).
 func (n *Node) repairRevocations(rp *replica) {
-	if rp.group == metaGroup {
+	if rp.layout.HoldsMeta() {
 		return
 	}
 	var deleted []shard.KeyPairID

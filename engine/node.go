@@ -19,10 +19,6 @@ import (
 	"github.com/cloudwallet/cloudwallet/wal"
 )
 
-// metaGroup is the shard group that also holds the meta partition
-// (projects, key pairs, assets).
-const metaGroup = 0
-
 // Node is one member of the cluster: its replicas of the shard groups the
 // layout gives it (every group while there are no more nodes than
 // replicas per group), the internal port they share, and the routing of
@@ -84,7 +80,8 @@ type identity struct {
 //	3  one log per node for every group (DATA_DIR/wal)
 //	4  transactions across groups run as attempts: prepares before the record
 //	5  groups on R of the N nodes: the meta group keeps where they live
-const DataFormat = 5
+//	6  the meta group holds no shard: it is group G, after the data groups
+const DataFormat = 6
 
 // ErrDataFormat: the data dir was written in another data format.
 var ErrDataFormat = errors.New("engine: the data dir is in another data format")
@@ -135,17 +132,19 @@ func Open(cfg Config) (*Node, error) {
 			return nil, err
 		}
 	}
-	total := id.Shards * id.Groups
 	for g := range id.Groups {
 		n.groups = append(n.groups, &shardGroup{n: n, group: g, metrics: newMetrics(g),
-			layout: shard.Layout{Base: uint16(g * id.Shards), Count: id.Shards, Total: total}})
+			layout: shard.DataGroup(g, id.Groups, id.Shards)})
 	}
+	// The meta group comes after the data groups: group G.
+	n.groups = append(n.groups, &shardGroup{n: n, group: id.Groups, metrics: newMetrics(id.Groups),
+		layout: shard.MetaGroup(id.Groups)})
 	// A new cluster's first node holds every group. Otherwise the node
 	// opens the meta group and the groups it held when it stopped; the
 	// arranger then opens and closes replicas as the layout says.
 	bootstrap := fresh && cfg.JoinAddr == ""
 	for _, sg := range n.groups {
-		if sg.group != metaGroup && !bootstrap && !n.hasGroupData(sg.group) {
+		if !sg.isMeta() && !bootstrap && !n.hasGroupData(sg.group) {
 			continue
 		}
 		rp, err := n.openReplica(sg, bootstrap)
@@ -166,7 +165,7 @@ func Open(cfg Config) (*Node, error) {
 	}
 	n.background.Add(1)
 	go n.arrangeLoop()
-	if len(n.groups) > 1 {
+	if n.Groups() > 1 {
 		n.background.Add(1)
 		go n.resolveLoop()
 	}
@@ -233,7 +232,7 @@ func validShape(shards, groups int) bool {
 // does not have).
 func (n *Node) groupOf(s uint16) *shardGroup {
 	g := int(s) / n.shardsPerGroup
-	if g >= len(n.groups) {
+	if g >= n.Groups() {
 		return nil
 	}
 	return n.groups[g]
@@ -302,13 +301,22 @@ func (n *Node) ID() string { return n.id }
 
 // Shards is the number of shards of the whole cluster (G × S): customers
 // and referenceIds hash over it.
-func (n *Node) Shards() int { return n.shardsPerGroup * len(n.groups) }
+func (n *Node) Shards() int { return n.shardsPerGroup * n.Groups() }
 
 // Groups is G, the number of shard groups.
-func (n *Node) Groups() int { return len(n.groups) }
+func (n *Node) Groups() int { return len(n.groups) - 1 }
 
-// Raft exposes the meta group's Raft instance (tests, status).
-func (n *Node) Raft() *raft.Raft { return n.meta().raft }
+// GroupRaft exposes the Raft instance of this node's replica of data
+// group g (benchmarks, tests), nil if it holds none.
+func (n *Node) GroupRaft(g int) *raft.Raft {
+	if g < 0 || g >= n.Groups() {
+		return nil
+	}
+	if rp := n.groups[g].replica(); rp != nil {
+		return rp.raft
+	}
+	return nil
+}
 
 // Replicas is R, the voters each group has (all nodes while there are no
 // more than R).
@@ -413,12 +421,12 @@ func (n *Node) Propose(ctx context.Context, cmd *shard.Command) (shard.Result, e
 func (n *Node) proposePlaced(ctx context.Context, cmd *shard.Command, pl shard.Placement) (shard.Result, error) {
 	if cmd.Kind != shard.CmdTransaction {
 		sg := n.route(cmd)
-		if cmd.Kind.UsesAsset() && sg.group != metaGroup && !n.assetUsed(cmd.Project, cmd.Asset) {
+		if cmd.Kind.UsesAsset() && !sg.isMeta() && !n.assetUsed(cmd.Project, cmd.Asset) {
 			// The asset lives in the meta group: mark it used there
 			// first (it can no longer be deleted), then make the wallet.
 			// Once used, an asset stays used and can never be deleted:
 			// later wallets of it need no trip to the meta group.
-			r, err := n.groups[metaGroup].propose(ctx, &shard.Command{Kind: shard.CmdUseAsset, Project: cmd.Project, Asset: cmd.Asset})
+			r, err := n.metaGroup().propose(ctx, &shard.Command{Kind: shard.CmdUseAsset, Project: cmd.Project, Asset: cmd.Asset})
 			if err != nil || r.Code != shard.OK {
 				return r, err
 			}
@@ -447,12 +455,12 @@ func (n *Node) assetUsed(p shard.ProjectID, a shard.AssetID) bool {
 func (n *Node) route(cmd *shard.Command) *shardGroup {
 	s, ok := cmd.HomeShard()
 	if !ok {
-		return n.groups[metaGroup]
+		return n.metaGroup()
 	}
 	if sg := n.groupOf(s); sg != nil {
 		return sg
 	}
-	return n.groups[metaGroup] // no such shard: the group refuses it
+	return n.metaGroup() // no such shard: the group refuses it
 }
 
 // nextSystemShard picks the shard for a new system wallet of the project:
@@ -497,10 +505,13 @@ func (n *Node) ReadShard(s uint16, fn func(*shard.Shard)) bool {
 }
 
 // ReadAll runs fn while every partition of the group is held, for each
-// group this node holds in turn (tests and tools: their replicas' state).
+// data group this node holds in turn (tests and tools: their replicas'
+// state; the meta group's is ReadMeta's).
 func (n *Node) ReadAll(fn func(*shard.Machine)) {
-	for _, rp := range n.held() {
-		rp.parts.readAll(fn)
+	for _, sg := range n.dataGroups() {
+		if rp := sg.replica(); rp != nil {
+			rp.parts.readAll(fn)
+		}
 	}
 }
 

@@ -51,9 +51,9 @@ func (n *Node) DeleteKeyPair(ctx context.Context, p shard.ProjectID, k shard.Key
 }
 
 // revokeEverywhere puts a deleted key pair's revocation into the log of
-// every group but the meta group (whose delete revoked it).
+// every data group (the meta group's delete revoked it there).
 func (n *Node) revokeEverywhere(ctx context.Context, k shard.KeyPairID) error {
-	return each(n.groups[metaGroup+1:], func(_ int, rp *shardGroup) error {
+	return each(n.dataGroups(), func(_ int, rp *shardGroup) error {
 		_, err := rp.step(ctx, &shard.Command{Kind: shard.CmdRevokeKeyPair, KeyPair: k})
 		return err
 	})

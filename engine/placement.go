@@ -165,20 +165,41 @@ func (n *Node) planLayout() {
 	if len(nodes) == 0 {
 		return
 	}
-	plan, err := topology.Plan(topology.Layout{Groups: prev.Groups}, nodes, len(n.groups), n.replicas)
+	plan, err := planGroups(prev.Groups, nodes, n.Groups(), n.replicas)
 	if err != nil {
 		n.log.Error("placement: no plan", "err", err)
 		return
 	}
-	if slices.EqualFunc(plan.Groups, prev.Groups, slices.Equal) {
+	if slices.EqualFunc(plan, prev.Groups, slices.Equal) {
 		return
 	}
-	next := shard.GroupLayout{Version: prev.Version + 1, Groups: plan.Groups, Leaving: prev.Leaving}
+	next := shard.GroupLayout{Version: prev.Version + 1, Groups: plan, Leaving: prev.Leaving}
 	if err := n.setLayout(next); err != nil {
 		n.log.Warn("placement: setting the layout failed; will plan again", "err", err)
 		return
 	}
 	n.log.Info("placement: new layout", "version", next.Version, "groups", fmt.Sprint(next.Groups), "leaving", fmt.Sprint(next.Leaving))
+}
+
+// planGroups is where the groups go on nodes, r replicas each: the data
+// groups 0 .. groups-1, balanced among themselves, then the meta group,
+// planned on its own. Its log carries projects, key pairs and layouts, a
+// trickle beside the data's, so a voter of it must not count as a data
+// replica: the plan would give its nodes one data group fewer.
+func planGroups(prev [][]string, nodes []string, groups, r int) ([][]string, error) {
+	var prevData, prevMeta [][]string
+	if len(prev) == groups+1 {
+		prevData, prevMeta = prev[:groups], prev[groups:]
+	}
+	data, err := topology.Plan(topology.Layout{Groups: prevData}, nodes, groups, r)
+	if err != nil {
+		return nil, err
+	}
+	meta, err := topology.Plan(topology.Layout{Groups: prevMeta}, nodes, 1, r)
+	if err != nil {
+		return nil, err
+	}
+	return append(data.Groups, meta.Groups...), nil
 }
 
 // errLayoutMoved: the layout changed between reading and setting it.
@@ -188,7 +209,7 @@ var errLayoutMoved = errors.New("engine: the layout changed meanwhile")
 func (n *Node) setLayout(l shard.GroupLayout) error {
 	ctx, cancel := context.WithTimeout(n.life, n.cfg.ApplyTimeout)
 	defer cancel()
-	r, err := n.groups[metaGroup].propose(ctx, &shard.Command{Kind: shard.CmdSetLayout, Layout: &l})
+	r, err := n.metaGroup().propose(ctx, &shard.Command{Kind: shard.CmdSetLayout, Layout: &l})
 	if err != nil {
 		return err
 	}
@@ -242,7 +263,7 @@ func (n *Node) conform(a *arranger, rp *replica, layout shard.GroupLayout) {
 			switch {
 			case id == n.id:
 				n.handTo(a, rp, want[0], addrs[want[0]], true)
-			case g == metaGroup: // every node keeps the meta group
+			case rp.layout.HoldsMeta(): // every node keeps the meta group
 				rp.changed("demote", id, rp.raft.DemoteVoter(raft.ServerID(id), 0, membershipWait))
 			default:
 				rp.changed("remove", id, rp.raft.RemoveServer(raft.ServerID(id), 0, membershipWait))
@@ -250,7 +271,7 @@ func (n *Node) conform(a *arranger, rp *replica, layout shard.GroupLayout) {
 			return
 		}
 	}
-	if g == metaGroup {
+	if rp.layout.HoldsMeta() {
 		return
 	}
 	for _, s := range servers { // added, then planned elsewhere before its promotion
@@ -342,7 +363,7 @@ func (n *Node) handTo(a *arranger, rp *replica, id, addr string, now bool) (hand
 // closes and deletes its replica of each group the layout took away once
 // the group no longer counts it.
 func (n *Node) reconcile(layout shard.GroupLayout) {
-	for _, sg := range n.groups[metaGroup+1:] {
+	for _, sg := range n.dataGroups() {
 		want := layout.Holds(sg.group, n.id)
 		rp := sg.replica()
 		switch {
@@ -485,7 +506,7 @@ func (n *Node) forgetLeft() {
 
 // inNoGroup reports whether no group but the meta group counts the node.
 func (n *Node) inNoGroup(id string) bool {
-	for _, sg := range n.groups[metaGroup+1:] {
+	for _, sg := range n.dataGroups() {
 		var members []raft.Server
 		if rp := sg.replica(); rp != nil && rp.leads() {
 			members = rp.servers()

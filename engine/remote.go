@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"time"
 
 	"github.com/cloudwallet/cloudwallet/raftfsm"
@@ -94,12 +95,14 @@ type groupAnswer struct {
 }
 
 // askHolder sends a read or write of sg to its holders in turn, until one
-// that holds it answers. A call that left and broke is not made again: the
-// error says so (errors.Is(err, errNotSent) is false).
+// that holds it answers. A write that left and broke is not made again:
+// the error says so (errors.Is(err, errNotSent) is false). A read that
+// broke at once on an idle connection (the holder may have restarted
+// since) is made again on a new one, as callClient.do does.
 func (n *Node) askHolder(sg *shardGroup, req groupRequest, timeout time.Duration) (ans groupAnswer, err error) {
 	req.Group = sg.group
 	err = n.tryHolders(sg, func(addr string) (string, error) {
-		_, err := n.groupCalls.exchange(addr, timeout, func(conn *callConn) error {
+		call := func(conn *callConn) error {
 			if err := conn.enc.Encode(&req); err != nil {
 				return err
 			}
@@ -108,7 +111,11 @@ func (n *Node) askHolder(sg *shardGroup, req groupRequest, timeout time.Duration
 			}
 			ans = groupAnswer{}
 			return conn.dec.Decode(&ans)
-		})
+		}
+		reused, err := n.groupCalls.exchange(addr, timeout, call)
+		if err != nil && reused && req.Query != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			_, err = n.groupCalls.exchange(addr, timeout, call)
+		}
 		if err == nil && ans.Err != "" {
 			err = fromWire(ans.Code, ans.Err)
 		}

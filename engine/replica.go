@@ -137,20 +137,17 @@ func (rp *replica) watchLeader() {
 }
 
 // dataDir is where this group's Raft stores live: the data dir itself for
-// group 0 (where they were before there were groups), group-G beside it.
+// the meta group, group-G beside it for data group G.
 func (rp *replica) dataDir() (string, error) {
-	dir := groupDir(rp.n.cfg.DataDir, rp.group)
-	if rp.group == 0 {
-		return dir, nil
+	if rp.layout.HoldsMeta() {
+		return rp.n.cfg.DataDir, nil
 	}
+	dir := groupDir(rp.n.cfg.DataDir, rp.group)
 	return dir, wal.MkdirAllDurable(dir, 0o700)
 }
 
-// groupDir is where group g's stores live in a data dir.
+// groupDir is where data group g's stores live in a data dir.
 func groupDir(dataDir string, g int) string {
-	if g == 0 {
-		return dataDir
-	}
 	return filepath.Join(dataDir, fmt.Sprintf("group-%d", g))
 }
 
@@ -323,7 +320,7 @@ func (rp *replica) Freeze() *shard.Frozen {
 func (rp *replica) Restore(m *shard.Machine) {
 	rp.restored = true
 	rp.parts.restore(m)
-	if rp.group == metaGroup {
+	if rp.layout.HoldsMeta() {
 		rp.n.keys.reset(m.Meta)
 		l := m.Meta.Layout()
 		rp.n.layout.Store(&l)

@@ -15,7 +15,7 @@ import (
 type Scope uint64
 
 // MetaScope is the meta group: projects, key pairs, assets.
-func (n *Node) MetaScope() Scope { return 1 << metaGroup }
+func (n *Node) MetaScope() Scope { return 1 << n.metaGroup().group }
 
 // ShardScope is the group of a shard (none for a shard the cluster does
 // not have: the read finds nothing).

@@ -47,7 +47,7 @@ func (sg *shardGroup) replica() *replica { return sg.local.Load() }
 // non-voter gets its whole log as a voter does.
 func (sg *shardGroup) serving() *replica {
 	rp := sg.local.Load()
-	if sg.group == metaGroup {
+	if sg.isMeta() {
 		return rp
 	}
 	if rp == nil || !rp.voter.Load() {
@@ -105,6 +105,16 @@ func (n *Node) held() []*replica {
 	return out
 }
 
+// isMeta reports whether this is the meta group.
+func (sg *shardGroup) isMeta() bool { return sg.layout.HoldsMeta() }
+
+// metaGroup is the handle on the meta group: group G, after the data
+// groups 0 .. G-1.
+func (n *Node) metaGroup() *shardGroup { return n.groups[len(n.groups)-1] }
+
+// dataGroups are the handles on the groups that hold shards, in order.
+func (n *Node) dataGroups() []*shardGroup { return n.groups[:len(n.groups)-1] }
+
 // meta is this node's replica of the meta group, which every node holds
 // from Open to Close.
-func (n *Node) meta() *replica { return n.groups[metaGroup].replica() }
+func (n *Node) meta() *replica { return n.metaGroup().replica() }

@@ -30,6 +30,7 @@ type NodeStatus struct {
 // GroupStatus is a shard group and its replicas.
 type GroupStatus struct {
 	Group  int          `json:"group"`
+	Meta   bool         `json:"meta,omitempty"` // the meta group (group G): projects, key pairs, the layout, no shard
 	Shards int          `json:"shards"`
 	Leader string       `json:"leader"`
 	Term   uint64       `json:"term"`
@@ -71,7 +72,7 @@ func (n *Node) Status() (ClusterStatus, error) {
 				return ClusterStatus{}, fmt.Errorf("group %d: %w", rp.group, err)
 			}
 		} else if ans, err := n.askGroup(sg, callRequest{Op: opGroup}, 3*time.Second); err != nil || ans.Group == nil {
-			g = GroupStatus{Group: sg.group, Shards: sg.layout.Count, Error: fmt.Sprint(err)}
+			g = GroupStatus{Group: sg.group, Meta: sg.isMeta(), Shards: sg.layout.Count, Error: fmt.Sprint(err), Nodes: []NodeStatus{}}
 		} else {
 			g = *ans.Group
 		}
@@ -115,7 +116,7 @@ func (rp *replica) status() (GroupStatus, error) {
 		}()
 	}
 	wg.Wait()
-	g := GroupStatus{Group: rp.group, Shards: rp.layout.Count}
+	g := GroupStatus{Group: rp.group, Meta: rp.layout.HoldsMeta(), Shards: rp.layout.Count}
 	for _, st := range nodes {
 		if st.State == raft.Leader.String() && st.Term >= g.Term {
 			g.Leader, g.Term = st.ID, st.Term

@@ -31,7 +31,7 @@ func BenchmarkApplyTransfer(b *testing.B) {
 				c := Command{Kind: CmdTransaction, Project: p, ReferenceID: refs[i],
 					Ops: []Op{transfer(ws[i%n], ws[(i*7+1)%n], 1)}}
 				h.seq++
-				if r := h.m.Apply(Context{Seq: h.seq, TimeMs: h.time}, placed(&c, h.m.Total)); r.Code != OK {
+				if r := h.m.Apply(Context{Seq: h.seq, TimeMs: h.time}, placed(&c, h.m.ClusterShards())); r.Code != OK {
 					b.Fatal(r.Code)
 				}
 			}

@@ -4,7 +4,7 @@ package shard
 // rules), and the fence.
 
 func applyCreateProject(m *Machine, ctx Context, c *Command) Result {
-	return m.Meta.createProject(ctx, c, m.Groups())
+	return m.Meta.createProject(ctx, c, m.Layout.Groups)
 }
 func applyRenameProject(m *Machine, _ Context, c *Command) Result { return m.Meta.renameProject(c) }
 func applyCreateKeyPair(m *Machine, ctx Context, c *Command) Result {
@@ -28,11 +28,9 @@ func applyCreateAsset(m *Machine, ctx Context, c *Command) Result { return m.Met
 func applyRenameAsset(m *Machine, _ Context, c *Command) Result   { return m.Meta.renameAsset(c) }
 func applyDeleteAsset(m *Machine, _ Context, c *Command) Result   { return m.Meta.deleteAsset(c) }
 
-// applyUseAsset runs in the meta group only.
+// applyUseAsset runs in the meta group only (as every meta command: Apply
+// refuses it elsewhere).
 func applyUseAsset(m *Machine, _ Context, c *Command) Result {
-	if !m.HoldsMeta() {
-		return notHere
-	}
 	return m.Meta.useAsset(c)
 }
 

@@ -24,7 +24,7 @@ func newHarness(t tb, shards int) *harness {
 func (h *harness) apply(c Command) Result {
 	h.seq++
 	h.time++
-	return h.m.Apply(Context{Seq: h.seq, TimeMs: h.time}, placed(&c, h.m.Total))
+	return h.m.Apply(Context{Seq: h.seq, TimeMs: h.time}, placed(&c, h.m.ClusterShards()))
 }
 
 // must applies a command that has to succeed.

@@ -56,9 +56,6 @@ func (m *Meta) Layout() GroupLayout { return m.layout }
 // applySetLayout replaces the layout, if the command names the version
 // after the current one.
 func applySetLayout(m *Machine, _ Context, c *Command) Result {
-	if !m.HoldsMeta() {
-		return notHere
-	}
 	if c.Layout == nil || c.Layout.Version != m.Meta.layout.Version+1 {
 		return Result{Code: ValidationError, Value: "the layout changed since this one was planned"}
 	}

@@ -10,7 +10,7 @@ import (
 // old layout is refused, so it cannot undo a newer plan. A snapshot carries
 // the layout, and a reader's copy never changes under it.
 func TestSetLayoutInVersionOrder(t *testing.T) {
-	m := NewGroupMachine(Layout{Base: 0, Count: 2, Total: 4})
+	m := NewGroupMachine(Layout{Meta: true, Base: 0, Count: 2, Groups: 2})
 	seq := uint64(0)
 	set := func(l GroupLayout) Result {
 		seq++

@@ -16,18 +16,34 @@ type Machine struct {
 	revoked map[KeyPairID]struct{}
 }
 
-// Layout places a shard group's shards among the cluster's: the group holds
-// shard ids Base .. Base+Count-1 of Total, and every group holds Count.
+// Layout places a shard group's state among the cluster's. A data group
+// holds S shards, ids Base .. Base+Count-1, and every data group holds as
+// many. The meta group of a cluster holds the meta partition (projects,
+// assets, key pairs, where the groups live) and no shard, so that its
+// copies on every node (placement) apply none of the data's log. A machine
+// alone (Single: tests, tools) holds the meta partition and every shard.
 // Projects hash their data over the shards of their groups (Placement),
 // so the layout is fixed when the cluster is created.
 type Layout struct {
-	Base  uint16
-	Count int
-	Total int
+	Meta   bool   // holds the meta partition
+	Base   uint16 // the first shard it holds
+	Count  int    // the shards it holds: S, or 0 for the meta group
+	Groups int    // G, the cluster's data groups
 }
 
-// Single is the layout of a cluster with one shard group of S shards.
-func Single(shards int) Layout { return Layout{Count: shards, Total: shards} }
+// Single is the layout of a machine alone: the meta partition and S shards,
+// as one group.
+func Single(shards int) Layout { return Layout{Meta: true, Count: shards, Groups: 1} }
+
+// MetaGroup is the layout of the meta group of a cluster of groups data
+// groups.
+func MetaGroup(groups int) Layout { return Layout{Meta: true, Groups: groups} }
+
+// DataGroup is the layout of data group g of a cluster of groups groups of
+// shards shards each.
+func DataGroup(g, groups, shards int) Layout {
+	return Layout{Base: uint16(g * shards), Count: shards, Groups: groups}
+}
 
 // Partition is the partition of a shard id in this group, and whether the
 // group holds it.
@@ -38,18 +54,26 @@ func (l Layout) Partition(id uint16) (int, bool) {
 	return 1 + int(id-l.Base), true
 }
 
+// ClusterShards is G×S, the shards of the whole cluster (0 in the meta
+// group's layout, which does not know S).
+func (l Layout) ClusterShards() int { return l.Groups * l.Count }
+
 // HoldsMeta reports whether the group holds the meta partition (projects,
-// key pairs, assets): group 0, the one whose shards start at 0.
-func (l Layout) HoldsMeta() bool { return l.Base == 0 }
+// key pairs, assets).
+func (l Layout) HoldsMeta() bool { return l.Meta }
 
-// Valid reports whether the layout fits the id space.
+// Valid reports whether the layout fits the id space: a data group's
+// shards are the g-th S of G×S, and only a meta group holds none.
 func (l Layout) Valid() bool {
-	return l.Count >= 1 && l.Total <= ShardsMax && int(l.Base)+l.Count <= l.Total &&
-		l.Total%l.Count == 0 && int(l.Base)%l.Count == 0
+	if l.Groups < 1 || l.Groups > ShardsMax {
+		return false
+	}
+	if l.Count == 0 {
+		return l.Meta && l.Base == 0
+	}
+	return l.Count >= 1 && l.Groups*l.Count <= ShardsMax && int(l.Base)%l.Count == 0 &&
+		int(l.Base)+l.Count <= l.Groups*l.Count
 }
-
-// Groups is G, the number of shard groups of the cluster.
-func (l Layout) Groups() int { return l.Total / l.Count }
 
 // NewMachine returns an empty machine with the given number of shards: the
 // only group of its cluster.
@@ -90,6 +114,9 @@ func (m *Machine) Apply(ctx Context, c *Command) Result {
 			return Result{Code: KeyPairNotFound}
 		}
 	}
+	if kinds[c.Kind].home == homeMeta && !m.HoldsMeta() {
+		return notHere // projects, assets, key pairs, the layout: the meta group's
+	}
 	return kinds[c.Kind].apply(m, ctx, c)
 }
 
@@ -102,6 +129,7 @@ func (m *Machine) Revoked(k KeyPairID) bool {
 // revoke makes a key pair's writes fail from here on in the log.
 func (m *Machine) revoke(k KeyPairID) { m.revoked[k] = struct{}{} }
 
-// notHere answers a command routed to a group that does not hold its shard:
-// a routing bug, refused without touching anything.
+// notHere answers a command routed to a group that does not hold its shard,
+// or a meta command routed to a data group: a routing bug, refused without
+// touching anything.
 var notHere = Result{Code: ValidationError, Value: "the command's shard is not in this shard group"}

@@ -11,7 +11,7 @@ import (
 // that never stopped.
 func TestProjectsBalanceOverGroupsAndSurviveRestore(t *testing.T) {
 	const groups, perGroup = 3, 2
-	m := NewGroupMachine(Layout{Count: perGroup, Total: groups * perGroup})
+	m := NewGroupMachine(Layout{Meta: true, Count: perGroup, Groups: groups})
 	seq := uint64(0)
 	create := func(m *Machine, k int) []uint16 {
 		t.Helper()

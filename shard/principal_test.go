@@ -29,7 +29,7 @@ func TestRevokedKeyPairWritesAreRefusedWhereTheyApply(t *testing.T) {
 
 	// Another group learns of it from RevokeKeyPair, and keeps it in its
 	// snapshot.
-	other := NewGroupMachine(Layout{Base: 2, Count: 2, Total: 4})
+	other := NewGroupMachine(Layout{Base: 2, Count: 2, Groups: 2})
 	other.Apply(Context{Seq: 1}, &Command{Kind: CmdRevokeKeyPair, KeyPair: kp.ID})
 	restored, err := ReadMachine(snapshotBytes(t, other))
 	if err != nil {

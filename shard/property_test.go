@@ -376,7 +376,7 @@ func applyAll(m *Machine, cmds []Command) []Result {
 	for i := range cmds {
 		c := cmds[i] // each machine gets its own copy of the command
 		c.Ops = append([]Op(nil), c.Ops...)
-		out[i] = m.Apply(Context{Seq: uint64(i+1) << 16, TimeMs: 1000 + int64(i/3)}, placed(&c, m.Total))
+		out[i] = m.Apply(Context{Seq: uint64(i+1) << 16, TimeMs: 1000 + int64(i/3)}, placed(&c, m.ClusterShards()))
 	}
 	return out
 }
@@ -413,7 +413,7 @@ func TestDeterminismAndSnapshotRoundTrip(t *testing.T) {
 		for i := split; i < len(cmds); i++ {
 			c := cmds[i]
 			c.Ops = append([]Op(nil), c.Ops...)
-			restored.Apply(Context{Seq: uint64(i+1) << 16, TimeMs: 1000 + int64(i/3)}, placed(&c, restored.Total))
+			restored.Apply(Context{Seq: uint64(i+1) << 16, TimeMs: 1000 + int64(i/3)}, placed(&c, restored.ClusterShards()))
 		}
 		if !bytes.Equal(snapshotBytes(t, restored), b1) {
 			t.Fatal("snapshot + tail differs from the full log")

@@ -81,10 +81,11 @@ func bySeq(a, b *preparedTx) int {
 // The snapshot format: v3 adds each project's groups and the revoked key
 // pairs; v4 keys the parts of transactions across groups by attempt, and
 // keeps each record's attempt and the fenced ones; v5 adds where the groups
-// live (the GroupLayout). Older formats (v1 to v4)
-// are refused with ErrOldFormat: their data dirs are refused at
+// live (the GroupLayout); v6 marks the group that holds the meta partition
+// and counts groups instead of shards (the meta group holds no shard).
+// Older formats (v1 to v5) are refused with ErrOldFormat: their data dirs are refused at
 // start, before any snapshot is read.
-const snapshotMagic = "cloudwallet-snapshot-v5\n"
+const snapshotMagic = "cloudwallet-snapshot-v6\n"
 
 // ErrOldFormat is the error for data an older version wrote.
 var ErrOldFormat = errors.New("shard: written by an older cloudwallet format")
@@ -123,9 +124,10 @@ func (f *Frozen) WriteTo(w io.Writer) (int64, error) {
 	cw := &countingWriter{w: w}
 	sw := &snapshotWriter{w: cw, buf: make([]byte, 0, 2*snapshotFlushBytes)}
 	b := append(sw.buf, snapshotMagic...)
+	b = bin.AppendBool(b, f.layout.Meta)
 	b = bin.AppendUvarint(b, uint64(f.layout.Base))
 	b = bin.AppendUvarint(b, uint64(f.layout.Count))
-	b = bin.AppendUvarint(b, uint64(f.layout.Total))
+	b = bin.AppendUvarint(b, uint64(f.layout.Groups))
 	b = bin.AppendUvarint(b, uint64(len(f.projects)))
 	for i := range f.projects {
 		p := &f.projects[i]
@@ -330,7 +332,7 @@ func ReadMachine(data []byte) (*Machine, error) {
 		return nil, fmt.Errorf("shard: not a cloudwallet snapshot")
 	}
 	r := bin.NewReader(data[len(snapshotMagic):])
-	l := Layout{Base: uint16(r.UvarintMax(ShardsMax - 1)), Count: int(r.UvarintMax(ShardsMax)), Total: int(r.UvarintMax(ShardsMax))}
+	l := Layout{Meta: r.Bool(), Base: uint16(r.UvarintMax(ShardsMax - 1)), Count: int(r.UvarintMax(ShardsMax)), Groups: int(r.UvarintMax(ShardsMax))}
 	if r.Err() != nil || !l.Valid() {
 		return nil, fmt.Errorf("shard: snapshot header: %w", bin.ErrCorrupt)
 	}
@@ -339,9 +341,9 @@ func ReadMachine(data []byte) (*Machine, error) {
 	meta.projects = make([]Project, r.Count(snapshotCountMax, 2))
 	for i := range meta.projects {
 		meta.projects[i] = Project{ID: ProjectID(i), Name: r.String(NameLenMax), CreatedAt: r.Varint()}
-		meta.projects[i].Groups = readGroups(r, l.Groups())
+		meta.projects[i].Groups = readGroups(r, l.Groups)
 	}
-	meta.growLoad(l.Groups())
+	meta.growLoad(l.Groups)
 	for i := range meta.projects {
 		for _, g := range meta.projects[i].Groups {
 			meta.groupLoad[g]++

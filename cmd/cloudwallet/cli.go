@@ -140,7 +140,13 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 // printStatus writes the cluster status as a table per group.
 func printStatus(w io.Writer, st engine.ClusterStatus) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "%d groups, %d replicas each (layout version %d)\n", len(st.Groups), st.Replicas, st.LayoutVersion)
+	data := 0
+	for _, g := range st.Groups {
+		if !g.Meta {
+			data++
+		}
+	}
+	fmt.Fprintf(tw, "%d groups and the meta group, %d replicas each (layout version %d)\n", data, st.Replicas, st.LayoutVersion)
 	if len(st.Leaving) > 0 {
 		fmt.Fprintf(tw, "leaving: %s\n", strings.Join(st.Leaving, ", "))
 	}
@@ -152,7 +158,11 @@ func printStatus(w io.Writer, st engine.ClusterStatus) {
 		if g.Error != "" {
 			leader = "unknown: " + g.Error
 		}
-		fmt.Fprintf(tw, "group %d (%d shards): leader %s, term %d, placed on %s\n", g.Group, g.Shards, leader, g.Term, strings.Join(g.Placed, ", "))
+		what := fmt.Sprintf("%d shards", g.Shards)
+		if g.Meta {
+			what = "meta: projects, keys, layout"
+		}
+		fmt.Fprintf(tw, "group %d (%s): leader %s, term %d, placed on %s\n", g.Group, what, leader, g.Term, strings.Join(g.Placed, ", "))
 		fmt.Fprintln(tw, "  NODE\tADDRESS\tSUFFRAGE\tSTATE\tTERM\tAPPLIED\tCOMMIT\tLAST")
 		for _, n := range g.Nodes {
 			if n.Error != "" {

@@ -118,14 +118,19 @@ type clusterStatus struct {
 	LayoutVersion uint64
 	Leaving       []string
 	NodeGroups    map[string][]int
-	Groups        []struct {
-		Leader string
-		Placed []string
-		Error  string
-		Nodes  []struct {
-			ID, Addr, Suffrage, State, Error string
-			AppliedIndex, CommitIndex        uint64
-		}
+	Groups        []groupStatus // the data groups, in order
+	MetaGroup     groupStatus   // the meta group, which GET /cluster lists last
+}
+
+type groupStatus struct {
+	Group  int
+	Meta   bool
+	Leader string
+	Placed []string
+	Error  string
+	Nodes  []struct {
+		ID, Addr, Suffrage, State, Error string
+		AppliedIndex, CommitIndex        uint64
 	}
 }
 
@@ -139,11 +144,14 @@ func (c *cluster) status(s *server) (clusterStatus, error) {
 	if r.status != 200 {
 		return st, fmt.Errorf("GET /cluster: %d %s", r.status, r.raw)
 	}
-	err = json.Unmarshal(r.raw, &st)
-	if err == nil && len(st.Groups) == 0 {
-		err = fmt.Errorf("no groups in %s", r.raw)
+	if err = json.Unmarshal(r.raw, &st); err != nil {
+		return st, err
 	}
-	return st, err
+	if n := len(st.Groups); n < 2 || !st.Groups[n-1].Meta || st.Groups[n-1].Group != n-1 {
+		return st, fmt.Errorf("not data groups and then the meta group: %s", r.raw)
+	}
+	st.Groups, st.MetaGroup = st.Groups[:len(st.Groups)-1], st.Groups[len(st.Groups)-1]
+	return st, nil
 }
 
 // indexOf maps a status line to the node index by its address.
@@ -180,7 +188,8 @@ func (c *cluster) waitVoters(n int) {
 		if err != nil {
 			return err
 		}
-		for g, group := range st.Groups {
+		for _, group := range append(st.Groups, st.MetaGroup) {
+			g := group.Group
 			var voters []string
 			for _, nd := range group.Nodes {
 				if nd.Suffrage == "Voter" && nd.Error == "" {
@@ -191,7 +200,7 @@ func (c *cluster) waitVoters(n int) {
 				}
 			}
 			members := want
-			if g == 0 {
+			if group.Meta {
 				members = n
 			}
 			slices.Sort(voters)
@@ -204,12 +213,12 @@ func (c *cluster) waitVoters(n int) {
 	})
 }
 
-// spread reports whether the layout spreads the replicas evenly over the n
-// nodes of the meta group: each holds groups·min(n,R)/n of them, give or
-// take one.
+// spread reports whether the layout spreads the data groups' replicas
+// evenly over the n nodes of the meta group: each holds groups·min(n,R)/n
+// of them, give or take one.
 func spread(st clusterStatus, n int) error {
 	held := map[string]int{}
-	for _, nd := range st.Groups[0].Nodes {
+	for _, nd := range st.MetaGroup.Nodes {
 		held[nd.ID] = 0
 	}
 	replicas := 0
@@ -256,8 +265,11 @@ func (c *cluster) waitConverged(from *server) {
 		if err != nil {
 			return err
 		}
-		for g, group := range st.Groups {
+		for g, group := range append(st.Groups, st.MetaGroup) {
 			nodes := group.Nodes
+			if group.Error != "" || len(nodes) == 0 {
+				return fmt.Errorf("group %d: no holder answered: %s", g, group.Error)
+			}
 			for _, nd := range nodes {
 				if nd.Error != "" || nd.AppliedIndex != nodes[0].AppliedIndex || nd.AppliedIndex < nd.CommitIndex {
 					return fmt.Errorf("group %d not converged: %+v", g, nodes)
@@ -313,8 +325,10 @@ func TestClusterJoinWriteAndReadOnEveryNode(t *testing.T) {
 	n3.expect(n3.ak("GET", "/wallets/"+wb+"?consistency=stale", nil), 200, "")
 	n3.expect(n3.ak("GET", "/wallets/"+wb+"?consistency=eventual", nil), 400, "ILLEGAL_DATA")
 
+	// two groups of three voters: the data group and the meta group
 	out, err := cli(t, "cluster", "status", "--server", n2.url, "--token", n2.operator)
-	if err != nil || strings.Count(out, "Voter") != 3 || strings.Count(out, "Leader") != 1 || strings.Count(out, "Follower") != 2 {
+	if err != nil || strings.Count(out, "Voter") != 6 || strings.Count(out, "Leader") != 2 || strings.Count(out, "Follower") != 4 ||
+		!strings.Contains(out, "group 1 (meta: projects, keys, layout)") {
 		t.Fatalf("cluster status: %v\n%s", err, out)
 	}
 
@@ -363,7 +377,7 @@ func TestClusterJoinWriteAndReadOnEveryNode(t *testing.T) {
 		t.Fatalf("cluster remove: %v %s", err, out)
 	}
 	st, err := c.status(n1)
-	if err != nil || len(st.Groups[0].Nodes) != 2 {
+	if err != nil || len(st.MetaGroup.Nodes) != 2 || len(st.Groups[0].Nodes) != 2 {
 		t.Fatalf("after remove: %v %+v", err, st)
 	}
 	n3.stop()
@@ -727,8 +741,8 @@ func TestClusterShardGroupsPartitionedLeaderIsLinearizable(t *testing.T) {
 }
 
 // And with six nodes, six groups and three replicas each: the isolated
-// node leads the meta group and holds some others; the other groups it
-// reaches through nodes it is now cut off from.
+// node leads group 0 and holds some others (and maybe the meta group); the
+// other groups it reaches through nodes it is now cut off from.
 func TestPlacementPartitionedLeaderIsLinearizable(t *testing.T) {
 	partitionedLeader(t, 6, "--groups", "6", "--shards", "2", "--replicas", "3")
 }

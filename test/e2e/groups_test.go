@@ -59,8 +59,8 @@ func TestClusterShardGroups(t *testing.T) {
 	c := startCluster(t, 3, false, "--groups", "2", "--shards", "2")
 	lead1 := c.waitLeadersSpread()
 	out, err := cli(t, "cluster", "status", "--server", c.nodes[1].url, "--token", c.nodes[1].operator)
-	if err != nil || strings.Count(out, "Leader") != 2 {
-		t.Fatalf("cluster status should show two groups with a leader each: %v\n%s", err, out)
+	if err != nil || strings.Count(out, "Leader") != 3 {
+		t.Fatalf("cluster status should show two groups and the meta group with a leader each: %v\n%s", err, out)
 	}
 
 	n1 := c.nodes[0]

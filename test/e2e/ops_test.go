@@ -109,8 +109,9 @@ func TestMetricsCountAKnownWorkload(t *testing.T) {
 	const (
 		completed, failed, duplicate = 7, 2, 3
 		proposedTx                   = completed + failed + duplicate
-		operations                   = 1 + 5 + 3 + 2 + 3 // per proposed transaction body
-		commands                     = 1 + 3 + 3 + 1 + proposedTx
+		operations                   = 1 + 5 + 3 + 2 + 3      // per proposed transaction body
+		commands                     = 3 + 3 + 1 + proposedTx // in the data group, group 0
+		metaCommands                 = 1 + 1                  // the asset, and its first wallet marking it used
 	)
 	want := []struct {
 		got  float64
@@ -125,6 +126,7 @@ func TestMetricsCountAKnownWorkload(t *testing.T) {
 		{delta("cloudwallet_transaction_operations_count"), proposedTx, "transactions in the operations histogram"},
 		{delta("cloudwallet_transaction_operations_sum"), operations, "operations"},
 		{delta("cloudwallet_raft_entry_commands_sum", "group", "0"), commands, "commands applied"},
+		{delta("cloudwallet_raft_entry_commands_sum", "group", "1"), metaCommands, "commands applied in the meta group"},
 		{after[series("cloudwallet_customers")], 3, "customers held"},
 		{after[series("cloudwallet_wallets")], 4, "wallets held"},
 		{after[series("cloudwallet_transactions")], completed + failed, "transactions held"},

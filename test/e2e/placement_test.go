@@ -21,7 +21,7 @@ func (c *cluster) waitLeadersPlaced() clusterStatus {
 		if st, err = c.status(c.nodes[0]); err != nil {
 			return err
 		}
-		for g, group := range st.Groups {
+		for g, group := range append(st.Groups, st.MetaGroup) {
 			if len(group.Placed) == 0 || group.Leader != group.Placed[0] {
 				return fmt.Errorf("group %d: leader %q, placed on %v", g, group.Leader, group.Placed)
 			}
@@ -32,10 +32,14 @@ func (c *cluster) waitLeadersPlaced() clusterStatus {
 }
 
 // requireSpread checks the layout: every group on exactly R nodes, every
-// node holding groups/N·R of them, give or take one, and leading
-// groups/N, give or take one.
+// node holding groups/N·R of the data groups' replicas, give or take one,
+// and leading groups/N of them, give or take one. The meta group is placed
+// on its own (its log is a trickle beside the data's): on R live nodes.
 func (c *cluster) requireSpread(st clusterStatus, nodes []string) {
 	c.t.Helper()
+	if len(st.MetaGroup.Placed) != min(c.r, len(nodes)) || slices.ContainsFunc(st.MetaGroup.Placed, func(id string) bool { return !slices.Contains(nodes, id) }) {
+		c.t.Fatalf("the meta group is placed on %v, not on %d of the live nodes %v", st.MetaGroup.Placed, c.r, nodes)
+	}
 	held, leads := map[string]int{}, map[string]int{}
 	for g, group := range st.Groups {
 		if len(group.Placed) != min(c.r, len(nodes)) {
@@ -100,7 +104,7 @@ func (l *clusterLoad) verifyReplicas(t *testing.T) {
 			holders++
 		}
 		if holders != l.c.r {
-			t.Fatalf("group %d of wallet %s has %d voters, want %d", g, w, holders, l.c.r)
+			t.Fatalf("group %d of wallet %s has %d voters, want %d: %+v", g, w, holders, l.c.r, st.Groups[g])
 		}
 	}
 }
@@ -215,5 +219,5 @@ func (c *cluster) forget(i int) {
 // dataGroups counts the groups but the meta group whose configuration
 // counts the node.
 func dataGroups(st clusterStatus, id string) int {
-	return len(slices.DeleteFunc(slices.Clone(st.NodeGroups[id]), func(g int) bool { return g == 0 }))
+	return len(slices.DeleteFunc(slices.Clone(st.NodeGroups[id]), func(g int) bool { return g == st.MetaGroup.Group }))
 }

@@ -105,3 +105,37 @@ func balances(t *testing.T, n *Node, l ledger) []int64 {
 	}
 	return out
 }
+
+// The meta group is planned on its own: its voters do not count as data
+// replicas, so six nodes with six data groups of three replicas hold
+// exactly three data replicas and lead one data group each, whichever
+// three of them hold the meta group. A plan kept from before stays put.
+func TestPlanGroupsKeepsTheMetaGroupOutOfTheDataBalance(t *testing.T) {
+	nodes := []string{"a", "b", "c", "d", "e", "f"}
+	plan, err := planGroups(nil, nodes, 6, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan) != 7 || len(plan[6]) != 3 {
+		t.Fatalf("want six data groups and the meta group on three nodes: %v", plan)
+	}
+	held, leads := map[string]int{}, map[string]int{}
+	for _, group := range plan[:6] {
+		if len(group) != 3 {
+			t.Fatalf("a data group on %d nodes: %v", len(group), plan)
+		}
+		for _, id := range group {
+			held[id]++
+		}
+		leads[group[0]]++
+	}
+	for _, id := range nodes {
+		if held[id] != 3 || leads[id] != 1 {
+			t.Fatalf("node %s holds %d data replicas and leads %d data groups, want 3 and 1: %v", id, held[id], leads[id], plan)
+		}
+	}
+	again, err := planGroups(plan, nodes, 6, 3)
+	if err != nil || !slices.EqualFunc(again, plan, slices.Equal) {
+		t.Fatalf("planning again moved replicas: %v, then %v (%v)", plan, again, err)
+	}
+}

@@ -47,6 +47,7 @@ func (s *Server) registerRoutes() {
 	t.read(pr, "/wallets/{walletId}/entries", accessCustomer, scopeWallet, listEntries)
 	// §4.4 transactions
 	t.add(pr, "POST", "/transactions", accessProject, postTransaction)
+	t.add(pr, "POST", "/transactions/batch", accessProject, postTransactionBatch)
 	t.read(pr, "/transactions/{txId}", accessProject, scopeTransaction, getTransaction)
 	t.read(pr, "/transactions", accessProject, scopeProject, listTransactions)
 }

@@ -1,9 +1,11 @@
 package transport
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -23,8 +25,10 @@ import (
 type Config struct {
 	// OperatorToken authenticates the operator; empty disables it.
 	OperatorToken string
-	// BodyBytesMax is the largest request body accepted (413 beyond).
-	BodyBytesMax int
+	// BodyBytesMax is the largest request body accepted (413 beyond),
+	// but on POST /transactions/batch, which takes BatchBodyBytesMax.
+	BodyBytesMax      int
+	BatchBodyBytesMax int
 	// ConnectionsMax bounds concurrent connections; beyond it a new
 	// connection is answered 503 and closed. Size it below the open-file
 	// limit (cmd/cloudwallet sizes it from RLIMIT_NOFILE).
@@ -48,11 +52,12 @@ type Config struct {
 // DefaultConfig returns the defaults of API.md: 1 MiB bodies.
 func DefaultConfig() Config {
 	return Config{
-		BodyBytesMax:   1 << 20,
-		ConnectionsMax: 100_000,
-		ReadTimeout:    30 * time.Second,
-		WriteTimeout:   30 * time.Second,
-		IdleTimeout:    2 * time.Minute,
+		BodyBytesMax:      1 << 20,
+		BatchBodyBytesMax: 16 << 20,
+		ConnectionsMax:    100_000,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
 	}
 }
 
@@ -75,6 +80,9 @@ type Server struct {
 // New builds a server over a node. API requests answer 503 UNAVAILABLE
 // until Open; the operations endpoints (ops.go) work at once.
 func New(node *engine.Node, cfg Config) (*Server, error) {
+	if cfg.BodyBytesMax < 1 || cfg.BatchBodyBytesMax < cfg.BodyBytesMax {
+		return nil, fmt.Errorf("transport: body limits %d and %d (batches): both positive, the batches' no smaller", cfg.BodyBytesMax, cfg.BatchBodyBytesMax)
+	}
 	s := &Server{cfg: cfg, node: node}
 	var err error
 	if s.metrics, err = newHTTPMetrics(cfg.Metrics); err != nil {
@@ -98,6 +106,7 @@ func New(node *engine.Node, cfg Config) (*Server, error) {
 		SecureErrorLogMessage: true,
 		Name:                  "cloudwallet",
 		MaxRequestBodySize:    cfg.BodyBytesMax,
+		HeaderReceived:        s.requestConfig,
 		Concurrency:           cfg.ConnectionsMax,
 		MaxConnsPerIP:         cfg.ConnectionsPerIPMax,
 		ReadTimeout:           cfg.ReadTimeout,
@@ -296,12 +305,43 @@ func (c *call) checkCustomerLive() *apiError {
 	return nil
 }
 
+// requestConfig raises the body limit of a batch before fasthttp reads the
+// body (its other limits stay the server's).
+func (s *Server) requestConfig(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+	return fasthttp.RequestConfig{MaxRequestBodySize: s.bodyMax(h)}
+}
+
+// bodyMax is the body limit of a request: BatchBodyBytesMax for
+// POST /transactions/batch (also under /projects/{projectId}), else
+// BodyBytesMax.
+func (s *Server) bodyMax(h *fasthttp.RequestHeader) int {
+	uri := h.RequestURI()
+	if i := bytes.IndexByte(uri, '?'); i >= 0 {
+		uri = uri[:i]
+	}
+	if h.IsPost() && bytes.HasSuffix(uri, []byte("/transactions/batch")) {
+		return s.cfg.BatchBodyBytesMax
+	}
+	return s.cfg.BodyBytesMax
+}
+
+// byteSize writes a byte count the way limits are usually given.
+func byteSize(n int) string {
+	if n%(1<<20) == 0 {
+		return strconv.Itoa(n>>20) + " MiB"
+	}
+	if n%(1<<10) == 0 {
+		return strconv.Itoa(n>>10) + " KiB"
+	}
+	return strconv.Itoa(n) + " bytes"
+}
+
 // handleTransportError answers requests fasthttp could not read.
 func (s *Server) handleTransportError(ctx *fasthttp.RequestCtx, err error) {
 	c := &call{s: s, ctx: ctx}
 	defer s.metrics.observe(ctx, routeUnmatched, "other", 0)
 	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
-		c.fail(errf(http.StatusRequestEntityTooLarge, codeLimitExceeded, "the body is larger than 1 MiB"))
+		c.fail(errf(http.StatusRequestEntityTooLarge, codeLimitExceeded, "the body is larger than "+byteSize(s.bodyMax(&ctx.Request.Header))))
 		return
 	}
 	var small *fasthttp.ErrSmallBuffer

@@ -104,6 +104,30 @@ func postTransaction(c *call) *apiError {
 		return err
 	}
 	r, perr := c.s.node.Transact(proposeCtx, c.who.by(), c.project, in.referenceID, in.ops)
+	out := c.transactionOutcome(in, r, perr)
+	switch {
+	case out.err != nil:
+		return out.err
+	case out.status == http.StatusConflict:
+		return c.reply(out.status, duplicateJSON{Status: shard.DuplicateReferenceID.String(),
+			Message: "the referenceId was already used; this is the stored transaction", Transaction: out.tx})
+	}
+	return c.reply(out.status, out.tx)
+}
+
+// txOutcome is the answer to one transaction: its HTTP status and the
+// transaction, or an error.
+type txOutcome struct {
+	status int
+	tx     txJSON
+	err    *apiError
+}
+
+// transactionOutcome turns what the engine answered for a transaction
+// into its answer: 201 made, 409 its referenceId was used (the stored
+// one), 422 Failed (stored), 202 Waiting when the outcome is not known
+// yet, else an error.
+func (c *call) transactionOutcome(in txInput, r shard.Result, perr error) txOutcome {
 	if errors.Is(perr, engine.ErrOutcomeUnknown) {
 		// The entry may still commit. If its outcome is final by now, the
 		// record gives the definitive answer; otherwise the client waits or
@@ -111,28 +135,27 @@ func postTransaction(c *call) *apiError {
 		tx, final := c.s.node.Recorded(proposeCtx, c.project, in.referenceID)
 		switch {
 		case tx == nil:
-			return c.reply(http.StatusAccepted, txJSON{ReferenceID: in.referenceID, Status: "Waiting", Operations: opViews(in.ops)})
+			return txOutcome{status: http.StatusAccepted, tx: txJSON{ReferenceID: in.referenceID, Status: "Waiting", Operations: opViews(in.ops)}}
 		case !final:
 			v := txView(tx)
 			v.Status = "Waiting"
-			return c.reply(http.StatusAccepted, v)
+			return txOutcome{status: http.StatusAccepted, tx: v}
 		}
 		r, perr = shard.Result{Code: tx.ErrCode, Value: tx}, nil
 	}
 	if perr != nil {
-		return fromEngine(perr)
+		return txOutcome{err: fromEngine(perr)}
 	}
 	switch r.Code {
 	case shard.OK:
-		return c.reply(http.StatusCreated, txView(r.Value.(*shard.Tx)))
+		return txOutcome{status: http.StatusCreated, tx: txView(r.Value.(*shard.Tx))}
 	case shard.DuplicateReferenceID:
-		return c.reply(http.StatusConflict, duplicateJSON{Status: r.Code.String(),
-			Message: "the referenceId was already used; this is the stored transaction", Transaction: txView(r.Value.(*shard.Tx))})
+		return txOutcome{status: http.StatusConflict, tx: txView(r.Value.(*shard.Tx))}
 	}
 	if tx, ok := r.Value.(*shard.Tx); ok {
-		return c.reply(http.StatusUnprocessableEntity, txView(tx))
+		return txOutcome{status: http.StatusUnprocessableEntity, tx: txView(tx)}
 	}
-	return c.refused(r)
+	return txOutcome{err: c.refused(r)}
 }
 
 func getTransaction(c *call) *apiError {

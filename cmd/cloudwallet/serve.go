@@ -38,6 +38,7 @@ type serveFlags struct {
 	metricsAuth                                          bool
 	pprofAddr                                            string
 	maxConnsPerIP                                        int
+	batchBodyMax                                         int
 }
 
 func parseServeFlags(args []string) (serveFlags, error) {
@@ -70,6 +71,8 @@ func parseServeFlags(args []string) (serveFlags, error) {
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM, how long requests in flight may take to finish")
 	maxPerIP, _ := strconv.Atoi(envOr("CLOUDWALLET_MAX_CONNS_PER_IP", "0"))
 	fs.IntVar(&f.maxConnsPerIP, "max-conns-per-ip", maxPerIP, "most HTTP connections from one client IP; 0: no limit but the connection cap (env CLOUDWALLET_MAX_CONNS_PER_IP)")
+	batchBody, _ := strconv.Atoi(envOr("CLOUDWALLET_BATCH_BODY_MAX", strconv.Itoa(transport.DefaultConfig().BatchBodyBytesMax)))
+	fs.IntVar(&f.batchBodyMax, "batch-body-max", batchBody, "largest body of POST /transactions/batch, in bytes (env CLOUDWALLET_BATCH_BODY_MAX); other bodies: 1 MiB")
 	fs.StringVar(&f.pprofAddr, "pprof-addr", envOr("CLOUDWALLET_PPROF_ADDR", ""), "serve Go's pprof profiles on this address (e.g. 127.0.0.1:6060; keep it private); empty: off")
 	if err := fs.Parse(args); err != nil {
 		return f, err
@@ -89,6 +92,9 @@ func parseServeFlags(args []string) (serveFlags, error) {
 			return f, fmt.Errorf("--cluster-secret-file: %w", err)
 		}
 		f.clusterSecret = strings.TrimSpace(string(b))
+	}
+	if f.batchBodyMax < 1<<20 {
+		return f, fmt.Errorf("--batch-body-max must be at least 1 MiB (1048576), not %d", f.batchBodyMax)
 	}
 	if f.maxConnsPerIP < 0 {
 		return f, fmt.Errorf("--max-conns-per-ip must be 0 (off) or more, not %d", f.maxConnsPerIP)
@@ -197,6 +203,7 @@ func serve(args []string) error {
 	}
 	hcfg := transport.DefaultConfig()
 	hcfg.OperatorToken, hcfg.Metrics, hcfg.MetricsAuth, hcfg.Log = token, reg, f.metricsAuth, log
+	hcfg.BatchBodyBytesMax = f.batchBodyMax
 	files, err := raiseFileLimit()
 	if err != nil {
 		log.Warn("could not raise the open-file limit to its hard limit", "limit", files, "err", err)

@@ -1,0 +1,193 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/cloudwallet/cloudwallet/raftfsm"
+	"github.com/cloudwallet/cloudwallet/shard"
+)
+
+// Batches: many transactions of one project in one call
+// (POST /transactions/batch). Each item is its own all-or-nothing
+// transaction with its own referenceId, and items run in request order as
+// far as their wallets (or referenceIds) overlap.
+//
+// The common case, a project in one group this node serves, queues every
+// item into the group's proposer in order, without waiting in between, so
+// group commit packs them into as few log entries as the entry size allows
+// and the log applies them in request order. Everything else (a project
+// over several groups, whose items may span groups or meet holds; a group
+// held elsewhere) runs each item through Transact, as a single request
+// would, concurrently where items share no wallet and no referenceId and
+// one after another where they do.
+
+// BatchItem is one transaction of a batch.
+type BatchItem struct {
+	ReferenceID string
+	Ops         []shard.Op
+}
+
+// BatchOutcome is what one item came to: what Transact would have
+// returned for it.
+type BatchOutcome struct {
+	Result shard.Result
+	Err    error
+}
+
+// batchParallelMax bounds the items of one batch in flight at once on the
+// item-by-item path.
+const batchParallelMax = 256
+
+// TransactBatch runs items as transactions of project p and returns their
+// outcomes in the same order. A batch is admitted whole or not at all: the
+// items of the batches in flight on the node stay within the proposal
+// queue's bound (ProposalQueueMax), so memory stays bounded however many
+// clients send batches; beyond it the batch is ErrOverloaded and nothing
+// of it happened.
+func (n *Node) TransactBatch(ctx context.Context, by shard.By, p shard.ProjectID, items []BatchItem) ([]BatchOutcome, error) {
+	if k := int64(len(items)); n.batchItems.Add(k) > int64(n.cfg.ProposalQueueMax) {
+		n.batchItems.Add(-k)
+		return nil, ErrOverloaded
+	}
+	defer n.batchItems.Add(-int64(len(items)))
+	out := make([]BatchOutcome, len(items))
+	pl, err := n.placementOf(ctx, p)
+	if err != nil {
+		o := BatchOutcome{Err: err}
+		if errors.Is(err, ErrNoProject) {
+			o = BatchOutcome{Result: shard.Result{Code: shard.ProjectNotFound}}
+		}
+		for i := range out {
+			out[i] = o
+		}
+		return out, nil
+	}
+	if len(pl.Groups) == 1 {
+		if rp := n.groups[pl.Groups[0]].serving(); rp != nil {
+			n.pipelineBatch(ctx, rp, by, p, pl, items, out)
+			return out, nil
+		}
+	}
+	n.itemByItem(ctx, by, p, items, out)
+	return out, nil
+}
+
+// pipelineBatch queues every item into rp's proposer in request order and
+// then waits for them all (ApplyTimeout after the last was queued). A full
+// queue is waited on, up to ApplyTimeout for each item, not refused at
+// once: the batch was admitted as a whole. An item that could not be
+// queued ends the queueing; it and the items after it never happened.
+func (n *Node) pipelineBatch(ctx context.Context, rp *replica, by shard.By, p shard.ProjectID, pl shard.Placement, items []BatchItem, out []BatchOutcome) {
+	start := time.Now()
+	cmds := make([]shard.Command, len(items))
+	props := make([]proposal, len(items))
+	timer := time.NewTimer(n.cfg.ApplyTimeout)
+	defer timer.Stop()
+	queued := 0
+	for queued < len(items) {
+		cmd, pr := &cmds[queued], &props[queued]
+		*cmd = shard.Command{Kind: shard.CmdTransaction, Project: p, ReferenceID: items[queued].ReferenceID, Ops: items[queued].Ops}
+		by.Stamp(cmd)
+		pl.Home(cmd)
+		*pr = proposal{cmd: cmd, tag: raftfsm.Tag{Origin: n.origin}, done: make(chan struct{})}
+		rp.pend.add(pr)
+		var refused error
+		select {
+		case rp.proposals <- pr:
+		default:
+			timer.Reset(n.cfg.ApplyTimeout) // the queue is full: wait for room
+			select {
+			case rp.proposals <- pr:
+			case <-rp.closing:
+				refused = ErrUnavailable
+			case <-ctx.Done():
+				refused = ErrUnavailable
+			case <-timer.C:
+				refused = ErrOverloaded
+			}
+			timer.Stop()
+		}
+		if refused != nil {
+			rp.pend.complete(pr.tag.Seq, shard.Result{}, refused)
+			for i := queued; i < len(items); i++ {
+				out[i] = BatchOutcome{Err: refused}
+			}
+			break
+		}
+		queued++
+	}
+	timer.Reset(n.cfg.ApplyTimeout)
+	expired := false
+	for i := range queued {
+		pr := &props[i]
+		if !expired {
+			select {
+			case <-pr.done:
+			case <-timer.C:
+				expired = true
+			case <-ctx.Done():
+				expired = true
+			}
+		}
+		if expired {
+			rp.pend.complete(pr.tag.Seq, shard.Result{}, ErrOutcomeUnknown)
+		}
+		<-pr.done // closed above, or by whoever completed it first
+		out[i] = BatchOutcome{Result: pr.res, Err: pr.err}
+	}
+	took := time.Since(start)
+	for i := range queued {
+		n.metrics.observeTransaction(&cmds[i], out[i].Result, out[i].Err, took)
+	}
+}
+
+// itemByItem runs each item through Transact: an item starts once every
+// earlier item that shares a wallet or its referenceId has ended, and at
+// most batchParallelMax run at once.
+func (n *Node) itemByItem(ctx context.Context, by shard.By, p shard.ProjectID, items []BatchItem, out []BatchOutcome) {
+	last := map[string]chan struct{}{} // per wallet or referenceId, the latest item that names it
+	slots := make(chan struct{}, batchParallelMax)
+	var wg sync.WaitGroup
+	for i := range items {
+		var after []chan struct{}
+		done := make(chan struct{})
+		for _, key := range itemKeys(items[i]) {
+			if c, ok := last[key]; ok {
+				after = append(after, c)
+			}
+			last[key] = done
+		}
+		slots <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			defer close(done)
+			for _, c := range after {
+				<-c
+			}
+			r, err := n.Transact(ctx, by, p, items[i].ReferenceID, items[i].Ops)
+			out[i] = BatchOutcome{Result: r, Err: err}
+		}()
+	}
+	wg.Wait()
+}
+
+// itemKeys names what orders an item against others: its referenceId and
+// the wallets its operations touch.
+func itemKeys(it BatchItem) []string {
+	keys := make([]string, 0, 1+2*len(it.Ops))
+	keys = append(keys, "r"+it.ReferenceID)
+	for _, op := range it.Ops {
+		if op.Type != shard.OpIssue {
+			keys = append(keys, "w"+op.Source.String())
+		}
+		if op.Type != shard.OpRedeem {
+			keys = append(keys, "w"+op.Destination.String())
+		}
+	}
+	return keys
+}

@@ -1,0 +1,128 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/cloudwallet/cloudwallet/shard"
+)
+
+// chainBatch is a batch that only succeeds in request order: an issue to
+// the first wallet, then the coin moved along every wallet, item by item;
+// and last a repeat of the first item's referenceId.
+func chainBatch(l ledger) []BatchItem {
+	items := []BatchItem{{ReferenceID: "chain-0", Ops: []shard.Op{{Type: shard.OpIssue, Destination: l.wallets[0], Amount: 1}}}}
+	for i := 1; i < len(l.wallets); i++ {
+		items = append(items, BatchItem{ReferenceID: fmt.Sprintf("chain-%d", i),
+			Ops: []shard.Op{{Type: shard.OpTransfer, Source: l.wallets[i-1], Destination: l.wallets[i], Amount: 1}}})
+	}
+	return append(items, BatchItem{ReferenceID: "chain-0", Ops: []shard.Op{{Type: shard.OpIssue, Destination: l.wallets[0], Amount: 1}}})
+}
+
+// checkChain checks the chain's outcomes: every move made, in order, the
+// repeat a duplicate, and the coin at the last wallet.
+func checkChain(t *testing.T, n *Node, l ledger, out []BatchOutcome) {
+	t.Helper()
+	for i, o := range out[:len(out)-1] {
+		if o.Err != nil || o.Result.Code != shard.OK {
+			t.Fatalf("item %d: %v %v (out of order?)", i, o.Result.Code, o.Err)
+		}
+	}
+	if last := out[len(out)-1]; last.Err != nil || last.Result.Code != shard.DuplicateReferenceID {
+		t.Fatalf("the repeated referenceId: %v %v, want DuplicateReferenceId", last.Result.Code, last.Err)
+	}
+	for i, w := range l.wallets {
+		want := int64(0)
+		if i == len(l.wallets)-1 {
+			want = 1
+		}
+		if got := balanceOf(t, n, l.project, w); got != want {
+			t.Fatalf("wallet %d holds %d, want %d", i, got, want)
+		}
+	}
+}
+
+// balanceOf reads a wallet as GET /wallets/{id} does: holds of decided
+// transactions across groups finished first.
+func balanceOf(t *testing.T, n *Node, p shard.ProjectID, w shard.WalletID) int64 {
+	t.Helper()
+	v, ok, err := n.Wallet(context.Background(), true, p, w)
+	if err != nil || !ok {
+		t.Fatalf("wallet %s: %v %v", w, ok, err)
+	}
+	return v.Balance
+}
+
+// A project in one group: the batch goes into the log in request order
+// and in far fewer entries than items (group commit packs it).
+func TestBatchInOneGroupIsPackedInOrder(t *testing.T) {
+	cfg := testConfig(t.TempDir())
+	cfg.Groups, cfg.Shards = 1, 3
+	n := openReady(t, cfg)
+	defer n.Close()
+	l := setupLedger(t, n, 500)
+	before := n.GroupRaft(0).LastIndex()
+	out, err := n.TransactBatch(context.Background(), shard.By{}, l.project, chainBatch(l))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkChain(t, n, l, out)
+	if entries := n.GroupRaft(0).LastIndex() - before; entries > 50 {
+		t.Fatalf("%d items took %d log entries: the batch was not packed", len(out), entries)
+	}
+}
+
+// A project over two groups runs item by item, where items spanning groups
+// take the two-phase path, in request order where wallets overlap.
+func TestBatchAcrossGroupsKeepsOrder(t *testing.T) {
+	cfg := testConfig(t.TempDir())
+	cfg.Groups, cfg.Shards = 2, 2
+	n := openReady(t, cfg)
+	defer n.Close()
+	l := setupLedger(t, n, 40)
+	groups := map[*shardGroup]bool{}
+	for _, w := range l.wallets {
+		groups[n.groupOf(w.Shard)] = true
+	}
+	if len(groups) != 2 {
+		t.Fatal("the wallets are all in one group: the test proves nothing across groups")
+	}
+	out, err := n.TransactBatch(context.Background(), shard.By{}, l.project, chainBatch(l))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkChain(t, n, l, out)
+	n.ReadAll(func(m *shard.Machine) {
+		if err := m.CheckLocal(); err != nil {
+			t.Errorf("invariants: %v", err)
+		}
+	})
+}
+
+// The items of the batches in flight stay within the proposal queue's
+// bound: a batch beyond it is refused whole, and nothing of it happens.
+func TestBatchBeyondTheQueueIsRefusedWhole(t *testing.T) {
+	cfg := testConfig(t.TempDir())
+	cfg.Groups, cfg.ProposalQueueMax = 1, 16
+	n := openReady(t, cfg)
+	defer n.Close()
+	l := setupLedger(t, n, 17)
+	items := chainBatch(l) // 18 items
+	if _, err := n.TransactBatch(context.Background(), shard.By{}, l.project, items); !errors.Is(err, ErrOverloaded) {
+		t.Fatalf("a batch of %d items with a queue of 16: %v, want ErrOverloaded", len(items), err)
+	}
+	if got := balanceOf(t, n, l.project, l.wallets[0]); got != 0 {
+		t.Fatalf("a refused batch issued %d", got)
+	}
+	out, err := n.TransactBatch(context.Background(), shard.By{}, l.project, items[:16])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, o := range out {
+		if o.Err != nil || o.Result.Code != shard.OK {
+			t.Fatalf("item %d of a batch within the bound: %v %v", i, o.Result.Code, o.Err)
+		}
+	}
+}

@@ -1,0 +1,152 @@
+package transport
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/cloudwallet/cloudwallet/engine"
+)
+
+// POST /transactions/batch: many transactions in one request. Each item is
+// its own all-or-nothing transaction with its own referenceId; the answer
+// is 200 with one result per item, in request order, each what the single
+// call would have answered (its HTTP status as a number, and the
+// transaction or the error).
+
+// BatchItemsMax bounds the transactions of one batch.
+const BatchItemsMax = 10_000
+
+// batchItem is one item of a batch as parsed: a checked transaction, or
+// the 400 it gets (its referenceId is not consumed).
+type batchItem struct {
+	in  txInput
+	err *apiError
+}
+
+// parseBatch reads {"transactions":[…]} one item at a time, out of the
+// body fasthttp holds (no second copy of it). A body that is not that
+// envelope, or holds no item or more than BatchItemsMax, is a 400 for the
+// whole request; an item that does not pass the checks of a single
+// transaction is a 400 for that item.
+func parseBatch(body []byte, shards int) ([]batchItem, *apiError) {
+	if len(body) == 0 {
+		return nil, badData("a JSON body is required")
+	}
+	dec := jsontext.NewDecoder(bytes.NewReader(body))
+	envelope := func() *apiError {
+		return badData(`the body must be {"transactions":[…]}: one JSON object whose only key is transactions, an array`)
+	}
+	if t, err := dec.ReadToken(); err != nil || t.Kind() != '{' {
+		return nil, jsonOr(body, err, envelope)
+	}
+	var items []batchItem
+	seen := false
+	for dec.PeekKind() != '}' {
+		name, err := dec.ReadToken()
+		if err != nil {
+			return nil, jsonOr(body, err, envelope)
+		}
+		if name.String() != "transactions" || seen {
+			return nil, envelope()
+		}
+		seen = true
+		if t, err := dec.ReadToken(); err != nil || t.Kind() != '[' {
+			return nil, jsonOr(body, err, envelope)
+		}
+		for dec.PeekKind() != ']' {
+			v, err := dec.ReadValue() // valid until the next read: parsed now
+			if err != nil {
+				return nil, jsonOr(body, err, envelope)
+			}
+			if len(items) == BatchItemsMax {
+				return nil, invalid("transactions must hold 1 to " + strconv.Itoa(BatchItemsMax) + " transactions")
+			}
+			in, perr := parseTransaction(v, shards)
+			items = append(items, batchItem{in: in, err: perr})
+		}
+		if _, err := dec.ReadToken(); err != nil {
+			return nil, jsonOr(body, err, envelope)
+		}
+	}
+	if _, err := dec.ReadToken(); err != nil { // the closing brace
+		return nil, jsonOr(body, err, envelope)
+	}
+	if _, err := dec.ReadToken(); err != io.EOF {
+		return nil, badData("the body must hold one JSON value")
+	}
+	if len(items) == 0 {
+		return nil, invalid("transactions must hold 1 to " + strconv.Itoa(BatchItemsMax) + " transactions")
+	}
+	return items, nil
+}
+
+// jsonOr is the refusal of a body the decoder stopped in: why the JSON is
+// bad if it is, else (it is valid JSON of another shape) the envelope's.
+func jsonOr(body []byte, err error, envelope func() *apiError) *apiError {
+	var syn *jsontext.SyntacticError
+	if err != nil && (errors.As(err, &syn) || errors.Is(err, io.ErrUnexpectedEOF)) {
+		return jsonRefusal(body, err)
+	}
+	return envelope()
+}
+
+func postTransactionBatch(c *call) *apiError {
+	items, perr := parseBatch(c.body, c.s.node.Shards())
+	if perr != nil {
+		return perr
+	}
+	var run []engine.BatchItem
+	for _, it := range items {
+		if it.err == nil {
+			run = append(run, engine.BatchItem{ReferenceID: it.in.referenceID, Ops: it.in.ops})
+		}
+	}
+	var outcomes []engine.BatchOutcome
+	if len(run) > 0 {
+		var err error
+		if outcomes, err = c.s.node.TransactBatch(proposeCtx, c.who.by(), c.project, run); err != nil {
+			return fromEngine(err)
+		}
+	}
+	b := make([]byte, 0, 64+300*len(items))
+	b = append(b, `{"results":[`...)
+	next := 0
+	for i, it := range items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		out := txOutcome{err: it.err}
+		if it.err == nil {
+			out = c.transactionOutcome(it.in, outcomes[next].Result, outcomes[next].Err)
+			next++
+		}
+		b = appendOutcome(b, &out)
+	}
+	b = append(b, "]}"...)
+	c.send(http.StatusOK, "application/json", b)
+	return nil
+}
+
+// appendOutcome writes one item's result: {"status":N,"transaction":{…}}
+// or {"status":N,"error":{"status":CODE,"message":…}}.
+func appendOutcome(b []byte, out *txOutcome) []byte {
+	if out.err != nil {
+		b = append(b, `{"status":`...)
+		b = strconv.AppendInt(b, int64(out.err.status), 10)
+		b = append(b, `,"error":{"status":`...)
+		b = appendJSONString(b, out.err.code)
+		b = append(b, `,"message":`...)
+		b = appendJSONString(b, out.err.msg)
+		return append(b, "}}"...)
+	}
+	b = append(b, `{"status":`...)
+	b = strconv.AppendInt(b, int64(out.status), 10)
+	b = append(b, `,"transaction":`...)
+	b = out.tx.appendJSON(b)
+	return append(b, '}')
+}

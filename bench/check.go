@@ -1,8 +1,11 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"sync/atomic"
+
+	cw "github.com/cloudwallet/cloudwallet/client"
 )
 
 // checkLedger reads every wallet back: the balances must add up to what was
@@ -15,8 +18,8 @@ func checkLedger(cfg *Config, l *ledger, workers []*worker) (string, error) {
 	}
 	var total, negative atomic.Int64
 	err := parallel(cfg.SetupConcurrency, len(wallets), func(i int) error {
-		var w struct{ Balance int64 }
-		if err := l.c.json("GET", "/wallets/"+wallets[i], nil, &w); err != nil {
+		w, err := l.api.Wallet(context.Background(), wallets[i])
+		if err != nil {
 			return err
 		}
 		total.Add(w.Balance)
@@ -42,11 +45,11 @@ func checkLedger(cfg *Config, l *ledger, workers []*worker) (string, error) {
 		answered += w.recorded
 		unsure += w.unsure
 	}
-	var page struct{ Total uint64 }
-	if err := l.c.json("GET", "/transactions?page=0&pageSize=1", nil, &page); err != nil {
+	page, err := l.api.Transactions(context.Background(), cw.TimeRange{}, 0, 1)
+	if err != nil {
 		return msg, fmt.Errorf("bench: counting transactions: %w", err)
 	}
-	recorded := page.Total - uint64(l.fundTxs)
+	recorded := uint64(page.Total) - uint64(l.fundTxs)
 	if recorded < answered || recorded > answered+unsure {
 		m := fmt.Sprintf("%s; BUT %d transactions recorded for %d answered (+%d unknown)", msg, recorded, answered, unsure)
 		return m, fmt.Errorf("bench: %s", m)

@@ -29,7 +29,7 @@ func fakeLedger(t *testing.T, extra int64, recordedExtra uint64) *httptest.Serve
 			fmt.Fprint(w, `{"accessKey":"k"}`)
 		case r.URL.Path == "/assets":
 			fmt.Fprint(w, `{"id":"a1"}`)
-		case r.URL.Path == "/customers":
+		case r.Method == "PUT" && strings.HasPrefix(r.URL.Path, "/customers/"):
 			fmt.Fprint(w, `{}`)
 		case r.Method == "POST" && r.URL.Path == "/wallets":
 			fmt.Fprintf(w, `{"id":"w-%s"}`, body["customerId"])

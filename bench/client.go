@@ -1,10 +1,8 @@
 package bench
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -60,36 +58,4 @@ func (c *client) do(method, path string, body []byte) (int, []byte, error) {
 		return 0, nil, err
 	}
 	return resp.StatusCode(), append([]byte(nil), resp.Body()...), nil
-}
-
-// json sends v as JSON and decodes a 2xx answer into out (if not nil).
-func (c *client) json(method, path string, v, out any) error {
-	var body []byte
-	if v != nil {
-		body, _ = json.Marshal(v)
-	}
-	status, ans, err := c.do(method, path, body)
-	// Setup and checks are not measured: an answer that says to retry
-	// (503 during an election, 429 when a queue is full) is retried, for
-	// up to about 13 s. A 409 on a retry means the first try applied (a
-	// referenceId or a customer id already there); a wallet made twice is
-	// one more wallet, never funded.
-	for wait := 50 * time.Millisecond; err == nil && (status == 503 || status == 429) && wait <= 8*time.Second; wait *= 2 {
-		time.Sleep(wait)
-		if status, ans, err = c.do(method, path, body); status == 409 {
-			return nil
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	if status/100 != 2 {
-		return fmt.Errorf("%s %s: %d %s", method, path, status, strings.TrimSpace(string(ans)))
-	}
-	if out != nil {
-		if err := json.Unmarshal(ans, out); err != nil {
-			return fmt.Errorf("%s %s: %w", method, path, err)
-		}
-	}
-	return nil
 }

@@ -42,6 +42,10 @@ type Config struct {
 	// ProjectGroups is how many shard groups the run's project spans
 	// (POST /projects "groups"); 0 leaves it to the server (1).
 	ProjectGroups int
+	// Batch > 0 sends Batch transactions per request, as one
+	// POST /transactions/batch; results count transfers, latency is per
+	// batch.
+	Batch int
 	// AfterSetup, if set, is called once the ledger is set up, before the
 	// warm-up: generators running side by side wait there for each other,
 	// so that they measure the same seconds.
@@ -93,6 +97,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("bench: zipf exponent must be above 1")
 	case c.SetupConcurrency < 1 || c.SetupConcurrency > 1024:
 		return fmt.Errorf("bench: setup concurrency %d outside 1..1024", c.SetupConcurrency)
+	case c.Batch < 0 || c.Batch > 10_000:
+		return fmt.Errorf("bench: batch %d outside 0..10000", c.Batch)
+	case c.Batch > 0 && c.Baseline:
+		return fmt.Errorf("bench: batches need the real server, not the baseline")
 	case c.ProjectGroups < 0 || c.ProjectGroups > 1024:
 		return fmt.Errorf("bench: project groups %d outside 0..1024", c.ProjectGroups)
 	case !c.Baseline && c.OperatorToken == "":

@@ -30,6 +30,9 @@ func WriteMarkdown(w io.Writer, r *SuiteResult, command string) {
 			continue
 		}
 		l := m.LatencyMs
+		if name == BatchWorkload {
+			name = fmt.Sprintf("batch %d (transfers/s; latency per batch, %d clients)", BatchSize, BatchClients)
+		}
 		fmt.Fprintf(w, "| %s | %.0f | %.0f%% | %.2f | %.2f | %.2f | %.2f | %.2f | %d |\n", name, m.RequestsPerSec,
 			100*m.RequestsPerSec/base.RequestsPerSec, l.P50, l.P90, l.P99, l.P999, l.Max, m.Errors)
 	}

@@ -1,16 +1,23 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	cw "github.com/cloudwallet/cloudwallet/client"
 )
 
-// ledger is what a run set up: its project's client and the wallets.
+// ledger is what a run set up: its project's clients and the wallets. c
+// sends the measured requests (fasthttp, bodies built by hand: the load
+// generator shares the machine with the server it measures); api is the
+// Go client (package client), for setup and checks.
 type ledger struct {
 	c       *client
+	api     *cw.Client
 	project string
 	asset   string
 	wallets []string
@@ -23,30 +30,32 @@ type ledger struct {
 const fundOpsMax = 1000
 
 func setup(cfg *Config) (*ledger, error) {
-	op, err := newClient(cfg.Server, cfg.OperatorToken, cfg.SetupConcurrency)
+	ctx := context.Background()
+	op, err := cw.New(cw.Config{Server: cfg.Server, Token: cfg.OperatorToken, Conns: cfg.SetupConcurrency})
 	if err != nil {
 		return nil, err
 	}
-	var p struct{ ID string }
+	defer op.Close()
 	name := "bench-" + strconv.FormatInt(time.Now().UnixMilli(), 10)
-	project := map[string]any{"name": name}
-	if cfg.ProjectGroups > 0 {
-		project["groups"] = cfg.ProjectGroups
-	}
-	if err := op.json("POST", "/projects", project, &p); err != nil {
+	var p cw.Project
+	if err := ride(func() (err error) { p, err = op.CreateProject(ctx, name, cfg.ProjectGroups); return }); err != nil {
 		return nil, fmt.Errorf("bench: creating the project (is the operator token right?): %w", err)
 	}
-	var kp struct{ AccessKey string }
-	if err := op.json("POST", "/projects/"+p.ID+"/key-pairs", map[string]string{"name": "bench"}, &kp); err != nil {
+	var kp cw.KeyPair
+	if err := ride(func() (err error) { kp, err = op.CreateKeyPair(ctx, p.ID, "bench"); return }); err != nil {
 		return nil, err
 	}
 	c, err := newClient(cfg.Server, kp.AccessKey, cfg.Concurrency+cfg.SetupConcurrency)
 	if err != nil {
 		return nil, err
 	}
-	l := &ledger{c: c, project: p.ID, wallets: make([]string, cfg.Wallets)}
-	var a struct{ ID string }
-	if err := c.json("POST", "/assets", map[string]any{"name": "Bench", "code": "BNCH", "fractions": 100}, &a); err != nil {
+	api, err := cw.New(cw.Config{Server: cfg.Server, Token: kp.AccessKey, Conns: cfg.SetupConcurrency})
+	if err != nil {
+		return nil, err
+	}
+	l := &ledger{c: c, api: api, project: p.ID, wallets: make([]string, cfg.Wallets)}
+	var a cw.Asset
+	if err := ride(func() (err error) { a, err = api.CreateAsset(ctx, "Bench", "BNCH", 100); return }); err != nil {
 		return nil, err
 	}
 	l.asset = a.ID
@@ -58,11 +67,11 @@ func setup(cfg *Config) (*ledger, error) {
 	})
 	err = parallel(cfg.SetupConcurrency, cfg.Wallets, func(i int) error {
 		cust := "b" + strconv.Itoa(i)
-		var w struct{ ID string }
-		if err := c.json("POST", "/customers", map[string]string{"id": cust}, nil); err != nil {
+		if _, err := api.UpsertCustomer(ctx, cust, cw.CustomerFields{}); err != nil {
 			return err
 		}
-		if err := c.json("POST", "/wallets", map[string]string{"customerId": cust, "assetId": l.asset}, &w); err != nil {
+		var w cw.Wallet
+		if err := ride(func() (err error) { w, err = api.CreateWallet(ctx, cust, l.asset); return }); err != nil {
 			return err
 		}
 		l.wallets[i] = w.ID
@@ -74,27 +83,45 @@ func setup(cfg *Config) (*ledger, error) {
 		return nil, fmt.Errorf("bench: creating wallets: %w", err)
 	}
 	if cfg.Workload == "hot" {
-		var w struct{ ID string }
-		if err := c.json("POST", "/system-wallets", map[string]string{"assetId": l.asset, "name": "fees"}, &w); err != nil {
+		var w cw.Wallet
+		if err := ride(func() (err error) { w, err = api.CreateSystemWallet(ctx, l.asset); return }); err != nil {
 			return nil, err
 		}
 		l.fee = w.ID
 	}
 
-	// Funding: Issue operations, fundOpsMax per transaction.
+	// Funding: Issue operations, fundOpsMax per transaction (the client
+	// asks again, with the same referenceId, while the outcome is unclear).
 	for from := 0; from < len(l.wallets); from += fundOpsMax {
 		to := min(from+fundOpsMax, len(l.wallets))
-		ops := make([]map[string]any, 0, to-from)
+		ops := make([]cw.Operation, 0, to-from)
 		for _, w := range l.wallets[from:to] {
-			ops = append(ops, map[string]any{"type": "Issue", "destinationWalletId": w, "amount": cfg.FundingPerWallet})
+			ops = append(ops, cw.Issue(w, cfg.FundingPerWallet))
 		}
-		body := map[string]any{"referenceId": "fund-" + strconv.Itoa(from), "operations": ops}
-		if err := c.json("POST", "/transactions", body, nil); err != nil {
+		fctx, cancel := context.WithTimeout(ctx, time.Minute)
+		_, err := api.CreateTransaction(fctx, "fund-"+strconv.Itoa(from), ops...)
+		cancel()
+		if err != nil {
 			return nil, fmt.Errorf("bench: funding: %w", err)
 		}
 		l.fundTxs++
 	}
 	return l, nil
+}
+
+// ride makes a setup call again while the server answers 503 or 429 (an
+// election, a full queue: nothing was done), for up to about 13 s. Setup
+// is not measured, and a six-node run at 0.2 core per node can lose a
+// leader to CPU starvation while the generators make their wallets. A
+// wallet made twice (an answer lost, then a retry) is one more wallet,
+// never funded.
+func ride(call func() error) error {
+	err := call()
+	for wait := 50 * time.Millisecond; wait <= 8*time.Second && (cw.IsCode(err, cw.CodeUnavailable) || cw.IsCode(err, cw.CodeLimitExceeded)); wait *= 2 {
+		time.Sleep(wait)
+		err = call()
+	}
+	return err
 }
 
 // progressTicker calls line once a second and writes it to cfg.Progress,

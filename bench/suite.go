@@ -39,11 +39,20 @@ type SuiteConfig struct {
 	Progress io.Writer
 }
 
+// The suite's batch row: uniform transfers, BatchSize per
+// POST /transactions/batch, from BatchClients clients (reported in
+// transfers/s, with the p99 of a whole batch).
+const (
+	BatchWorkload = "batch"
+	BatchSize     = 1000
+	BatchClients  = 16
+)
+
 // DefaultSuiteConfig is what `make bench` runs.
 func DefaultSuiteConfig() SuiteConfig {
 	return SuiteConfig{
 		Runs: 3, Duration: 10 * time.Second, Warmup: 2 * time.Second, Concurrency: 256, Wallets: 10_000,
-		Workloads:     []string{"uniform", "hot", "zipf"},
+		Workloads:     []string{"uniform", "hot", "zipf", BatchWorkload},
 		MemoryWallets: 1_000_000, MemoryEntries: 10_000_000,
 		RestartWallets: 1_000_000, RestartEntries: 10_000_000,
 		ScaleCPU: DefaultScaleConfig().CPU,
@@ -82,9 +91,15 @@ func RunSuite(cfg SuiteConfig, version string) (*SuiteResult, error) {
 		c := DefaultConfig()
 		c.Server, c.OperatorToken, c.Workload, c.Baseline = server, token, workload, baseline
 		c.Duration, c.Warmup, c.Concurrency, c.Wallets = cfg.Duration, cfg.Warmup, cfg.Concurrency, cfg.Wallets
+		if workload == BatchWorkload { // uniform transfers, BatchSize per request, BatchClients clients
+			c.Workload, c.Batch, c.Concurrency = "uniform", BatchSize, BatchClients
+		}
 		r, err := Run(c)
-		if baseline {
+		switch {
+		case baseline:
 			r.Workload = "baseline"
+		case workload == BatchWorkload:
+			r.Workload = BatchWorkload
 		}
 		if err == nil {
 			say("  %-8s %8.0f req/s  p99 %.2f ms  errors %d", r.Workload, r.RequestsPerSec, r.LatencyMs.P99, r.Errors)

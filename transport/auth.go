@@ -182,24 +182,3 @@ func MintAccessKey(kp shard.KeyPair) string {
 	}
 	return s
 }
-
-// MintCustomerKey makes a Customer Key from an Access Key, offline, as a
-// client's backend does: the Access Key's claims plus aud = customer (and
-// exp when ttl > 0), signed HS256 with the key pair's signature key.
-func MintCustomerKey(accessKey, signatureKey, customer string, ttl time.Duration, now time.Time) (string, error) {
-	if !shard.ValidCustomerID(customer) {
-		return "", errors.New("the customer id must be 1-64 chars of A-Z a-z 0-9 _ . : @ -")
-	}
-	claims := jwt.MapClaims{}
-	if _, _, err := jwt.NewParser().ParseUnverified(accessKey, claims); err != nil {
-		return "", errors.New("the access key is not a JWT: " + err.Error())
-	}
-	if _, ok := claims["kid"].(string); !ok {
-		return "", errors.New("the access key has no kid claim")
-	}
-	claims["aud"] = customer
-	if ttl > 0 {
-		claims["exp"] = now.Add(ttl).Unix()
-	}
-	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(signatureKey))
-}

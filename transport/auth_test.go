@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudwallet/cloudwallet/client"
 	"github.com/cloudwallet/cloudwallet/shard"
 )
 
@@ -20,7 +21,7 @@ func TestVerifiedTokenStillExpiresAndIsRevoked(t *testing.T) {
 	kp := shard.KeyPair{ID: 1, Project: 0, Secret: "s", SignatureKey: "sig", CreatedAt: 1_700_000_000_000}
 	keys := keyMap{kp.ID: kp}
 	var cache verifiedCache
-	ck, err := MintCustomerKey(MintAccessKey(kp), kp.SignatureKey, "alice", 1500*time.Millisecond, time.Now())
+	ck, err := client.MintCustomerKey(MintAccessKey(kp), kp.SignatureKey, "alice", 1500*time.Millisecond, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,8 +16,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/cloudwallet/cloudwallet/client"
 	"github.com/cloudwallet/cloudwallet/engine"
-	"github.com/cloudwallet/cloudwallet/transport"
 )
 
 // operatorClient talks to a running server with the operator token.
@@ -259,7 +259,7 @@ func customerKeyCmd(args []string) error {
 	if *ttl < 0 {
 		return errors.New("--ttl must not be negative")
 	}
-	k, err := transport.MintCustomerKey(*access, *sig, *customer, *ttl, time.Now())
+	k, err := client.MintCustomerKey(*access, *sig, *customer, *ttl, time.Now())
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cloudwallet/cloudwallet/transport"
+	cw "github.com/cloudwallet/cloudwallet/client"
 )
 
 func TestFirstRunWritesSecretsOnceAndRestartKeepsEverything(t *testing.T) {
@@ -302,19 +302,19 @@ func TestAuthenticationErrors(t *testing.T) {
 	parts := strings.Split(s.accessKey, ".")
 	s.expect(s.call("GET", "/project", none+"."+parts[1]+".", nil), 401, "ILLEGAL_TOKEN")
 	s.expect(s.call("GET", "/project", parts[0]+"."+parts[1]+".AAAA"+parts[2][4:], nil), 401, "ILLEGAL_SIGNATURE")
-	expired, err := transport.MintCustomerKey(s.accessKey, s.sigKey, "c", time.Hour, time.Now().Add(-2*time.Hour))
+	expired, err := cw.MintCustomerKey(s.accessKey, s.sigKey, "c", time.Hour, time.Now().Add(-2*time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.expect(s.call("GET", "/assets", expired, nil), 401, "EXPIRED")
 	// A Customer Key signed with the wrong key fails its signature.
-	wrong, _ := transport.MintCustomerKey(s.accessKey, "not-the-key", "c", 0, time.Now())
+	wrong, _ := cw.MintCustomerKey(s.accessKey, "not-the-key", "c", 0, time.Now())
 	s.expect(s.call("GET", "/assets", wrong, nil), 401, "ILLEGAL_SIGNATURE")
 
 	// Deleting a key pair revokes its Access Key and Customer Keys at once.
 	kp := s.expect(s.call("POST", "/projects/"+s.projectID+"/key-pairs", s.operator, map[string]any{"name": "second"}), 201, "")
 	ak2, sk2 := kp.str("accessKey"), kp.str("signatureKey")
-	ck2, _ := transport.MintCustomerKey(ak2, sk2, "c", 0, time.Now())
+	ck2, _ := cw.MintCustomerKey(ak2, sk2, "c", 0, time.Now())
 	s.expect(s.call("GET", "/project", ak2, nil), 200, "")
 	s.expect(s.call("GET", "/assets", ck2, nil), 200, "")
 	if l := s.expect(s.call("GET", "/projects/"+s.projectID+"/key-pairs", s.operator, nil), 200, ""); strings.Contains(string(l.raw), sk2) {
@@ -384,7 +384,7 @@ func TestCustomerKeyPermissions(t *testing.T) {
 	s.customer("alice")
 	s.customer("bob")
 	own, other := s.wallet("alice", a), s.wallet("bob", a)
-	ck, err := transport.MintCustomerKey(s.accessKey, s.sigKey, "alice", time.Hour, time.Now())
+	ck, err := cw.MintCustomerKey(s.accessKey, s.sigKey, "alice", time.Hour, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

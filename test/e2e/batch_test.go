@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	cw "github.com/cloudwallet/cloudwallet/client"
 	"github.com/cloudwallet/cloudwallet/transport"
 )
 
@@ -93,7 +94,7 @@ func TestBatchAnswersEachItemInOrder(t *testing.T) {
 	if res := batchResults(t, r); res[0].Status != 201 {
 		t.Fatalf("operator batch: %+v", res)
 	}
-	ck, err := transport.MintCustomerKey(s.accessKey, s.sigKey, "c0", time.Hour, time.Now())
+	ck, err := cw.MintCustomerKey(s.accessKey, s.sigKey, "c0", time.Hour, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

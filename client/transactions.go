@@ -1,0 +1,202 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// Transactions, and the retries their referenceIds make safe.
+
+// BatchItemsMax is the most transactions one POST /transactions/batch may
+// hold.
+const BatchItemsMax = 10_000
+
+// TxRequest is one transaction to make: its referenceId (the idempotency
+// key, unique in the project) and its operations, applied in order, all or
+// nothing.
+type TxRequest struct {
+	ReferenceID string      `json:"referenceId"`
+	Operations  []Operation `json:"operations"`
+}
+
+// TxResult is what one transaction came to: the stored transaction (also
+// when Err is a Failed transaction's or a duplicate's APIError), or Err.
+type TxResult struct {
+	Transaction *Transaction
+	Err         error
+}
+
+// CreateTransaction makes a transaction. It answers the Completed
+// transaction, or an *APIError: a Failed transaction's code and
+// operation (the stored transaction is returned beside it), 409
+// DuplicateReferenceId (the stored one beside it), or a refusal. An
+// unclear outcome — no answer, 202 Waiting, 503 — is asked again with the
+// same referenceId until it is definite or ctx ends (then
+// ErrOutcomeUnknown); a 409 to such a retry is this call's own
+// transaction, answered as the first try would have been. With
+// auto-batching on, the call rides in a batch with others.
+func (c *Client) CreateTransaction(ctx context.Context, referenceID string, ops ...Operation) (*Transaction, error) {
+	req := TxRequest{ReferenceID: referenceID, Operations: ops}
+	if c.batch != nil {
+		r := c.batch.add(ctx, req)
+		return r.Transaction, r.Err
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return nil, fmt.Errorf("cloudwallet: encoding the transaction: %w", err)
+	}
+	retried := false
+	for wait := 10 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		a, err := c.send(ctx, "POST", "/transactions", body)
+		if err == nil {
+			if r, definite := txOutcome(a.status, a.body, retried); definite {
+				return r.Transaction, r.Err
+			}
+		}
+		if !sleep(ctx, wait) {
+			return nil, fmt.Errorf("%w (%w)", ErrOutcomeUnknown, ctx.Err())
+		}
+		retried = true
+	}
+}
+
+// txOutcome reads the answer to one transaction, alone or as a batch
+// item; definite is false for an outcome not known yet (202, 503). A 409
+// to a retry is the retried call's own transaction.
+func txOutcome(status int, body []byte, retried bool) (r TxResult, definite bool) {
+	switch status {
+	case http.StatusAccepted, http.StatusServiceUnavailable:
+		return TxResult{}, false
+	case http.StatusCreated, http.StatusUnprocessableEntity:
+		var tx Transaction
+		if err := json.Unmarshal(body, &tx); err != nil {
+			return TxResult{Err: fmt.Errorf("cloudwallet: decoding a transaction: %w", err)}, true
+		}
+		return settled(&tx), true
+	case http.StatusConflict:
+		var dup struct {
+			Status      string      `json:"status"`
+			Message     string      `json:"message"`
+			Transaction Transaction `json:"transaction"`
+		}
+		if err := json.Unmarshal(body, &dup); err != nil {
+			return TxResult{Err: fmt.Errorf("cloudwallet: decoding a duplicate: %w", err)}, true
+		}
+		if retried {
+			return settled(&dup.Transaction), true
+		}
+		return TxResult{Transaction: &dup.Transaction, Err: &APIError{HTTPStatus: status, Code: CodeDuplicateReferenceID,
+			Message: dup.Message, OperationIndex: NoOperation}}, true
+	}
+	return TxResult{Err: apiError(answer{status: status, body: body})}, true
+}
+
+// settled is the result of a stored transaction: Completed, or Failed
+// with its error.
+func settled(tx *Transaction) TxResult {
+	if tx.Status == TxFailed {
+		return TxResult{Transaction: tx, Err: failedTx(tx)}
+	}
+	return TxResult{Transaction: tx}
+}
+
+// CreateTransactions sends txs as one POST /transactions/batch (1 to
+// BatchItemsMax of them) and answers one result per transaction, in
+// order, each as CreateTransaction would. Items whose outcome is not
+// known are sent again, together, with their referenceIds, until definite
+// or ctx ends. The error is for the request as a whole (a refused
+// envelope, or 429 for a batch beyond the server's bound): then no result
+// applies.
+func (c *Client) CreateTransactions(ctx context.Context, txs []TxRequest) ([]TxResult, error) {
+	if len(txs) == 0 || len(txs) > BatchItemsMax {
+		return nil, fmt.Errorf("cloudwallet: a batch holds 1 to %d transactions, not %d", BatchItemsMax, len(txs))
+	}
+	out := make([]TxResult, len(txs))
+	todo := make([]int, len(txs)) // indexes still unclear
+	for i := range todo {
+		todo[i] = i
+	}
+	for round, wait := 0, 10*time.Millisecond; ; round, wait = round+1, min(2*wait, time.Second) {
+		send := make([]TxRequest, len(todo))
+		for k, i := range todo {
+			send[k] = txs[i]
+		}
+		res, definite, err := c.batchOnce(ctx, send, round > 0)
+		if err != nil {
+			return nil, err
+		}
+		var still []int
+		for k, i := range todo {
+			if definite == nil || !definite[k] {
+				still = append(still, i)
+				continue
+			}
+			out[i] = res[k]
+		}
+		if todo = still; len(todo) == 0 {
+			return out, nil
+		}
+		if !sleep(ctx, wait) {
+			for _, i := range todo {
+				out[i] = TxResult{Err: fmt.Errorf("%w (%w)", ErrOutcomeUnknown, ctx.Err())}
+			}
+			return out, nil
+		}
+	}
+}
+
+// batchOnce sends one POST /transactions/batch. It answers per item its
+// result and whether it is definite; no results at all (nil, nil, nil)
+// when no answer came or the server said 503; an error for a definite
+// refusal of the whole request (nothing of it applied).
+func (c *Client) batchOnce(ctx context.Context, txs []TxRequest, retried bool) ([]TxResult, []bool, error) {
+	body, err := json.Marshal(map[string]any{"transactions": txs})
+	if err != nil {
+		return nil, nil, fmt.Errorf("cloudwallet: encoding the batch: %w", err)
+	}
+	a, err := c.send(ctx, "POST", "/transactions/batch", body)
+	switch {
+	case err != nil, a.status == http.StatusServiceUnavailable:
+		return nil, nil, nil
+	case a.status != http.StatusOK:
+		return nil, nil, apiError(a)
+	}
+	var res struct {
+		Results []struct {
+			Status      int             `json:"status"`
+			Transaction json.RawMessage `json:"transaction"`
+			Error       json.RawMessage `json:"error"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal(a.body, &res); err != nil || len(res.Results) != len(txs) {
+		return nil, nil, fmt.Errorf("cloudwallet: a batch answer that does not match its request (%d results for %d items, %v)", len(res.Results), len(txs), err)
+	}
+	out, definite := make([]TxResult, len(txs)), make([]bool, len(txs))
+	for k, item := range res.Results {
+		body := []byte(item.Transaction)
+		switch {
+		case item.Error != nil:
+			body = item.Error
+		case item.Status == http.StatusConflict: // a batch item carries the stored transaction itself
+			body, _ = json.Marshal(map[string]any{"status": CodeDuplicateReferenceID, "transaction": item.Transaction})
+		}
+		out[k], definite[k] = txOutcome(item.Status, body, retried)
+	}
+	return out, definite, nil
+}
+
+// Transaction reads a transaction by its id.
+func (c *Client) Transaction(ctx context.Context, id string) (Transaction, error) {
+	var t Transaction
+	return t, c.call(ctx, "GET", "/transactions/"+pathEscape(id), nil, &t)
+}
+
+// Transactions lists the project's transactions in the range, oldest
+// first.
+func (c *Client) Transactions(ctx context.Context, r TimeRange, page, pageSize int) (Page[Transaction], error) {
+	var p Page[Transaction]
+	return p, c.call(ctx, "GET", "/transactions"+pageQuery(page, pageSize)+r.query(), nil, &p)
+}

@@ -41,18 +41,25 @@ type BatchOutcome struct {
 // item-by-item path.
 const batchParallelMax = 256
 
-// TransactBatch runs items as transactions of project p and returns their
-// outcomes in the same order. A batch is admitted whole or not at all: the
-// items of the batches in flight on the node stay within the proposal
-// queue's bound (ProposalQueueMax), so memory stays bounded however many
-// clients send batches; beyond it the batch is ErrOverloaded and nothing
-// of it happened.
-func (n *Node) TransactBatch(ctx context.Context, by shard.By, p shard.ProjectID, items []BatchItem) ([]BatchOutcome, error) {
-	if k := int64(len(items)); n.batchItems.Add(k) > int64(n.cfg.ProposalQueueMax) {
+// AdmitBatch admits a batch of items before anything of it is decoded or
+// done: the items of the batches in flight on the node stay within the
+// proposal queue's bound (ProposalQueueMax), so memory stays bounded
+// however many clients send batches. Beyond it the batch is ErrOverloaded
+// and nothing of it may happen. release ends the admission, once the
+// batch's outcomes are answered.
+func (n *Node) AdmitBatch(items int) (release func(), err error) {
+	k := int64(items)
+	if n.batchItems.Add(k) > int64(n.cfg.ProposalQueueMax) {
 		n.batchItems.Add(-k)
 		return nil, ErrOverloaded
 	}
-	defer n.batchItems.Add(-int64(len(items)))
+	var once sync.Once
+	return func() { once.Do(func() { n.batchItems.Add(-k) }) }, nil
+}
+
+// TransactBatch runs items as transactions of project p and returns their
+// outcomes in the same order. The caller admitted them (AdmitBatch).
+func (n *Node) TransactBatch(ctx context.Context, by shard.By, p shard.ProjectID, items []BatchItem) []BatchOutcome {
 	out := make([]BatchOutcome, len(items))
 	pl, err := n.placementOf(ctx, p)
 	if err != nil {
@@ -63,16 +70,16 @@ func (n *Node) TransactBatch(ctx context.Context, by shard.By, p shard.ProjectID
 		for i := range out {
 			out[i] = o
 		}
-		return out, nil
+		return out
 	}
 	if len(pl.Groups) == 1 {
 		if rp := n.groups[pl.Groups[0]].serving(); rp != nil {
 			n.pipelineBatch(ctx, rp, by, p, pl, items, out)
-			return out, nil
+			return out
 		}
 	}
 	n.itemByItem(ctx, by, p, items, out)
-	return out, nil
+	return out
 }
 
 // pipelineBatch queues every item into rp's proposer in request order and

@@ -64,10 +64,7 @@ func TestBatchInOneGroupIsPackedInOrder(t *testing.T) {
 	defer n.Close()
 	l := setupLedger(t, n, 500)
 	before := n.GroupRaft(0).LastIndex()
-	out, err := n.TransactBatch(context.Background(), shard.By{}, l.project, chainBatch(l))
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := n.TransactBatch(context.Background(), shard.By{}, l.project, chainBatch(l))
 	checkChain(t, n, l, out)
 	if entries := n.GroupRaft(0).LastIndex() - before; entries > 50 {
 		t.Fatalf("%d items took %d log entries: the batch was not packed", len(out), entries)
@@ -89,10 +86,7 @@ func TestBatchAcrossGroupsKeepsOrder(t *testing.T) {
 	if len(groups) != 2 {
 		t.Fatal("the wallets are all in one group: the test proves nothing across groups")
 	}
-	out, err := n.TransactBatch(context.Background(), shard.By{}, l.project, chainBatch(l))
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := n.TransactBatch(context.Background(), shard.By{}, l.project, chainBatch(l))
 	checkChain(t, n, l, out)
 	n.ReadAll(func(m *shard.Machine) {
 		if err := m.CheckLocal(); err != nil {
@@ -102,27 +96,31 @@ func TestBatchAcrossGroupsKeepsOrder(t *testing.T) {
 }
 
 // The items of the batches in flight stay within the proposal queue's
-// bound: a batch beyond it is refused whole, and nothing of it happens.
+// bound: a batch beyond it is refused whole, before anything of it is
+// done, and admitted again once the batches before it are answered.
 func TestBatchBeyondTheQueueIsRefusedWhole(t *testing.T) {
 	cfg := testConfig(t.TempDir())
 	cfg.Groups, cfg.ProposalQueueMax = 1, 16
 	n := openReady(t, cfg)
 	defer n.Close()
-	l := setupLedger(t, n, 17)
-	items := chainBatch(l) // 18 items
-	if _, err := n.TransactBatch(context.Background(), shard.By{}, l.project, items); !errors.Is(err, ErrOverloaded) {
-		t.Fatalf("a batch of %d items with a queue of 16: %v, want ErrOverloaded", len(items), err)
-	}
-	if got := balanceOf(t, n, l.project, l.wallets[0]); got != 0 {
-		t.Fatalf("a refused batch issued %d", got)
-	}
-	out, err := n.TransactBatch(context.Background(), shard.By{}, l.project, items[:16])
+	first, err := n.AdmitBatch(10)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, o := range out {
-		if o.Err != nil || o.Result.Code != shard.OK {
-			t.Fatalf("item %d of a batch within the bound: %v %v", i, o.Result.Code, o.Err)
-		}
+	if _, err := n.AdmitBatch(7); !errors.Is(err, ErrOverloaded) {
+		t.Fatalf("10 items in flight and 7 more with a queue of 16: %v, want ErrOverloaded", err)
+	}
+	second, err := n.AdmitBatch(6)
+	if err != nil {
+		t.Fatalf("10 and 6 within 16: %v", err)
+	}
+	first()
+	first() // a release runs once
+	if _, err := n.AdmitBatch(11); !errors.Is(err, ErrOverloaded) {
+		t.Fatalf("6 in flight and 11 more: %v, want ErrOverloaded", err)
+	}
+	second()
+	if _, err := n.AdmitBatch(16); err != nil {
+		t.Fatalf("16 once the others were answered: %v", err)
 	}
 }

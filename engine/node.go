@@ -57,7 +57,7 @@ type Node struct {
 	leaveParts bool
 	joinToken  string        // the operator token the cluster gave on first join
 	systemRR   atomic.Uint32 // round robin over shards for system wallets
-	batchItems atomic.Int64  // items of the batches in flight (TransactBatch admits up to ProposalQueueMax)
+	batchItems atomic.Int64  // items of the batches in flight (AdmitBatch admits up to ProposalQueueMax)
 	// log1 is the node's one log for every group (wal.Shared; nil with
 	// the bolt log store): opened before the groups, closed after them.
 	log1 *wal.Shared

@@ -28,61 +28,61 @@ type batchItem struct {
 	err *apiError
 }
 
-// parseBatch reads {"transactions":[…]} one item at a time, out of the
-// body fasthttp holds (no second copy of it). A body that is not that
+// scanBatch reads {"transactions":[…]} one item at a time, out of the
+// body fasthttp holds (no second copy of it), and calls each with every
+// item's JSON (valid until each returns). A body that is not that
 // envelope, or holds no item or more than BatchItemsMax, is a 400 for the
-// whole request; an item that does not pass the checks of a single
-// transaction is a 400 for that item.
-func parseBatch(body []byte, shards int) ([]batchItem, *apiError) {
+// whole request. It decodes nothing itself: a first scan counts the items
+// before anything is allocated for them.
+func scanBatch(body []byte, each func(item []byte)) (int, *apiError) {
 	if len(body) == 0 {
-		return nil, badData("a JSON body is required")
+		return 0, badData("a JSON body is required")
 	}
 	dec := jsontext.NewDecoder(bytes.NewReader(body))
 	envelope := func() *apiError {
 		return badData(`the body must be {"transactions":[…]}: one JSON object whose only key is transactions, an array`)
 	}
 	if t, err := dec.ReadToken(); err != nil || t.Kind() != '{' {
-		return nil, jsonOr(body, err, envelope)
+		return 0, jsonOr(body, err, envelope)
 	}
-	var items []batchItem
-	seen := false
+	n, seen := 0, false
 	for dec.PeekKind() != '}' {
 		name, err := dec.ReadToken()
 		if err != nil {
-			return nil, jsonOr(body, err, envelope)
+			return 0, jsonOr(body, err, envelope)
 		}
 		if name.String() != "transactions" || seen {
-			return nil, envelope()
+			return 0, envelope()
 		}
 		seen = true
 		if t, err := dec.ReadToken(); err != nil || t.Kind() != '[' {
-			return nil, jsonOr(body, err, envelope)
+			return 0, jsonOr(body, err, envelope)
 		}
 		for dec.PeekKind() != ']' {
-			v, err := dec.ReadValue() // valid until the next read: parsed now
+			v, err := dec.ReadValue()
 			if err != nil {
-				return nil, jsonOr(body, err, envelope)
+				return 0, jsonOr(body, err, envelope)
 			}
-			if len(items) == BatchItemsMax {
-				return nil, invalid("transactions must hold 1 to " + strconv.Itoa(BatchItemsMax) + " transactions")
+			if n == BatchItemsMax {
+				return 0, invalid("transactions must hold 1 to " + strconv.Itoa(BatchItemsMax) + " transactions")
 			}
-			in, perr := parseTransaction(v, shards)
-			items = append(items, batchItem{in: in, err: perr})
+			n++
+			each(v)
 		}
 		if _, err := dec.ReadToken(); err != nil {
-			return nil, jsonOr(body, err, envelope)
+			return 0, jsonOr(body, err, envelope)
 		}
 	}
 	if _, err := dec.ReadToken(); err != nil { // the closing brace
-		return nil, jsonOr(body, err, envelope)
+		return 0, jsonOr(body, err, envelope)
 	}
 	if _, err := dec.ReadToken(); err != io.EOF {
-		return nil, badData("the body must hold one JSON value")
+		return 0, badData("the body must hold one JSON value")
 	}
-	if len(items) == 0 {
-		return nil, invalid("transactions must hold 1 to " + strconv.Itoa(BatchItemsMax) + " transactions")
+	if n == 0 {
+		return 0, invalid("transactions must hold 1 to " + strconv.Itoa(BatchItemsMax) + " transactions")
 	}
-	return items, nil
+	return n, nil
 }
 
 // jsonOr is the refusal of a body the decoder stopped in: why the JSON is
@@ -96,10 +96,24 @@ func jsonOr(body []byte, err error, envelope func() *apiError) *apiError {
 }
 
 func postTransactionBatch(c *call) *apiError {
-	items, perr := parseBatch(c.body, c.s.node.Shards())
+	// Check the envelope and count the items, then admit the batch (or
+	// refuse it with 429) before decoding any of it: refused batches
+	// cost no memory beyond their bodies.
+	count, perr := scanBatch(c.body, func([]byte) {})
 	if perr != nil {
 		return perr
 	}
+	release, err := c.s.node.AdmitBatch(count)
+	if err != nil {
+		return fromEngine(err)
+	}
+	defer release()
+	items := make([]batchItem, 0, count)
+	shards := c.s.node.Shards()
+	scanBatch(c.body, func(v []byte) {
+		in, perr := parseTransaction(v, shards)
+		items = append(items, batchItem{in: in, err: perr})
+	})
 	var run []engine.BatchItem
 	for _, it := range items {
 		if it.err == nil {
@@ -108,10 +122,7 @@ func postTransactionBatch(c *call) *apiError {
 	}
 	var outcomes []engine.BatchOutcome
 	if len(run) > 0 {
-		var err error
-		if outcomes, err = c.s.node.TransactBatch(proposeCtx, c.who.by(), c.project, run); err != nil {
-			return fromEngine(err)
-		}
+		outcomes = c.s.node.TransactBatch(proposeCtx, c.who.by(), c.project, run)
 	}
 	b := make([]byte, 0, 64+300*len(items))
 	b = append(b, `{"results":[`...)

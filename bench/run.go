@@ -2,12 +2,15 @@ package bench
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	cw "github.com/cloudwallet/cloudwallet/client"
 )
 
 // Result is what a run measured. Latencies are in milliseconds.
@@ -61,11 +64,11 @@ func Run(cfg Config) (Result, error) {
 	}
 	var l *ledger
 	if cfg.Baseline {
-		c, err := newClient(cfg.Server, "baseline", cfg.Concurrency)
+		c, err := cw.New(cw.Config{Server: cfg.Server, Token: "baseline", Conns: cfg.Concurrency, Timeout: time.Minute})
 		if err != nil {
 			return Result{}, err
 		}
-		l = &ledger{c: c, wallets: make([]string, cfg.Wallets)}
+		l = &ledger{api: c, wallets: make([]string, cfg.Wallets)}
 		for i := range l.wallets {
 			l.wallets[i] = fmt.Sprintf("w%09d", i)
 		}
@@ -76,6 +79,7 @@ func Run(cfg Config) (Result, error) {
 			return Result{}, err
 		}
 	}
+	defer l.api.Close()
 	if cfg.AfterSetup != nil {
 		cfg.AfterSetup()
 	}
@@ -182,7 +186,7 @@ func runPhase(cfg *Config, l *ledger, workers []*worker, d time.Duration, phase 
 				} else {
 					w.body = w.transaction(cfg, l, w.body[:0])
 				}
-				status, answer, err := l.c.do("POST", path, w.body)
+				status, answer, err := l.api.Raw(context.Background(), "POST", path, w.body)
 				w.lat.record(time.Since(intended))
 				if err != nil {
 					w.errors++

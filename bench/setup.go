@@ -11,12 +11,11 @@ import (
 	cw "github.com/cloudwallet/cloudwallet/client"
 )
 
-// ledger is what a run set up: its project's clients and the wallets. c
-// sends the measured requests (fasthttp, bodies built by hand: the load
-// generator shares the machine with the server it measures); api is the
-// Go client (package client), for setup and checks.
+// ledger is what a run set up: its project's client and the wallets. The
+// measured requests go through api.Raw with bodies built by hand (the load
+// generator shares the machine with the server it measures); setup and
+// checks use its typed calls.
 type ledger struct {
-	c       *client
 	api     *cw.Client
 	project string
 	asset   string
@@ -45,15 +44,11 @@ func setup(cfg *Config) (*ledger, error) {
 	if err := ride(func() (err error) { kp, err = op.CreateKeyPair(ctx, p.ID, "bench"); return }); err != nil {
 		return nil, err
 	}
-	c, err := newClient(cfg.Server, kp.AccessKey, cfg.Concurrency+cfg.SetupConcurrency)
+	api, err := cw.New(cw.Config{Server: cfg.Server, Token: kp.AccessKey, Conns: cfg.Concurrency + cfg.SetupConcurrency, Timeout: time.Minute})
 	if err != nil {
 		return nil, err
 	}
-	api, err := cw.New(cw.Config{Server: cfg.Server, Token: kp.AccessKey, Conns: cfg.SetupConcurrency})
-	if err != nil {
-		return nil, err
-	}
-	l := &ledger{c: c, api: api, project: p.ID, wallets: make([]string, cfg.Wallets)}
+	l := &ledger{api: api, project: p.ID, wallets: make([]string, cfg.Wallets)}
 	var a cw.Asset
 	if err := ride(func() (err error) { a, err = api.CreateAsset(ctx, "Bench", "BNCH", 100); return }); err != nil {
 		return nil, err

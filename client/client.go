@@ -134,6 +134,15 @@ func (c *Client) send(ctx context.Context, method, path string, body []byte) (an
 	return answer{status: resp.StatusCode(), body: append([]byte(nil), resp.Body()...)}, nil
 }
 
+// Raw makes one request as is: body (nil: none) sent as JSON, the status
+// and a copy of the answer returned, no retry and no decoding. It is for
+// callers that build their own bodies, like the load generator, which
+// shares its machine with the server it measures.
+func (c *Client) Raw(ctx context.Context, method, path string, body []byte) (status int, answer []byte, err error) {
+	a, err := c.send(ctx, method, path, body)
+	return a.status, a.body, err
+}
+
 // call sends v as JSON (nil: no body) and decodes a 2xx answer into out
 // (nil: ignored). Any other answer is an *APIError. Reads and writes that
 // are idempotent by nature (a PUT, a GET) are asked again while no answer

@@ -145,7 +145,7 @@ func (n *Node) pipelineBatch(ctx context.Context, rp *replica, by shard.By, p sh
 		<-pr.done // closed above, or by whoever completed it first
 		out[i] = BatchOutcome{Result: pr.res, Err: pr.err}
 	}
-	took := time.Since(start)
+	took := time.Since(start) // each item waited for the whole batch: its latency is the batch's
 	for i := range queued {
 		n.metrics.observeTransaction(&cmds[i], out[i].Result, out[i].Err, took)
 	}

@@ -28,61 +28,63 @@ type batchItem struct {
 	err *apiError
 }
 
-// scanBatch reads {"transactions":[…]} one item at a time, out of the
-// body fasthttp holds (no second copy of it), and calls each with every
-// item's JSON (valid until each returns). A body that is not that
-// envelope, or holds no item or more than BatchItemsMax, is a 400 for the
-// whole request. It decodes nothing itself: a first scan counts the items
-// before anything is allocated for them.
-func scanBatch(body []byte, each func(item []byte)) (int, *apiError) {
+// itemSpan is where one item's JSON lies in the body.
+type itemSpan struct{ start, end int }
+
+// scanBatch checks that body is {"transactions":[…]} and finds where each
+// item lies in it, decoding none of them (they stay in the body fasthttp
+// holds: no second copy). A body that is not that envelope, or holds no
+// item or more than BatchItemsMax, is a 400 for the whole request.
+func scanBatch(body []byte) ([]itemSpan, *apiError) {
 	if len(body) == 0 {
-		return 0, badData("a JSON body is required")
+		return nil, badData("a JSON body is required")
 	}
 	dec := jsontext.NewDecoder(bytes.NewReader(body))
 	envelope := func() *apiError {
 		return badData(`the body must be {"transactions":[…]}: one JSON object whose only key is transactions, an array`)
 	}
 	if t, err := dec.ReadToken(); err != nil || t.Kind() != '{' {
-		return 0, jsonOr(body, err, envelope)
+		return nil, jsonOr(body, err, envelope)
 	}
-	n, seen := 0, false
+	var spans []itemSpan
+	seen := false
 	for dec.PeekKind() != '}' {
 		name, err := dec.ReadToken()
 		if err != nil {
-			return 0, jsonOr(body, err, envelope)
+			return nil, jsonOr(body, err, envelope)
 		}
 		if name.String() != "transactions" || seen {
-			return 0, envelope()
+			return nil, envelope()
 		}
 		seen = true
 		if t, err := dec.ReadToken(); err != nil || t.Kind() != '[' {
-			return 0, jsonOr(body, err, envelope)
+			return nil, jsonOr(body, err, envelope)
 		}
 		for dec.PeekKind() != ']' {
 			v, err := dec.ReadValue()
 			if err != nil {
-				return 0, jsonOr(body, err, envelope)
+				return nil, jsonOr(body, err, envelope)
 			}
-			if n == BatchItemsMax {
-				return 0, invalid("transactions must hold 1 to " + strconv.Itoa(BatchItemsMax) + " transactions")
+			if len(spans) == BatchItemsMax {
+				return nil, invalid("transactions must hold 1 to " + strconv.Itoa(BatchItemsMax) + " transactions")
 			}
-			n++
-			each(v)
+			end := int(dec.InputOffset()) // just after the value
+			spans = append(spans, itemSpan{end - len(v), end})
 		}
 		if _, err := dec.ReadToken(); err != nil {
-			return 0, jsonOr(body, err, envelope)
+			return nil, jsonOr(body, err, envelope)
 		}
 	}
 	if _, err := dec.ReadToken(); err != nil { // the closing brace
-		return 0, jsonOr(body, err, envelope)
+		return nil, jsonOr(body, err, envelope)
 	}
 	if _, err := dec.ReadToken(); err != io.EOF {
-		return 0, badData("the body must hold one JSON value")
+		return nil, badData("the body must hold one JSON value")
 	}
-	if n == 0 {
-		return 0, invalid("transactions must hold 1 to " + strconv.Itoa(BatchItemsMax) + " transactions")
+	if len(spans) == 0 {
+		return nil, invalid("transactions must hold 1 to " + strconv.Itoa(BatchItemsMax) + " transactions")
 	}
-	return n, nil
+	return spans, nil
 }
 
 // jsonOr is the refusal of a body the decoder stopped in: why the JSON is
@@ -96,24 +98,23 @@ func jsonOr(body []byte, err error, envelope func() *apiError) *apiError {
 }
 
 func postTransactionBatch(c *call) *apiError {
-	// Check the envelope and count the items, then admit the batch (or
-	// refuse it with 429) before decoding any of it: refused batches
-	// cost no memory beyond their bodies.
-	count, perr := scanBatch(c.body, func([]byte) {})
+	// Check the envelope and find the items, then admit the batch (or
+	// refuse it with 429) before decoding any of them: a refused batch
+	// costs nothing beyond its body and its scan.
+	spans, perr := scanBatch(c.body)
 	if perr != nil {
 		return perr
 	}
-	release, err := c.s.node.AdmitBatch(count)
+	release, err := c.s.node.AdmitBatch(len(spans))
 	if err != nil {
 		return fromEngine(err)
 	}
 	defer release()
-	items := make([]batchItem, 0, count)
+	items := make([]batchItem, len(spans))
 	shards := c.s.node.Shards()
-	scanBatch(c.body, func(v []byte) {
-		in, perr := parseTransaction(v, shards)
-		items = append(items, batchItem{in: in, err: perr})
-	})
+	for i, sp := range spans {
+		items[i].in, items[i].err = parseTransaction(c.body[sp.start:sp.end], shards)
+	}
 	var run []engine.BatchItem
 	for _, it := range items {
 		if it.err == nil {

@@ -7,7 +7,7 @@ LDFLAGS   := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 DATA_DIR  ?= ./data
 PKGS      := ./...
 
-.PHONY: run build test vet fmt-check bench bench-go fuzz clean
+.PHONY: run build test vet browser fmt-check bench bench-go fuzz clean
 
 ## run: start the embedded single-node server on ./data (http 127.0.0.1:8080)
 run:
@@ -18,12 +18,20 @@ build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/cloudwallet ./cmd/cloudwallet
 
 ## test: vet, format check, and every test with the race detector (the
-## end-to-end tests' servers too: a race kills the server and fails its test)
-test: vet fmt-check
+## end-to-end tests' servers too: a race kills the server and fails its test).
+## The console's browser tests need Chromium: installed here when missing and
+## run as root (Debian's chromium), else they skip with a line saying so.
+test: vet fmt-check browser
 	CLOUDWALLET_E2E_RACE=1 GORACE=halt_on_error=1 $(GOTESTSUM) --format pkgname-and-test-fails --format-hide-empty-pkg -- -race -timeout 12m -count=1 $(PKGS)
 
 vet:
 	$(GO) vet $(PKGS)
+
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing chromium for the console's browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -146,8 +146,14 @@ func (c *Client) Raw(ctx context.Context, method, path string, body []byte) (sta
 // call sends v as JSON (nil: no body) and decodes a 2xx answer into out
 // (nil: ignored). Any other answer is an *APIError. Reads and writes that
 // are idempotent by nature (a PUT, a GET) are asked again while no answer
-// comes or the server says 503, until ctx ends.
+// comes or the server says 503, until ctx ends, or for a context without
+// a deadline, until Config.Timeout has passed.
 func (c *Client) call(ctx context.Context, method, path string, v, out any) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
 	var body []byte
 	if v != nil {
 		var err error

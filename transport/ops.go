@@ -14,6 +14,7 @@ import (
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 
 	"github.com/cloudwallet/cloudwallet/api"
+	"github.com/cloudwallet/cloudwallet/console"
 	"github.com/cloudwallet/cloudwallet/engine"
 )
 
@@ -32,6 +33,8 @@ func (s *Server) registerOpsRoutes() {
 	t.addOps("/metrics", metricsAccess, s.metricsHandler())
 	t.addOps("/openapi.json", accessPublic, openapiJSON)
 	t.addOps("/docs", accessPublic, docs)
+	t.addOps("/console", accessPublic, consolePage)
+	t.addOps("/console/{file}", accessPublic, consolePage)
 	t.addOps("/cluster", accessOperator, clusterStatus)
 	t.add(&t.operator, "DELETE", "/cluster/nodes/{nodeId}", accessOperator, removeNode)
 	t.operator[len(t.operator)-1].ops = true
@@ -138,6 +141,29 @@ func openapiJSON(c *call) *apiError {
 
 func docs(c *call) *apiError {
 	c.send(http.StatusOK, "text/html; charset=utf-8", api.DocsHTML())
+	return nil
+}
+
+// consolePage serves the operator console (package console): its page and
+// its script and style, all embedded. They hold no data, so they need no
+// token; the app signs in with the operator token and calls the API. The
+// headers keep the page to this server: no outside script, style, frame
+// or connection.
+func consolePage(c *call) *apiError {
+	name := ""
+	if len(c.params) > 0 {
+		name = c.params[0]
+	}
+	body, contentType, ok := console.File(name)
+	if !ok {
+		return errf(http.StatusNotFound, codeNotFound, "the console has no file "+truncate(name))
+	}
+	h := &c.ctx.Response.Header
+	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-cache")
+	c.send(http.StatusOK, contentType, body)
 	return nil
 }
 

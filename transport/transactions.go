@@ -158,6 +158,25 @@ func (c *call) transactionOutcome(in txInput, r shard.Result, perr error) txOutc
 	return txOutcome{err: c.refused(r)}
 }
 
+// transactionByReference answers GET /transactions?referenceId=: a page
+// holding the project's transaction with that referenceId (a Waiting one
+// too, as its record stands), or none, the range filter applied to it.
+func transactionByReference(c *call, ref string, q rangedPage) *apiError {
+	if err := checkText("referenceId", &ref, true, shard.ReferenceIDLenMax); err != nil {
+		return err
+	}
+	tx, _ := c.s.node.Recorded(proposeCtx, c.project, ref)
+	var items []*shard.Tx
+	if tx != nil && tx.CreatedAt >= q.from && tx.CreatedAt < q.to {
+		items = append(items, tx)
+	}
+	pg := shard.Page[*shard.Tx]{Total: len(items)}
+	if q.page == 0 {
+		pg.Items = items
+	}
+	return c.reply(http.StatusOK, pageOf(pg, q.page, q.size, txView))
+}
+
 func getTransaction(c *call) *apiError {
 	id, ok := shard.ParseTxID(c.params[0])
 	if !ok {
@@ -174,6 +193,9 @@ func listTransactions(c *call) *apiError {
 	q, err := rangedPageParams(c.query)
 	if err != nil {
 		return err
+	}
+	if ref, ok := c.query("referenceId"); ok {
+		return transactionByReference(c, ref, q)
 	}
 	p, rerr := c.s.node.Transactions(proposeCtx, c.project, q.from, q.to, q.page, q.size)
 	if rerr != nil {

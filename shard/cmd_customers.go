@@ -21,8 +21,8 @@ func applyDeleteCustomer(m *Machine, ctx Context, c *Command) Result {
 
 // onCustomerShard runs fn on the shard of c's customer, or refuses a
 // command routed to a group that does not hold it.
-// A Customer Key reaches only its own customer, and not once it is
-// Deleted.
+// A Customer Key reaches only its own customer, and not while it is
+// Suspended or once it is Deleted.
 func onCustomerShard(m *Machine, c *Command, fn func(s *Shard) Result) Result {
 	s := m.shard(c.Shard)
 	if s == nil {
@@ -32,7 +32,7 @@ func onCustomerShard(m *Machine, c *Command, fn func(s *Shard) Result) Result {
 		if c.ByCustomer != c.Customer {
 			return Result{Code: AccessDenied}
 		}
-		if cust, _ := s.customer(c.Project, c.Customer); cust != nil && cust.Status == CustomerDeleted {
+		if cust, _ := s.customer(c.Project, c.Customer); cust != nil && cust.Status != CustomerActive {
 			return Result{Code: AccessDenied}
 		}
 	}

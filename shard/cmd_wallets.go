@@ -24,8 +24,8 @@ func applyUpdateWallet(m *Machine, ctx Context, c *Command) Result {
 		return Result{Code: WalletNotFound}
 	}
 	if c.ByCustomer != "" {
-		// A Customer Key changes only its own wallets, and not once its
-		// customer is Deleted.
+		// A Customer Key changes only its own wallets, and not while its
+		// customer is Suspended or once it is Deleted.
 		w := s.wallet(c.Project, c.Wallet.Index)
 		if w == nil {
 			return Result{Code: WalletNotFound}
@@ -33,7 +33,7 @@ func applyUpdateWallet(m *Machine, ctx Context, c *Command) Result {
 		if w.Customer == 0 {
 			return Result{Code: AccessDenied}
 		}
-		if owner := &s.customers[w.Customer-1]; owner.ID != c.ByCustomer || owner.Status == CustomerDeleted {
+		if owner := &s.customers[w.Customer-1]; owner.ID != c.ByCustomer || owner.Status != CustomerActive {
 			return Result{Code: AccessDenied}
 		}
 	}

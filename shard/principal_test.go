@@ -43,7 +43,8 @@ func TestRevokedKeyPairWritesAreRefusedWhereTheyApply(t *testing.T) {
 }
 
 // A Customer Key's writes are checked where they apply: its own customer
-// and wallets only, and nothing once the customer is Deleted.
+// and wallets only, nothing while the customer is Suspended, and nothing
+// once it is Deleted.
 func TestCustomerKeyWritesAreCheckedWhereTheyApply(t *testing.T) {
 	h := newHarness(t, 2)
 	p := h.project()
@@ -76,6 +77,15 @@ func TestCustomerKeyWritesAreCheckedWhereTheyApply(t *testing.T) {
 		if c.got != c.want {
 			t.Errorf("alice's Customer Key on %s: %s, want %s", c.what, c.got, c.want)
 		}
+	}
+	// Suspended: refused until resumed.
+	h.must(Command{Kind: CmdSuspendCustomer, Project: p, Customer: "alice"})
+	if got, got2 := rename(aliceW), upsert("alice"); got != AccessDenied || got2 != AccessDenied {
+		t.Errorf("a Suspended customer's key: renaming its wallet %s, on itself %s, want ACCESS_DENIED", got, got2)
+	}
+	h.must(Command{Kind: CmdResumeCustomer, Project: p, Customer: "alice"})
+	if got := rename(aliceW); got != OK {
+		t.Errorf("a resumed customer's key renaming its wallet: %s, want OK", got)
 	}
 	h.must(Command{Kind: CmdSetWalletStatus, Project: p, Wallet: aliceW, Status: WalletClosed})
 	h.must(Command{Kind: CmdDeleteCustomer, Project: p, Customer: "alice"})

@@ -293,14 +293,18 @@ func (c *call) confirmRead(r *route, strong bool) *apiError {
 	return nil
 }
 
-// checkCustomerLive refuses the key of a Deleted customer.
+// checkCustomerLive refuses the key of a Suspended customer (until it is
+// resumed) or a Deleted one (for good).
 func (c *call) checkCustomerLive() *apiError {
 	cust, ok, err := c.s.node.Customer(proposeCtx, c.project, c.who.customer)
 	if err != nil {
 		return fromEngine(err)
 	}
-	if ok && cust.Status == shard.CustomerDeleted {
+	switch {
+	case ok && cust.Status == shard.CustomerDeleted:
 		return denied("the customer of this key is deleted")
+	case ok && cust.Status == shard.CustomerSuspended:
+		return denied("the customer of this key is suspended; its key works again once the customer is resumed")
 	}
 	return nil
 }

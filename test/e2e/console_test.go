@@ -11,6 +11,7 @@ import (
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	cw "github.com/cloudwallet/cloudwallet/client"
 )
@@ -99,8 +100,9 @@ func TestConsoleInARealBrowser(t *testing.T) {
 		t.Fatal("a wrong token shows no error code")
 	}
 	run(t, ctx, "sign in",
-		chromedp.Evaluate(`document.getElementById("token").value = ""`, nil), chromedp.SendKeys("#token", s.operator, chromedp.ByID),
-		submit("#signin"), chromedp.WaitVisible("#create-project", chromedp.ByID))
+		chromedp.Evaluate(`document.getElementById("token").value = ""`, nil),
+		chromedp.SendKeys("#token", s.operator+kb.Enter, chromedp.ByID), // the keyboard alone signs in
+		chromedp.WaitVisible("#create-project", chromedp.ByID))
 	shot(t, ctx, "projects")
 
 	run(t, ctx, "create a project",
@@ -166,16 +168,24 @@ func TestConsoleInARealBrowser(t *testing.T) {
 	}
 	shot(t, ctx, "error")
 
-	// Suspending alice suspends her wallets: the API refuses to spend from
-	// them. Deleting carol (her wallet closed) makes the API refuse her
-	// Customer Key.
+	// Suspending alice makes the API refuse her Customer Key, and spending
+	// from her (suspended) wallets; resuming her lets the key in again.
+	// Deleting carol (her wallet closed) refuses hers for good.
 	run(t, ctx, "suspend alice", chromedp.Navigate(base+"#/projects/"+projectID+"/customers/alice"),
 		chromedp.WaitVisible("#customer-status", chromedp.ByID), chromedp.Click(`//button[text()="Suspend"]`, chromedp.BySearch),
 		chromedp.WaitVisible(`//strong[@id="customer-status"][text()="Suspended"]`, chromedp.BySearch))
 	shot(t, ctx, "customer")
+	aliceKey, err := cw.MintCustomerKey(accessKey, sigKey, "alice", time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.expect(s.call("GET", "/wallets", aliceKey, nil), 403, "ACCESS_DENIED")
 	if got := s.expect(ak("POST", "/transactions", tx("after-suspend", op("Transfer", wallets[0], wallets[1], 1))), 422, ""); !strings.Contains(string(got.raw), "WRONG_WALLET_STATUS") {
 		t.Fatalf("a transfer from a suspended customer's wallet: %s", got.raw)
 	}
+	run(t, ctx, "resume alice", chromedp.Click(`//button[text()="Resume"]`, chromedp.BySearch),
+		chromedp.WaitVisible(`//strong[@id="customer-status"][text()="Active"]`, chromedp.BySearch))
+	s.expect(s.call("GET", "/wallets", aliceKey, nil), 200, "")
 	ck, err := cw.MintCustomerKey(accessKey, sigKey, "carol", time.Hour, time.Now())
 	if err != nil {
 		t.Fatal(err)

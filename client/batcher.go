@@ -88,47 +88,20 @@ func (b *batcher) flushLocked() {
 }
 
 // send sends a batch, and again its items whose outcome is not known,
-// until each is definite or its caller has gone.
+// until each is definite or its caller has gone (untilDefinite).
 func (b *batcher) send(batch []*waiting) {
-	for round, wait := 0, 10*time.Millisecond; ; round, wait = round+1, min(2*wait, time.Second) {
-		live := batch[:0]
+	reqs := make([]TxRequest, len(batch))
+	for i, w := range batch {
+		reqs[i] = w.req
+	}
+	live := func(i int) bool { return batch[i].ctx.Err() == nil }
+	deliver := func(i int, r TxResult) { batch[i].done <- r }
+	if err := b.c.untilDefinite(context.Background(), b.stop, reqs, live, deliver); err != nil {
 		for _, w := range batch {
-			if w.ctx.Err() == nil {
-				live = append(live, w)
+			select {
+			case w.done <- TxResult{Err: err}:
+			default: // delivered already
 			}
-		}
-		if batch = live; len(batch) == 0 {
-			return
-		}
-		reqs := make([]TxRequest, len(batch))
-		for i, w := range batch {
-			reqs[i] = w.req
-		}
-		res, definite, err := b.c.batchOnce(context.Background(), reqs, round > 0)
-		if err != nil {
-			for _, w := range batch {
-				w.done <- TxResult{Err: err}
-			}
-			return
-		}
-		var still []*waiting
-		for i, w := range batch {
-			if definite == nil || !definite[i] {
-				still = append(still, w)
-				continue
-			}
-			w.done <- res[i]
-		}
-		if batch = still; len(batch) == 0 {
-			return
-		}
-		select {
-		case <-time.After(wait):
-		case <-b.stop:
-			for _, w := range batch {
-				w.done <- TxResult{Err: fmt.Errorf("%w (%w)", ErrOutcomeUnknown, ErrClosed)}
-			}
-			return
 		}
 	}
 }

@@ -162,7 +162,7 @@ func (c *Client) call(ctx context.Context, method, path string, v, out any) erro
 		}
 	}
 	retry := method == "GET" || method == "PUT"
-	for wait := 10 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+	for round := 0; ; round++ {
 		a, err := c.send(ctx, method, path, body)
 		if err == nil && a.status/100 == 2 {
 			if out == nil {
@@ -180,7 +180,7 @@ func (c *Client) call(ctx context.Context, method, path string, v, out any) erro
 			}
 			return apiError(a)
 		}
-		if !sleep(ctx, wait) {
+		if !sleep(ctx, nil, backoff(round)) {
 			if err != nil {
 				return fmt.Errorf("cloudwallet: %s %s: %w (after retries: %w)", method, path, err, ctx.Err())
 			}
@@ -189,14 +189,24 @@ func (c *Client) call(ctx context.Context, method, path string, v, out any) erro
 	}
 }
 
-// sleep waits d, or until ctx ends (false).
-func sleep(ctx context.Context, d time.Duration) bool {
+// backoff is the wait before retry round+1: 10 ms, doubling, at most 1 s.
+func backoff(round int) time.Duration {
+	if round >= 7 {
+		return time.Second
+	}
+	return 10 * time.Millisecond << round
+}
+
+// sleep waits d, or until ctx ends or stop closes (false).
+func sleep(ctx context.Context, stop <-chan struct{}, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
 		return true
 	case <-ctx.Done():
+		return false
+	case <-stop:
 		return false
 	}
 }

@@ -317,7 +317,7 @@ func posts(t *testing.T, reg *prometheus.Registry, route string) float64 {
 // An answer lost on the way back (the transaction applied, the client saw
 // the connection close) is asked again with the same referenceId: the
 // 409 to the retry is the call's own transaction, answered as made, and
-// it applied once.
+// it applied once; the same for the items of a batch.
 func TestClientRetriesALostAnswerOnce(t *testing.T) {
 	s := startServer(t)
 	ctx := context.Background()
@@ -326,7 +326,7 @@ func TestClientRetriesALostAnswerOnce(t *testing.T) {
 	must(c.UpsertCustomer(ctx, "a", client.CustomerFields{}))(t)
 	w := must(c.CreateWallet(ctx, "a", a.ID))(t)
 
-	var dropped atomic.Int32
+	var dropped, droppedBatch atomic.Int32
 	proxy := &http.Server{Handler: http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		req, _ := http.NewRequest(r.Method, s.url+r.URL.RequestURI(), r.Body)
 		req.Header = r.Header.Clone()
@@ -337,7 +337,7 @@ func TestClientRetriesALostAnswerOnce(t *testing.T) {
 		}
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(resp.Body)
-		if r.URL.Path == "/transactions" && dropped.Add(1) == 1 {
+		if (r.URL.Path == "/transactions" && dropped.Add(1) == 1) || (r.URL.Path == "/transactions/batch" && droppedBatch.Add(1) == 1) {
 			conn, _, _ := rw.(http.Hijacker).Hijack() // the answer never comes back
 			conn.Close()
 			return
@@ -365,5 +365,17 @@ func TestClientRetriesALostAnswerOnce(t *testing.T) {
 	}
 	if b := must(c.Wallet(ctx, w.ID))(t).Balance; b != 7 {
 		t.Fatalf("balance %d: the retry applied twice (or never)", b)
+	}
+	// The same for a batch: its lost answer is asked again, and each item
+	// is its own transaction, applied once.
+	res, err := viaProxy.CreateTransactions(ctx, []client.TxRequest{
+		{ReferenceID: "lost-batch-1", Operations: []client.Operation{client.Issue(w.ID, 2)}},
+		{ReferenceID: "lost-batch-2", Operations: []client.Operation{client.Issue(w.ID, 3)}},
+	})
+	if err != nil || res[0].Err != nil || res[1].Err != nil || res[1].Transaction.ReferenceID != "lost-batch-2" || droppedBatch.Load() < 2 {
+		t.Fatalf("a batch after a lost answer: %v %+v (%d batch requests)", err, res, droppedBatch.Load())
+	}
+	if b := must(c.Wallet(ctx, w.ID))(t).Balance; b != 12 {
+		t.Fatalf("balance %d after the batch: applied twice (or never)", b)
 	}
 }

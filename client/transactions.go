@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"time"
 )
 
 // Transactions, and the retries their referenceIds make safe.
@@ -48,18 +47,16 @@ func (c *Client) CreateTransaction(ctx context.Context, referenceID string, ops 
 	if err != nil {
 		return nil, fmt.Errorf("cloudwallet: encoding the transaction: %w", err)
 	}
-	retried := false
-	for wait := 10 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+	for round := 0; ; round++ {
 		a, err := c.send(ctx, "POST", "/transactions", body)
 		if err == nil {
-			if r, definite := txOutcome(a.status, a.body, retried); definite {
+			if r, definite := txOutcome(a.status, a.body, round > 0); definite {
 				return r.Transaction, r.Err
 			}
 		}
-		if !sleep(ctx, wait) {
-			return nil, fmt.Errorf("%w (%w)", ErrOutcomeUnknown, ctx.Err())
+		if !sleep(ctx, nil, backoff(round)) {
+			return nil, unknownOutcome(ctx)
 		}
-		retried = true
 	}
 }
 
@@ -115,37 +112,65 @@ func (c *Client) CreateTransactions(ctx context.Context, txs []TxRequest) ([]TxR
 		return nil, fmt.Errorf("cloudwallet: a batch holds 1 to %d transactions, not %d", BatchItemsMax, len(txs))
 	}
 	out := make([]TxResult, len(txs))
-	todo := make([]int, len(txs)) // indexes still unclear
-	for i := range todo {
-		todo[i] = i
+	always := func(int) bool { return true }
+	if err := c.untilDefinite(ctx, nil, txs, always, func(i int, r TxResult) { out[i] = r }); err != nil {
+		return nil, err
 	}
-	for round, wait := 0, 10*time.Millisecond; ; round, wait = round+1, min(2*wait, time.Second) {
-		send := make([]TxRequest, len(todo))
-		for k, i := range todo {
-			send[k] = txs[i]
+	return out, nil
+}
+
+// untilDefinite sends txs as one batch, then the items whose outcome is
+// not known as the next, until each is definite, and gives each item's
+// result to deliver once. An item for which live is false is dropped (its
+// caller has gone). When ctx ends or stop closes between rounds, the
+// items left get ErrOutcomeUnknown. A refusal of the whole request ends it
+// with that error, and the items not delivered yet get none.
+func (c *Client) untilDefinite(ctx context.Context, stop <-chan struct{}, txs []TxRequest, live func(i int) bool, deliver func(i int, r TxResult)) error {
+	unclear := make([]int, len(txs))
+	for i := range unclear {
+		unclear[i] = i
+	}
+	for round := 0; ; round++ {
+		var send []TxRequest
+		var sent []int
+		for _, i := range unclear {
+			if live(i) {
+				send, sent = append(send, txs[i]), append(sent, i)
+			}
+		}
+		if len(sent) == 0 {
+			return nil
 		}
 		res, definite, err := c.batchOnce(ctx, send, round > 0)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		var still []int
-		for k, i := range todo {
+		unclear = unclear[:0]
+		for k, i := range sent {
 			if definite == nil || !definite[k] {
-				still = append(still, i)
+				unclear = append(unclear, i)
 				continue
 			}
-			out[i] = res[k]
+			deliver(i, res[k])
 		}
-		if todo = still; len(todo) == 0 {
-			return out, nil
+		if len(unclear) == 0 {
+			return nil
 		}
-		if !sleep(ctx, wait) {
-			for _, i := range todo {
-				out[i] = TxResult{Err: fmt.Errorf("%w (%w)", ErrOutcomeUnknown, ctx.Err())}
+		if !sleep(ctx, stop, backoff(round)) {
+			for _, i := range unclear {
+				deliver(i, TxResult{Err: unknownOutcome(ctx)})
 			}
-			return out, nil
+			return nil
 		}
 	}
+}
+
+// unknownOutcome is the error of a write still unclear when its wait ended.
+func unknownOutcome(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%w (%w)", ErrOutcomeUnknown, err)
+	}
+	return fmt.Errorf("%w (%w)", ErrOutcomeUnknown, ErrClosed)
 }
 
 // batchOnce sends one POST /transactions/batch. It answers per item its

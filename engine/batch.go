@@ -91,8 +91,6 @@ func (n *Node) pipelineBatch(ctx context.Context, rp *replica, by shard.By, p sh
 	start := time.Now()
 	cmds := make([]shard.Command, len(items))
 	props := make([]proposal, len(items))
-	timer := time.NewTimer(n.cfg.ApplyTimeout)
-	defer timer.Stop()
 	queued := 0
 	for queued < len(items) {
 		cmd, pr := &cmds[queued], &props[queued]
@@ -105,7 +103,7 @@ func (n *Node) pipelineBatch(ctx context.Context, rp *replica, by shard.By, p sh
 		select {
 		case rp.proposals <- pr:
 		default:
-			timer.Reset(n.cfg.ApplyTimeout) // the queue is full: wait for room
+			timer := time.NewTimer(n.cfg.ApplyTimeout) // the queue is full: wait for room
 			select {
 			case rp.proposals <- pr:
 			case <-rp.closing:
@@ -126,24 +124,10 @@ func (n *Node) pipelineBatch(ctx context.Context, rp *replica, by shard.By, p sh
 		}
 		queued++
 	}
-	timer.Reset(n.cfg.ApplyTimeout)
-	expired := false
+	wait, cancel := context.WithTimeout(ctx, n.cfg.ApplyTimeout) // one deadline for the whole batch
+	defer cancel()
 	for i := range queued {
-		pr := &props[i]
-		if !expired {
-			select {
-			case <-pr.done:
-			case <-timer.C:
-				expired = true
-			case <-ctx.Done():
-				expired = true
-			}
-		}
-		if expired {
-			rp.pend.complete(pr.tag.Seq, shard.Result{}, ErrOutcomeUnknown)
-		}
-		<-pr.done // closed above, or by whoever completed it first
-		out[i] = BatchOutcome{Result: pr.res, Err: pr.err}
+		out[i].Result, out[i].Err = rp.result(wait, &props[i], nil)
 	}
 	took := time.Since(start) // each item waited for the whole batch: its latency is the batch's
 	for i := range queued {

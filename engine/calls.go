@@ -112,20 +112,21 @@ func (c *callClient) exchange(addr string, timeout time.Duration, fn func(conn *
 	return reused, nil
 }
 
-// do makes one call. Every call is idempotent (reads, and membership
-// changes that are no-ops when already made), so one that fails at once on
-// an idle connection — the peer may have restarted since — is made again
-// on a new one (not one that timed out: that would double the wait).
-func (c *callClient) do(addr string, req callRequest, ans *callAnswer, timeout time.Duration) error {
-	reused, err := c.once(addr, req, ans, timeout)
+// retried runs an idempotent call: one that fails at once on an idle
+// connection — the peer may have restarted since — is made again on a new
+// one (not one that timed out: that would double the wait).
+func (c *callClient) retried(addr string, timeout time.Duration, fn func(conn *callConn) error) error {
+	reused, err := c.exchange(addr, timeout, fn)
 	if err != nil && reused && !errors.Is(err, os.ErrDeadlineExceeded) {
-		_, err = c.once(addr, req, ans, timeout)
+		_, err = c.exchange(addr, timeout, fn)
 	}
 	return err
 }
 
-func (c *callClient) once(addr string, req callRequest, ans *callAnswer, timeout time.Duration) (reused bool, err error) {
-	reused, err = c.exchange(addr, timeout, func(conn *callConn) error {
+// do makes one call. Every call is idempotent (reads, and membership
+// changes that are no-ops when already made): retried.
+func (c *callClient) do(addr string, req callRequest, ans *callAnswer, timeout time.Duration) error {
+	err := c.retried(addr, timeout, func(conn *callConn) error {
 		b, _ := json.Marshal(req)
 		if err := peer.WriteFrame(conn.w, b); err != nil {
 			return err
@@ -138,12 +139,12 @@ func (c *callClient) once(addr string, req callRequest, ans *callAnswer, timeout
 		return json.Unmarshal(frame, ans)
 	})
 	if err != nil {
-		return reused, fmt.Errorf("engine: %s call to %s: %w", req.Op, addr, err)
+		return fmt.Errorf("engine: %s call to %s: %w", req.Op, addr, err)
 	}
 	if ans.Err != "" {
-		return false, fromWire(ans.Code, ans.Err)
+		return fromWire(ans.Code, ans.Err)
 	}
-	return false, nil
+	return nil
 }
 
 // take returns an idle connection to addr (reused) or a new one.

@@ -63,9 +63,15 @@ func (rp *replica) propose(ctx context.Context, cmd *shard.Command) (shard.Resul
 		timer.Stop() // since Go 1.23 a stopped timer holds no stale tick
 		timerPool.Put(timer)
 	}()
+	return rp.result(ctx, p, timer.C)
+}
+
+// result waits for a queued proposal's result until expiry fires or ctx
+// ends; then its outcome is unknown (its entry may still commit).
+func (rp *replica) result(ctx context.Context, p *proposal, expiry <-chan time.Time) (shard.Result, error) {
 	select {
 	case <-p.done:
-	case <-timer.C:
+	case <-expiry:
 		rp.pend.complete(p.tag.Seq, shard.Result{}, ErrOutcomeUnknown)
 	case <-ctx.Done():
 		rp.pend.complete(p.tag.Seq, shard.Result{}, ErrOutcomeUnknown)

@@ -176,6 +176,20 @@ func (n *Node) Entries(ctx context.Context, settle bool, p shard.ProjectID, w sh
 	return pg, err
 }
 
+// TransactionByReference finds a project's transaction by its referenceId
+// and reads it as Transaction does (ok false: there is none).
+func (n *Node) TransactionByReference(ctx context.Context, p shard.ProjectID, ref string) (*shard.Tx, bool, error) {
+	pp, known := n.keys.placement(p)
+	if !known {
+		return nil, false, nil
+	}
+	tx, _, err := n.localRecord(ctx, pp, p, ref)
+	if err != nil || tx == nil {
+		return nil, false, err
+	}
+	return n.Transaction(ctx, p, tx.ID)
+}
+
 // Transaction reads a transaction record; an id of a shard the cluster does
 // not have is not found.
 func (n *Node) Transaction(ctx context.Context, p shard.ProjectID, id shard.TxID) (tx *shard.Tx, ok bool, err error) {

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"time"
 
 	"github.com/cloudwallet/cloudwallet/raftfsm"
@@ -96,9 +95,8 @@ type groupAnswer struct {
 
 // askHolder sends a read or write of sg to its holders in turn, until one
 // that holds it answers. A write that left and broke is not made again:
-// the error says so (errors.Is(err, errNotSent) is false). A read that
-// broke at once on an idle connection (the holder may have restarted
-// since) is made again on a new one, as callClient.do does.
+// the error says so (errors.Is(err, errNotSent) is false). A read is
+// idempotent: callClient.retried.
 func (n *Node) askHolder(sg *shardGroup, req groupRequest, timeout time.Duration) (ans groupAnswer, err error) {
 	req.Group = sg.group
 	err = n.tryHolders(sg, func(addr string) (string, error) {
@@ -112,8 +110,10 @@ func (n *Node) askHolder(sg *shardGroup, req groupRequest, timeout time.Duration
 			ans = groupAnswer{}
 			return conn.dec.Decode(&ans)
 		}
-		reused, err := n.groupCalls.exchange(addr, timeout, call)
-		if err != nil && reused && req.Query != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+		var err error
+		if req.Query != nil {
+			err = n.groupCalls.retried(addr, timeout, call)
+		} else {
 			_, err = n.groupCalls.exchange(addr, timeout, call)
 		}
 		if err == nil && ans.Err != "" {

@@ -159,15 +159,18 @@ func (c *call) transactionOutcome(in txInput, r shard.Result, perr error) txOutc
 }
 
 // transactionByReference answers GET /transactions?referenceId=: a page
-// holding the project's transaction with that referenceId (a Waiting one
-// too, as its record stands), or none, the range filter applied to it.
+// holding the project's transaction with that referenceId, read as
+// GET /transactions/{id} reads it, or none; the range filter applies.
 func transactionByReference(c *call, ref string, q rangedPage) *apiError {
 	if err := checkText("referenceId", &ref, true, shard.ReferenceIDLenMax); err != nil {
 		return err
 	}
-	tx, _ := c.s.node.Recorded(proposeCtx, c.project, ref)
+	tx, ok, err := c.s.node.TransactionByReference(proposeCtx, c.project, ref)
+	if err != nil {
+		return fromEngine(err)
+	}
 	var items []*shard.Tx
-	if tx != nil && tx.CreatedAt >= q.from && tx.CreatedAt < q.to {
+	if ok && tx.CreatedAt >= q.from && tx.CreatedAt < q.to {
 		items = append(items, tx)
 	}
 	pg := shard.Page[*shard.Tx]{Total: len(items)}

@@ -11,20 +11,17 @@ import (
 	"github.com/cloudwallet/cloudwallet/transport"
 )
 
-// batchResults decodes a 200 batch answer.
-func batchResults(t *testing.T, r resp) []struct {
+// batchResult is one item's result in a batch answer.
+type batchResult struct {
 	Status      int
 	Transaction map[string]any
 	Error       map[string]any
-} {
+}
+
+// batchResults decodes a 200 batch answer.
+func batchResults(t *testing.T, r resp) []batchResult {
 	t.Helper()
-	var out struct {
-		Results []struct {
-			Status      int
-			Transaction map[string]any
-			Error       map[string]any
-		}
-	}
+	var out struct{ Results []batchResult }
 	if r.status != 200 {
 		t.Fatalf("batch: %d %s", r.status, r.raw)
 	}
@@ -88,6 +85,14 @@ func TestBatchAnswersEachItemInOrder(t *testing.T) {
 	if b0, b1, b2 := s.balance(ws[0]), s.balance(ws[1]), s.balance(ws[2]); b0 != 0 || b1 != 40 || b2 != 67 {
 		t.Fatalf("balances %d %d %d, want 0 40 67", b0, b1, b2)
 	}
+	// A transaction is found by its referenceId too.
+	if pg := s.expect(s.ak("GET", "/transactions?page=0&referenceId=b-spend", nil), 200, ""); pg.num("total") != 1 ||
+		pg.body["items"].([]any)[0].(map[string]any)["id"] != res[1].Transaction["id"] {
+		t.Fatalf("by referenceId: %s", pg.raw)
+	}
+	if pg := s.expect(s.ak("GET", "/transactions?page=0&referenceId=b-none", nil), 200, ""); pg.num("total") != 0 {
+		t.Fatalf("an unused referenceId: %s", pg.raw)
+	}
 	// The operator reaches it under the project's prefix; a Customer Key
 	// may not call it.
 	r := s.call("POST", "/projects/"+s.projectID+"/transactions/batch", s.operator, map[string]any{"transactions": []any{tx("b-op", op("Issue", "", ws[0], 1))}})
@@ -147,4 +152,26 @@ func TestBatchRefusesABadEnvelopeWhole(t *testing.T) {
 		t.Fatalf("balance %d after 10,000 issues of 1", b)
 	}
 	s.expect(s.ak("POST", "/transactions", body), 413, "LIMIT_EXCEEDED")
+}
+
+// A batch that would take the items in flight past the proposal queue's
+// bound is refused whole with 429, and nothing of it happens.
+func TestBatchBeyondTheQueueIs429(t *testing.T) {
+	s := startServer(t, t.TempDir(), nil, "--proposal-queue", "8")
+	a := s.asset("USD")
+	s.customer("c0")
+	w := s.wallet("c0", a)
+	items := make([]any, 9)
+	for i := range items {
+		items[i] = tx(fmt.Sprintf("q-%d", i), op("Issue", "", w, 1))
+	}
+	s.expect(s.ak("POST", "/transactions/batch", map[string]any{"transactions": items}), 429, "LIMIT_EXCEEDED")
+	if b := s.balance(w); b != 0 {
+		t.Fatalf("a refused batch issued %d", b)
+	}
+	for _, r := range batchResults(t, s.ak("POST", "/transactions/batch", map[string]any{"transactions": items[:8]})) {
+		if r.Status != 201 {
+			t.Fatalf("a batch within the bound: %+v", r)
+		}
+	}
 }

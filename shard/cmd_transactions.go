@@ -1,7 +1,8 @@
 package shard
 
 // The transaction family: a transaction within one group
-// (transaction.go), and the steps of one across groups (twophase.go).
+// (transaction.go), the steps of one across groups (twophase.go), and
+// holds (hold.go).
 
 func applyTransaction(m *Machine, ctx Context, c *Command) Result { return m.transaction(ctx, c) }
 func applyTxBegin(m *Machine, ctx Context, c *Command) Result     { return m.txBegin(ctx, c) }
@@ -11,3 +12,6 @@ func applyTxFence(m *Machine, _ Context, c *Command) Result       { return m.txF
 
 // applyTxFinish commits or aborts a participant's part.
 func applyTxFinish(m *Machine, _ Context, c *Command) Result { return m.txFinish(c) }
+
+func applyHold(m *Machine, ctx Context, c *Command) Result       { return m.txHold(ctx, c) }
+func applyHoldFinish(m *Machine, ctx Context, c *Command) Result { return m.holdFinish(ctx, c) }

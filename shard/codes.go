@@ -22,6 +22,7 @@ const (
 	ValidationError
 	LimitExceeded
 	AccessDenied
+	WrongTransactionStatus // a hold captured or voided from a status that does not allow it
 	codeCount
 )
 
@@ -43,6 +44,7 @@ var codeNames = [codeCount]string{
 	ValidationError:          "VALIDATION_ERROR",
 	LimitExceeded:            "LIMIT_EXCEEDED",
 	AccessDenied:             "ACCESS_DENIED",
+	WrongTransactionStatus:   "WRONG_TRANSACTION_STATUS",
 }
 
 func (c Code) String() string {

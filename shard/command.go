@@ -30,9 +30,11 @@ type Command struct {
 	Attempt    Attempt  // every step: the run of the protocol (twophase.go)
 	Tx         TxID     // TxCommit: the record made by TxBegin
 	At         int64    // TxCommit: the record's createdAt, stamped on the entries
-	TxStatus   TxStatus // TxDecide: Completed or Failed
+	TxStatus   TxStatus // TxDecide: Completed, Failed or (a hold) Held; HoldFinish: Completed, Voided or Expired
 	ErrCode    Code     // TxDecide, Failed: the failing check
 	ErrOpIndex int32    // TxDecide, Failed: the failing operation
+
+	HoldTimeoutMs int64 // Hold, HoldBegin: 0 (never) to HoldTimeoutMsMax
 
 	Fence uint64 // CmdFence: the highest sequence number fenced off
 

@@ -192,8 +192,21 @@ var (
 		func(b []byte, c *Command) []byte { return bin.AppendVarint(b, c.At) },
 		func(r *bin.Reader, c *Command) { c.At = r.Varint() },
 	}
-	// fDecision: a TxDecide's outcome. Completed carries no code; Failed
-	// carries a check failure and the index of an operation.
+	fHoldTimeout = field{
+		func(b []byte, c *Command) []byte { return bin.AppendUvarint(b, uint64(c.HoldTimeoutMs)) },
+		func(r *bin.Reader, c *Command) { c.HoldTimeoutMs = int64(r.UvarintMax(uint64(HoldTimeoutMsMax))) },
+	}
+	// fHoldEnd: how a HoldFinish ends the hold.
+	fHoldEnd = field{
+		func(b []byte, c *Command) []byte { return append(b, byte(c.TxStatus)) },
+		func(r *bin.Reader, c *Command) {
+			if c.TxStatus = TxStatus(r.Byte()); r.Err() == nil && !IsHoldEnd(c.TxStatus) {
+				r.Fail()
+			}
+		},
+	}
+	// fDecision: a TxDecide's outcome. Completed and Held carry no code;
+	// Failed carries a check failure and the index of an operation.
 	fDecision = field{
 		func(b []byte, c *Command) []byte {
 			b = append(b, byte(c.TxStatus), byte(c.ErrCode))
@@ -203,12 +216,12 @@ var (
 			c.TxStatus, c.ErrCode, c.ErrOpIndex = TxStatus(r.Byte()), Code(r.Byte()), int32(r.Varint())
 			switch {
 			case r.Err() != nil:
-			case c.TxStatus == TxCompleted && (c.ErrCode != OK || c.ErrOpIndex != 0):
+			case (c.TxStatus == TxCompleted || c.TxStatus == TxHeld) && (c.ErrCode != OK || c.ErrOpIndex != 0):
 				r.Fail()
 			case c.TxStatus == TxFailed && (!IsCheckFailure(c.ErrCode) ||
 				c.ErrOpIndex < 0 || c.ErrOpIndex >= OperationsPerTxMax):
 				r.Fail()
-			case c.TxStatus != TxCompleted && c.TxStatus != TxFailed:
+			case c.TxStatus != TxCompleted && c.TxStatus != TxFailed && c.TxStatus != TxHeld:
 				r.Fail()
 			}
 		},

@@ -43,7 +43,7 @@ func (s *Shard) HeldParts(p ProjectID, wanted func(index uint32) bool) []InDoubt
 	}
 	var out []InDoubt
 	for _, part := range s.prepared {
-		if part.project != p {
+		if part.project != p || part.open {
 			continue
 		}
 		for _, h := range part.holds {

@@ -102,10 +102,16 @@ func CheckGroups(ms []*Machine) error {
 	return nil
 }
 
-// checkHolds: holds are the sum of the prepared parts, and fit the balance.
+// checkHolds: holds (of parts in flight, and of open holds apart) are the
+// sums of the prepared parts, and together they fit the balance; every
+// open hold's record is Held.
 func (s *Shard) checkHolds() error {
-	sum := map[uint32]hold{}
+	sums := [2]map[uint32]hold{{}, {}} // in flight, open
 	for _, p := range s.prepared {
+		sum := sums[0]
+		if p.open {
+			sum = sums[1]
+		}
 		for _, h := range p.holds {
 			cur := sum[h.index]
 			cur.debit += h.debit
@@ -113,16 +119,26 @@ func (s *Shard) checkHolds() error {
 			sum[h.index] = cur
 		}
 	}
-	if len(sum) != len(s.holds) {
-		return fmt.Errorf("shard %d: %d wallets hold, prepared transactions say %d", s.id, len(s.holds), len(sum))
-	}
-	for i, h := range s.holds {
-		id := WalletID{s.id, i}
-		if sum[i] != h {
-			return fmt.Errorf("wallet %s: holds %+v, prepared transactions say %+v", id, h, sum[i])
+	for k, holds := range [2]map[uint32]hold{s.holds, s.reserved} {
+		sum := sums[k]
+		if len(sum) != len(holds) {
+			return fmt.Errorf("shard %d: %d wallets hold, prepared transactions say %d", s.id, len(holds), len(sum))
 		}
+		for i, h := range holds {
+			if sum[i] != h {
+				return fmt.Errorf("wallet %s: holds %+v, prepared transactions say %+v", WalletID{s.id, i}, h, sum[i])
+			}
+		}
+	}
+	for i := range s.wallets {
+		h, _ := s.heldOn(uint32(i))
 		if w := &s.wallets[i]; w.Balance < h.debit || w.Balance > AmountMax-h.credit {
-			return fmt.Errorf("wallet %s: balance %d does not cover holds %+v", id, w.Balance, h)
+			return fmt.Errorf("wallet %s: balance %d does not cover holds %+v", WalletID{s.id, uint32(i)}, w.Balance, h)
+		}
+	}
+	for i, t := range s.openHolds {
+		if t.Status != TxHeld || s.txs[i] != t {
+			return fmt.Errorf("shard %d: open hold %d is %s", s.id, i, t.Status)
 		}
 	}
 	return nil

@@ -42,6 +42,10 @@ const (
 	// CmdSetLayout: the meta group's leader sets where the shard groups
 	// live (layout.go).
 	CmdSetLayout
+	// Holds (hold.go).
+	CmdHold       // a hold whose wallets live in one group: recorded Held with its reservations
+	CmdHoldBegin  // a hold across groups: TxBegin of a record that will be Held
+	CmdHoldFinish // capture, void or expiry of a Held record, in its referenceId's group
 	kindEnd
 )
 
@@ -90,6 +94,10 @@ func kindTable() [kindEnd]kindSpec {
 		CmdTxCommit:    {name: "tx_commit", home: homeNamed, opsWallets: true, fields: fs(fReferenceID, fAttempt, fTx, fAt, fOps), apply: applyTxFinish},
 		CmdTxAbort:     {name: "tx_abort", home: homeNamed, opsWallets: true, fields: fs(fReferenceID, fAttempt, fOps), apply: applyTxFinish},
 		CmdTxFence:     {name: "tx_fence", home: homeReference, fields: fs(fShard, fReferenceID, fAttempt), apply: applyTxFence},
+
+		CmdHold:       {name: "hold", home: homeReference, opsWallets: true, fields: fs(fBy, fShard, fReferenceID, fAttempt, fOps, fSettled, fHoldTimeout), apply: applyHold, counts: HeldTransactions},
+		CmdHoldBegin:  {name: "hold_begin", home: homeReference, opsWallets: true, fields: fs(fBy, fShard, fReferenceID, fAttempt, fOps, fSettled, fHoldTimeout), apply: applyTxBegin, counts: HeldTransactions},
+		CmdHoldFinish: {name: "hold_finish", home: homeReference, opsWallets: true, fields: fs(fBy, fShard, fReferenceID, fAttempt, fHoldEnd, fOps, fSettled), apply: applyHoldFinish},
 	}
 }
 

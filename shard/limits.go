@@ -17,4 +17,5 @@ const (
 	KeyPairSecretLenMax       = 128
 	IndexMax                  = 1<<32 - 1 // dense indexes are uint32
 	AmountMax           int64 = 1<<63 - 1
+	HoldTimeoutMsMax    int64 = 366 * 24 * 3600 * 1000 // a hold's longest timeout: a year
 )

@@ -17,6 +17,7 @@ type WalletView struct {
 	System      bool
 	Status      WalletStatus
 	Balance     int64
+	Available   int64 // Balance less what holds reserve on it
 	CreatedAt   int64
 	UpdatedAt   int64
 	Name        string
@@ -27,7 +28,7 @@ func (s *Shard) walletView(index uint32) WalletView {
 	w := &s.wallets[index]
 	v := WalletView{
 		ID: WalletID{s.id, index}, Seq: w.Seq, Project: w.Project, Asset: w.Asset,
-		System: w.System(), Status: w.Status, Balance: w.Balance, CreatedAt: w.CreatedAt,
+		System: w.System(), Status: w.Status, Balance: w.Balance, Available: s.available(index), CreatedAt: w.CreatedAt,
 		UpdatedAt: w.UpdatedAt, Name: w.Text.name(), Description: w.Text.description(),
 	}
 	if !v.System {

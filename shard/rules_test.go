@@ -248,7 +248,7 @@ func TestTransactionRules(t *testing.T) {
 		before := []int64{h.balance(p, A), h.balance(p, B), h.balance(p, E)}
 		r := h.tx(p, "f"+string(rune('a'+i)), c.ops...)
 		tx, _ := r.Value.(*Tx)
-		if r.Code != c.code || tx == nil || tx.Status != TxFailed || tx.ErrCode != c.code || tx.ErrOpIndex != c.opIdx {
+		if r.Code != c.code || tx == nil || tx.Status != TxFailed || tx.ErrCode != c.code || int32(tx.ErrOpIndex) != c.opIdx {
 			t.Errorf("%s: got %s %+v, want %s at op %d", c.name, r.Code, tx, c.code, c.opIdx)
 			continue
 		}

@@ -25,7 +25,13 @@ type Shard struct {
 	// the prepared parts by attempt and what they hold per wallet index
 	// (usually empty); the attempts finished here and those a resolver
 	// fenced off, both forever.
+	//
+	// Holds (hold.go): the records still Held, and what their open parts
+	// reserve per wallet index, apart from the holds of parts still in
+	// flight, which block (held.go) where these do not.
 	waiting     map[uint32]*Tx
+	openHolds   map[uint32]*Tx
+	reserved    map[uint32]hold
 	attempts    map[uint32]Attempt
 	attemptList []recordAttempt
 	prepared    map[Attempt]*preparedTx
@@ -43,6 +49,8 @@ func newShard(id uint16) *Shard {
 		projectTxs:       map[ProjectID][]uint32{},
 		systemWallets:    map[ProjectID][]uint32{},
 		waiting:          map[uint32]*Tx{},
+		openHolds:        map[uint32]*Tx{},
+		reserved:         map[uint32]hold{},
 		attempts:         map[uint32]Attempt{},
 		prepared:         map[Attempt]*preparedTx{},
 		holds:            map[uint32]hold{},
@@ -228,8 +236,8 @@ func (s *Shard) checkStatusChange(index uint32, to WalletStatus) Code {
 	switch {
 	case w.Status == WalletClosed:
 		return ChangeWalletStatusError // nothing leaves Closed
-	case to == WalletClosed && (w.Balance != 0 || s.holds[index] != hold{}):
-		return ChangeWalletStatusError // money left, or a transaction across groups pending
+	case to == WalletClosed && (w.Balance != 0 || s.holds[index] != hold{} || s.reserved[index] != hold{}):
+		return ChangeWalletStatusError // money left, a transaction across groups pending, or a hold
 	case to == WalletOpen && !w.System() && s.customers[w.Customer-1].Status != CustomerActive:
 		return ChangeWalletStatusError // resume the customer instead
 	}

@@ -39,6 +39,7 @@ type frozenShard struct {
 	// the shared array, so the writer reads these instead (and never the
 	// array slot the worker may be writing).
 	waiting     map[uint32]*Tx
+	openHolds   map[uint32]*Tx // likewise the records Held when frozen
 	attemptList []recordAttempt
 	prepared    []*preparedTx // immutable once made
 	finished    []Attempt
@@ -62,6 +63,7 @@ func (m *Machine) Freeze() *Frozen {
 			wallets:     append([]Wallet(nil), s.wallets...),
 			txs:         s.txs[:len(s.txs):len(s.txs)],
 			waiting:     maps.Clone(s.waiting),
+			openHolds:   maps.Clone(s.openHolds),
 			attemptList: s.attemptList[:len(s.attemptList):len(s.attemptList)],
 			prepared:    slices.SortedFunc(maps.Values(s.prepared), bySeq),
 			finished:    s.finished.list[:len(s.finished.list):len(s.finished.list)],
@@ -82,10 +84,15 @@ func bySeq(a, b *preparedTx) int {
 // pairs; v4 keys the parts of transactions across groups by attempt, and
 // keeps each record's attempt and the fenced ones; v5 adds where the groups
 // live (the GroupLayout); v6 marks the group that holds the meta partition
-// and counts groups instead of shards (the meta group holds no shard).
-// Older formats (v1 to v5) are refused with ErrOldFormat: their data dirs are refused at
-// start, before any snapshot is read.
-const snapshotMagic = "cloudwallet-snapshot-v6\n"
+// and counts groups instead of shards (the meta group holds no shard); v7
+// adds holds: a record's hold terms and whether a part is an open hold.
+// v6 is still read (it has no holds). Older formats (v1 to v5) are refused
+// with ErrOldFormat: their data dirs are refused at start, before any
+// snapshot is read.
+const (
+	snapshotMagic   = "cloudwallet-snapshot-v7\n"
+	snapshotMagicV6 = "cloudwallet-snapshot-v6\n"
+)
 
 // ErrOldFormat is the error for data an older version wrote.
 var ErrOldFormat = errors.New("shard: written by an older cloudwallet format")
@@ -207,7 +214,9 @@ func (f *Frozen) WriteTo(w io.Writer) (int64, error) {
 		for i := range s.txs {
 			t, waiting := s.waiting[uint32(i)]
 			if !waiting {
-				t = s.txs[i]
+				if t = s.openHolds[uint32(i)]; t == nil {
+					t = s.txs[i]
+				}
 			}
 			sw.buf = appendTx(sw.buf, t)
 			sw.flushIfFull()
@@ -239,6 +248,7 @@ func appendPrepared(b []byte, p *preparedTx) []byte {
 	b = bin.AppendUvarint(b, uint64(p.project))
 	b = bin.AppendString(b, p.ref)
 	b = bin.AppendUvarint(b, p.seq)
+	b = bin.AppendBool(b, p.open)
 	b = AppendOps(b, p.ops)
 	b = bin.AppendUvarint(b, uint64(len(p.holds)))
 	for _, h := range p.holds {
@@ -269,6 +279,11 @@ func appendTx(b []byte, t *Tx) []byte {
 	b = bin.AppendVarint(b, t.CreatedAt)
 	b = append(b, byte(t.ErrCode))
 	b = bin.AppendVarint(b, int64(t.ErrOpIndex))
+	b = bin.AppendBool(b, t.Hold != nil)
+	if t.Hold != nil {
+		b = bin.AppendUvarint(b, uint64(t.Hold.TimeoutMs))
+		b = bin.AppendVarint(b, t.Hold.FinishedAt)
+	}
 	return AppendOps(b, t.Ops)
 }
 
@@ -325,7 +340,8 @@ func ReadMachine(data []byte) (*Machine, error) {
 	if len(data) < len(snapshotMagic) {
 		return nil, fmt.Errorf("shard: not a cloudwallet snapshot")
 	}
-	if magic := string(data[:len(snapshotMagic)]); magic != snapshotMagic {
+	magic := string(data[:len(snapshotMagic)])
+	if magic != snapshotMagic && magic != snapshotMagicV6 {
 		if strings.HasPrefix(magic, "cloudwallet-snapshot-v") {
 			return nil, ErrOldFormat
 		}
@@ -375,9 +391,10 @@ func ReadMachine(data []byte) (*Machine, error) {
 	for range r.Count(snapshotCountMax, 1) {
 		m.revoke(KeyPairID(r.UvarintMax(IndexMax)))
 	}
+	withHolds := magic == snapshotMagic
 	for _, s := range m.Shards {
-		readShard(r, s)
-		readPrepared(r, m, s)
+		readShard(r, s, withHolds)
+		readPrepared(r, m, s, withHolds)
 	}
 	if r.Err() != nil || r.Len() != 0 {
 		return nil, fmt.Errorf("shard: snapshot body: %w", bin.ErrCorrupt)
@@ -392,7 +409,7 @@ func ReadMachine(data []byte) (*Machine, error) {
 	return m, nil
 }
 
-func readShard(r *bin.Reader, s *Shard) {
+func readShard(r *bin.Reader, s *Shard, withHolds bool) {
 	s.customers = make([]Customer, r.Count(snapshotCountMax, 8))
 	for i := range s.customers {
 		c := &s.customers[i]
@@ -437,8 +454,16 @@ func readShard(r *bin.Reader, s *Shard) {
 		t := &Tx{ID: TxID{s.id, uint32(i)}}
 		t.Seq, t.Project, t.ReferenceID = r.Uvarint(), ProjectID(r.UvarintMax(IndexMax)), r.String(ReferenceIDLenMax)
 		t.Status, t.CreatedAt = TxStatus(r.Byte()), r.Varint()
-		t.ErrCode, t.ErrOpIndex = Code(r.Byte()), int32(r.Varint())
+		t.ErrCode, t.ErrOpIndex = Code(r.Byte()), int16(r.Varint())
+		if withHolds && r.Bool() {
+			t.Hold = &HoldTerms{TimeoutMs: int64(r.UvarintMax(uint64(HoldTimeoutMsMax))), FinishedAt: r.Varint()}
+		}
 		t.Ops = ReadOps(r)
+		holdOnly := t.Status == TxHeld || t.Status == TxVoided || t.Status == TxExpired
+		if r.Err() == nil && (t.Status == 0 || t.Status >= txStatusEnd || t.ErrOpIndex < 0 ||
+			int(t.ErrOpIndex) >= max(len(t.Ops), 1) || holdOnly && t.Hold == nil) {
+			r.Fail() // a status no record has, an index ErrMessage would read past, or a hold's status without its terms
+		}
 		if r.Err() != nil {
 			return
 		}
@@ -449,7 +474,7 @@ func readShard(r *bin.Reader, s *Shard) {
 // readPrepared reads a shard's state of transactions across groups: the
 // records' attempts, the prepared parts (rebuilding the holds they keep),
 // and the finished and fenced attempts.
-func readPrepared(r *bin.Reader, m *Machine, s *Shard) {
+func readPrepared(r *bin.Reader, m *Machine, s *Shard, withHolds bool) {
 	s.attemptList = make([]recordAttempt, r.Count(snapshotCountMax, 17))
 	for i := range s.attemptList {
 		ra := &s.attemptList[i]
@@ -467,7 +492,9 @@ func readPrepared(r *bin.Reader, m *Machine, s *Shard) {
 		p := &preparedTx{}
 		p.attempt = readAttempt(r)
 		p.project, p.ref = ProjectID(r.UvarintMax(IndexMax)), r.String(ReferenceIDLenMax)
-		p.seq, p.ops = r.Uvarint(), ReadOps(r)
+		p.seq = r.Uvarint()
+		p.open = withHolds && r.Bool()
+		p.ops = ReadOps(r)
 		p.holds = make([]walletHold, r.Count(OperationsPerTxMax*2, 3))
 		for i := range p.holds {
 			h := &p.holds[i]
@@ -489,7 +516,7 @@ func readPrepared(r *bin.Reader, m *Machine, s *Shard) {
 				r.Fail() // holds beyond any balance: damaged
 				return
 			}
-			s.addHold(h.index, h.hold, 1)
+			s.addHold(h.index, h.hold, 1, p.open)
 		}
 		s.prepared[p.attempt] = p
 	}

@@ -22,7 +22,7 @@ func (m *Machine) transaction(ctx Context, c *Command) Result {
 		return Result{Code: code, Value: b}
 	}
 	if code != OK {
-		tx.Status, tx.ErrCode, tx.ErrOpIndex = TxFailed, code, int32(failedAt)
+		tx.Status, tx.ErrCode, tx.ErrOpIndex = TxFailed, code, int16(failedAt)
 	} else {
 		m.postEntries(ctx, tx, &ws)
 	}
@@ -63,9 +63,18 @@ func (s *Shard) keep(tx *Tx) {
 	s.refIndex.put(tx.Project, tx.ReferenceID, tx.ID.Index)
 	s.txs = append(s.txs, tx)
 	s.projectTxs[tx.Project] = append(s.projectTxs[tx.Project], tx.ID.Index)
-	if tx.Status == TxWaiting {
+	switch tx.Status {
+	case TxWaiting:
 		s.waiting[tx.ID.Index] = tx
+	case TxHeld:
+		s.openHolds[tx.ID.Index] = tx
 	}
+}
+
+// keepAttempt records the attempt that made the record at index.
+func (s *Shard) keepAttempt(index uint32, a Attempt) {
+	s.attempts[index] = a
+	s.attemptList = append(s.attemptList, recordAttempt{index, a})
 }
 
 // txIndex finds the record of a referenceId in this shard.
@@ -104,12 +113,14 @@ func (m *Machine) checkOps(c *Command, ws *walletSet) (int, Code) {
 				return i, InsufficientFunds
 			}
 			src.balance -= op.Amount
+			src.low = min(src.low, src.balance)
 		}
 		if dst != nil {
 			if dst.balance+dst.creditHeld > AmountMax-op.Amount {
 				return i, LimitExceeded
 			}
 			dst.balance += op.Amount
+			dst.high = max(dst.high, dst.balance)
 		}
 	}
 	return 0, OK
@@ -165,14 +176,18 @@ func growEntries(old []Entry) []Entry {
 
 func (m *Machine) walletAt(id WalletID) *Wallet { return &m.shard(id.Shard).wallets[id.Index] }
 
-// touched is a wallet named by a transaction with its running balance, and
-// the holds that prepared transactions across groups keep on it: debits
-// may not spend held money, credits may not use held headroom.
+// touched is a wallet named by a transaction with its running balance (and
+// where it started, and the lowest and highest it reached: what a hold
+// reserves), and what holds keep on it: debits may not spend held money,
+// credits may not use held headroom. pending: some of those holds belong
+// to transactions across groups in flight, which block (held.go).
 type touched struct {
 	id                    WalletID
 	w                     *Wallet
 	balance               int64
+	start, low, high      int64
 	debitHeld, creditHeld int64
+	pending               bool
 }
 
 // blocked is the Blocked answer of a command that touched wallets with
@@ -183,7 +198,7 @@ func (ws *walletSet) blocked(m *Machine, c *Command) *Blocked {
 	}
 	var b *Blocked
 	for i := range ws.items {
-		if t := &ws.items[i]; t.debitHeld != 0 || t.creditHeld != 0 {
+		if t := &ws.items[i]; t.pending {
 			if b == nil {
 				b = &Blocked{}
 			}
@@ -229,8 +244,9 @@ func (ws *walletSet) get(m *Machine, p ProjectID, id WalletID) *touched {
 	if w == nil {
 		return nil
 	}
-	h := s.holds[id.Index] // what transactions across groups have reserved
-	ws.items = append(ws.items, touched{id: id, w: w, balance: w.Balance, debitHeld: h.debit, creditHeld: h.credit})
+	h, pending := s.heldOn(id.Index) // what holds and transactions across groups have reserved
+	b := w.Balance
+	ws.items = append(ws.items, touched{id: id, w: w, balance: b, start: b, low: b, high: b, debitHeld: h.debit, creditHeld: h.credit, pending: pending})
 	if ws.index != nil {
 		ws.index[id] = len(ws.items) - 1
 	}

@@ -48,6 +48,9 @@ type preparedTx struct {
 	ops     []Op // the whole transaction's (shared by the shards of one prepare)
 	holds   []walletHold
 	seq     uint64 // the prepare's place in the log: the resolver finds old ones
+	// open: the transaction is known Held in this group (hold.go), so the
+	// holds are reservations that block nobody.
+	open bool
 }
 
 type walletHold struct {
@@ -109,9 +112,11 @@ func (m *Machine) txBegin(ctx Context, c *Command) Result {
 	if rs.fenced.contains(c.Attempt) {
 		return Result{Code: ValidationError, Value: ErrAttemptFenced}
 	}
+	if c.Kind == CmdHoldBegin {
+		tx.Hold = &HoldTerms{TimeoutMs: c.HoldTimeoutMs}
+	}
 	rs.keep(tx)
-	rs.attempts[tx.ID.Index] = c.Attempt
-	rs.attemptList = append(rs.attemptList, recordAttempt{tx.ID.Index, c.Attempt})
+	rs.keepAttempt(tx.ID.Index, c.Attempt)
 	return Result{Created: true, Value: &Began{Tx: tx, Attempt: c.Attempt, Vote: m.prepare(ctx, c)}}
 }
 
@@ -152,16 +157,24 @@ func (m *Machine) txDecide(c *Command) Result {
 		// than the record's would finish the part without them.
 		return Result{Code: ValidationError, Value: "the decision's operations are not the record's"}
 	}
+	if (c.TxStatus == TxHeld) != (old.Hold != nil && c.TxStatus != TxFailed) {
+		return Result{Code: ValidationError, Value: "only a hold is decided Held, and a hold's success is Held"}
+	}
 	// Records are immutable (readers may hold one): the decision is a new
 	// record in the old one's place. A frozen copy that saw the old one
 	// Waiting kept it in its own waiting list (Freeze).
 	tx := *old
 	tx.Status = c.TxStatus
 	if c.TxStatus == TxFailed {
-		tx.ErrCode, tx.ErrOpIndex = c.ErrCode, c.ErrOpIndex
+		tx.ErrCode, tx.ErrOpIndex = c.ErrCode, int16(c.ErrOpIndex)
 	}
 	rs.txs[ti] = &tx
 	delete(rs.waiting, ti)
+	if tx.Status == TxHeld {
+		rs.openHolds[ti] = &tx
+		m.openParts(c.Attempt, tx.Ops)
+		return Result{Value: &tx}
+	}
 	m.finishPart(c.Attempt, tx.ID, tx.CreatedAt, tx.Ops, tx.Status == TxCompleted)
 	return Result{Value: &tx}
 }
@@ -172,7 +185,8 @@ type prepRun struct {
 	id        WalletID
 	s         *Shard
 	w         *Wallet
-	held      hold // what other transactions hold on it
+	held      hold // what other transactions and holds keep on it
+	pending   bool // some of it by transactions across groups in flight
 	delta     int64
 	low, high int64
 }
@@ -207,7 +221,8 @@ func (m *Machine) prepare(ctx Context, c *Command) *Prepared {
 			return nil, true
 		}
 		res.Assets[id] = w.Asset
-		runs = append(runs, prepRun{id: id, s: s, w: w, held: s.holds[id.Index]})
+		held, pending := s.heldOn(id.Index)
+		runs = append(runs, prepRun{id: id, s: s, w: w, held: held, pending: pending})
 		return &runs[len(runs)-1], true
 	}
 	fail := func(i int, code Code) *Prepared {
@@ -273,7 +288,7 @@ func (m *Machine) prepare(ctx Context, c *Command) *Prepared {
 		// Wallets other transactions hold: nothing is held until those
 		// are settled (held.go).
 		for i := range runs {
-			if runs[i].held != (hold{}) {
+			if runs[i].pending {
 				res.Blocked = append(res.Blocked, runs[i].id)
 			}
 		}
@@ -295,7 +310,7 @@ func (m *Machine) prepare(ctx Context, c *Command) *Prepared {
 			r.s.prepared[c.Attempt] = p
 		}
 		p.holds = append(p.holds, walletHold{index: r.id.Index, hold: h})
-		r.s.addHold(r.id.Index, h, 1)
+		r.s.addHold(r.id.Index, h, 1, false)
 	}
 	return res
 }
@@ -339,19 +354,32 @@ func opWallets(ops []Op) []WalletID {
 	return ids
 }
 
-// addHold adds (sign 1) or releases (sign -1) a hold on a wallet.
-func (s *Shard) addHold(index uint32, h hold, sign int64) {
-	cur := s.holds[index]
+// addHold adds (sign 1) or releases (sign -1) a hold on a wallet: a
+// reservation of an open hold, or a hold of a part in flight.
+func (s *Shard) addHold(index uint32, h hold, sign int64, open bool) {
+	holds := s.holds
+	if open {
+		holds = s.reserved
+	}
+	cur := holds[index]
 	cur.debit += sign * h.debit
 	cur.credit += sign * h.credit
 	if cur.debit < 0 || cur.credit < 0 {
 		panic("shard: a wallet's hold went below zero")
 	}
 	if cur == (hold{}) {
-		delete(s.holds, index)
+		delete(holds, index)
 		return
 	}
-	s.holds[index] = cur
+	holds[index] = cur
+}
+
+// heldOn is everything held on a wallet, and whether any of it belongs to
+// parts in flight.
+func (s *Shard) heldOn(index uint32) (held hold, pending bool) {
+	h, pending := s.holds[index]
+	r := s.reserved[index]
+	return hold{debit: h.debit + r.debit, credit: h.credit + r.credit}, pending
 }
 
 // txFinish commits or aborts this group's part of a prepared attempt.
@@ -374,7 +402,7 @@ func (m *Machine) finishPart(a Attempt, tx TxID, at int64, ops []Op, commit bool
 			continue
 		}
 		for _, wh := range p.holds {
-			s.addHold(wh.index, wh.hold, -1)
+			s.addHold(wh.index, wh.hold, -1, p.open)
 		}
 		delete(s.prepared, a)
 		found = true
@@ -484,7 +512,9 @@ func (s *Shard) InDoubt() []InDoubt {
 		out = append(out, InDoubt{Project: t.Project, Ref: t.ReferenceID, Ops: t.Ops, Attempt: s.attempts[i], Record: t})
 	}
 	for _, p := range s.prepared {
-		out = append(out, InDoubt{Project: p.project, Ref: p.ref, Ops: p.ops, Attempt: p.attempt})
+		if !p.open { // an open part's hold is known Held here: no doubt
+			out = append(out, InDoubt{Project: p.project, Ref: p.ref, Ops: p.ops, Attempt: p.attempt})
+		}
 	}
 	return out
 }

@@ -120,16 +120,34 @@ const (
 	TxCompleted TxStatus = iota + 1
 	TxFailed
 	TxWaiting // across shard groups: begun, outcome not yet decided
+	// Holds (hold.go): checked and reserved, not posted; then one of the
+	// three below, or Completed once captured.
+	TxHeld
+	TxVoided
+	TxExpired
+	txStatusEnd
 )
 
+var txStatusNames = [txStatusEnd]string{
+	TxCompleted: "Completed", TxFailed: "Failed", TxWaiting: "Waiting",
+	TxHeld: "Held", TxVoided: "Voided", TxExpired: "Expired",
+}
+
 func (s TxStatus) String() string {
-	switch s {
-	case TxCompleted:
-		return "Completed"
-	case TxWaiting:
-		return "Waiting"
+	if s > 0 && s < txStatusEnd {
+		return txStatusNames[s]
 	}
-	return "Failed"
+	return "Unknown"
+}
+
+// ParseTxStatus parses the API name of a transaction status.
+func ParseTxStatus(name string) (TxStatus, bool) {
+	for s := TxCompleted; s < txStatusEnd; s++ {
+		if txStatusNames[s] == name {
+			return s, true
+		}
+	}
+	return 0, false
 }
 
 // Project is a tenant.
@@ -273,18 +291,30 @@ type Op struct {
 }
 
 // Tx is a recorded transaction. It never changes once recorded, so readers
-// may hold a pointer to it outside the owning goroutine. Fields are ordered
-// largest first: 80 bytes, one size class below the padded layout.
+// may hold a pointer to it outside the owning goroutine (a decision or the
+// end of a hold makes a new record in its place). Fields are ordered
+// largest first: 80 bytes, one size class below the padded layout
+// (ErrOpIndex fits 16 bits: OperationsPerTxMax is 1000).
 type Tx struct {
 	Seq         uint64
 	CreatedAt   int64
 	ReferenceID string
 	Ops         []Op
+	Hold        *HoldTerms // a hold's (hold.go); nil for a transaction posted at once
 	ID          TxID
 	Project     ProjectID
-	ErrOpIndex  int32 // Failed only: the operation that failed
+	ErrOpIndex  int16 // Failed only: the operation that failed
 	Status      TxStatus
 	ErrCode     Code // Failed only
+}
+
+// PostedAt is the log time of the record's entries: a hold's are written
+// when it is captured.
+func (t *Tx) PostedAt() int64 {
+	if t.Hold != nil {
+		return t.Hold.FinishedAt
+	}
+	return t.CreatedAt
 }
 
 // ErrMessage explains a Failed transaction for humans.

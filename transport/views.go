@@ -117,7 +117,7 @@ func txView(t *shard.Tx) txJSON {
 	v := txJSON{ID: t.ID.String(), ReferenceID: t.ReferenceID, Status: t.Status.String(),
 		Operations: opViews(t.Ops), CreatedAt: t.CreatedAt}
 	if t.Status == shard.TxFailed {
-		v.Error = &txErrorJSON{Code: t.ErrCode.String(), OperationIndex: t.ErrOpIndex, Message: t.ErrMessage()}
+		v.Error = &txErrorJSON{Code: t.ErrCode.String(), OperationIndex: int32(t.ErrOpIndex), Message: t.ErrMessage()}
 	}
 	return v
 }

@@ -149,6 +149,12 @@ func (c *Client) Raw(ctx context.Context, method, path string, body []byte) (sta
 // comes or the server says 503, until ctx ends, or for a context without
 // a deadline, until Config.Timeout has passed.
 func (c *Client) call(ctx context.Context, method, path string, v, out any) error {
+	return c.callRetrying(ctx, method, path, v, out, method == "GET" || method == "PUT")
+}
+
+// callRetrying is call, with retry saying whether the call may be made
+// again on an unclear answer (it is idempotent).
+func (c *Client) callRetrying(ctx context.Context, method, path string, v, out any, retry bool) error {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.timeout)
@@ -161,7 +167,6 @@ func (c *Client) call(ctx context.Context, method, path string, v, out any) erro
 			return fmt.Errorf("cloudwallet: encoding the request: %w", err)
 		}
 	}
-	retry := method == "GET" || method == "PUT"
 	for round := 0; ; round++ {
 		a, err := c.send(ctx, method, path, body)
 		if err == nil && a.status/100 == 2 {

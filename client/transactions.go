@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 )
 
 // Transactions, and the retries their referenceIds make safe.
@@ -17,8 +18,9 @@ const BatchItemsMax = 10_000
 // key, unique in the project) and its operations, applied in order, all or
 // nothing.
 type TxRequest struct {
-	ReferenceID string      `json:"referenceId"`
-	Operations  []Operation `json:"operations"`
+	ReferenceID string       `json:"referenceId"`
+	Operations  []Operation  `json:"operations"`
+	Hold        *HoldRequest `json:"hold,omitempty"` // nil: posted at once; else a hold (holds.go)
 }
 
 // TxResult is what one transaction came to: the stored transaction (also
@@ -38,7 +40,11 @@ type TxResult struct {
 // transaction, answered as the first try would have been. With
 // auto-batching on, the call rides in a batch with others.
 func (c *Client) CreateTransaction(ctx context.Context, referenceID string, ops ...Operation) (*Transaction, error) {
-	req := TxRequest{ReferenceID: referenceID, Operations: ops}
+	return c.createTransaction(ctx, TxRequest{ReferenceID: referenceID, Operations: ops})
+}
+
+// createTransaction makes req as CreateTransaction says.
+func (c *Client) createTransaction(ctx context.Context, req TxRequest) (*Transaction, error) {
 	if c.batch != nil {
 		r := c.batch.add(ctx, req)
 		return r.Transaction, r.Err
@@ -222,6 +228,16 @@ func (c *Client) Transaction(ctx context.Context, id string) (Transaction, error
 // Transactions lists the project's transactions in the range, oldest
 // first.
 func (c *Client) Transactions(ctx context.Context, r TimeRange, page, pageSize int) (Page[Transaction], error) {
+	return c.TransactionsWithStatus(ctx, "", r, page, pageSize)
+}
+
+// TransactionsWithStatus lists the project's transactions in the range
+// with the status (TxHeld: the open holds; "": any), oldest first.
+func (c *Client) TransactionsWithStatus(ctx context.Context, status string, r TimeRange, page, pageSize int) (Page[Transaction], error) {
+	q := pageQuery(page, pageSize) + r.query()
+	if status != "" {
+		q += "&status=" + url.QueryEscape(status)
+	}
 	var p Page[Transaction]
-	return p, c.call(ctx, "GET", "/transactions"+pageQuery(page, pageSize)+r.query(), nil, &p)
+	return p, c.call(ctx, "GET", "/transactions"+q, nil, &p)
 }

@@ -66,6 +66,7 @@ type Wallet struct {
 	Description string `json:"description"`
 	Status      string `json:"status"`
 	Balance     int64  `json:"balance"`
+	Available   int64  `json:"availableBalance"` // Balance less what holds reserve
 	CreatedAt   int64  `json:"createdAt"`
 	UpdatedAt   int64  `json:"updatedAt"`
 }
@@ -118,16 +119,29 @@ const (
 	TxCompleted = "Completed"
 	TxFailed    = "Failed"
 	TxWaiting   = "Waiting"
+	TxHeld      = "Held"    // a hold, authorized: captured or voided later
+	TxVoided    = "Voided"  // a hold voided
+	TxExpired   = "Expired" // a hold past its timeout
 )
 
-// Transaction is a stored transaction: Completed, or Failed with Error.
+// Transaction is a stored transaction: Completed, or Failed with Error;
+// a hold (Hold set) is Held, then Completed, Voided or Expired.
 type Transaction struct {
 	ID          string      `json:"id,omitempty"`
 	ReferenceID string      `json:"referenceId"`
 	Status      string      `json:"status"`
 	Operations  []Operation `json:"operations"`
 	CreatedAt   int64       `json:"createdAt,omitempty"`
+	Hold        *HoldTerms  `json:"hold,omitempty"`
 	Error       *TxError    `json:"error,omitempty"`
+}
+
+// HoldTerms are a hold's: its timeout, when it expires (0: never) and when
+// it was captured, voided or expired (0 while Held).
+type HoldTerms struct {
+	TimeoutMs  int64 `json:"timeoutMs"`
+	ExpiresAt  int64 `json:"expiresAt,omitempty"`
+	FinishedAt int64 `json:"finishedAt,omitempty"`
 }
 
 // TxError is why a transaction Failed: its code and the operation that

@@ -28,6 +28,17 @@ import (
 type BatchItem struct {
 	ReferenceID string
 	Ops         []shard.Op
+	// Hold: the item is a hold (holds.go) with this timeout (0: never).
+	Hold          bool
+	HoldTimeoutMs int64
+}
+
+// command is the command the item proposes.
+func (it *BatchItem) command(p shard.ProjectID) *shard.Command {
+	if it.Hold {
+		return HoldCommand(p, it.ReferenceID, it.Ops, it.HoldTimeoutMs)
+	}
+	return TransactionCommand(p, it.ReferenceID, it.Ops)
 }
 
 // BatchOutcome is what one item came to: what Transact would have
@@ -94,7 +105,10 @@ func (n *Node) pipelineBatch(ctx context.Context, rp *replica, by shard.By, p sh
 	queued := 0
 	for queued < len(items) {
 		cmd, pr := &cmds[queued], &props[queued]
-		*cmd = shard.Command{Kind: shard.CmdTransaction, Project: p, ReferenceID: items[queued].ReferenceID, Ops: items[queued].Ops}
+		*cmd = *items[queued].command(p)
+		if cmd.Kind == shard.CmdHold {
+			cmd.Attempt = newAttempt()
+		}
 		by.Stamp(cmd)
 		pl.Home(cmd)
 		*pr = proposal{cmd: cmd, tag: raftfsm.Tag{Origin: n.origin}, done: make(chan struct{})}
@@ -132,10 +146,13 @@ func (n *Node) pipelineBatch(ctx context.Context, rp *replica, by shard.By, p sh
 	took := time.Since(start) // each item waited for the whole batch: its latency is the batch's
 	for i := range queued {
 		n.metrics.observeTransaction(&cmds[i], out[i].Result, out[i].Err, took)
+		if out[i].Err == nil && out[i].Result.Created && cmds[i].Kind == shard.CmdHold {
+			n.metrics.holds.WithLabelValues("held").Inc()
+		}
 	}
 }
 
-// itemByItem runs each item through Transact: an item starts once every
+// itemByItem runs each item as Transact (or Hold) would: an item starts once every
 // earlier item that shares a wallet or its referenceId has ended, and at
 // most batchParallelMax run at once.
 func (n *Node) itemByItem(ctx context.Context, by shard.By, p shard.ProjectID, items []BatchItem, out []BatchOutcome) {
@@ -160,7 +177,7 @@ func (n *Node) itemByItem(ctx context.Context, by shard.By, p shard.ProjectID, i
 			for _, c := range after {
 				<-c
 			}
-			r, err := n.Transact(ctx, by, p, items[i].ReferenceID, items[i].Ops)
+			r, err := n.proposeBy(ctx, by, items[i].command(p))
 			out[i] = BatchOutcome{Result: r, Err: err}
 		}()
 	}

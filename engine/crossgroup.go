@@ -33,6 +33,10 @@ import (
 // record or makes sure none will be made. Safety never depends on the
 // resolver's timing, only liveness.
 
+// errStillHeld: a part in doubt belongs to a hold across groups that is
+// Held: nothing to resolve.
+var errStillHeld = errors.New("engine: the part belongs to an open hold")
+
 // resolveEvery is how often the resolver looks for transactions in doubt;
 // one seen in flight on two looks in a row is resolved.
 const resolveEvery = 2 * time.Second
@@ -118,6 +122,9 @@ func (n *Node) localRecord(ctx context.Context, pp shard.Placement, p shard.Proj
 // proposeTransaction runs a transaction as one command when one group holds
 // all of it, else across groups.
 func (n *Node) proposeTransaction(ctx context.Context, cmd *shard.Command, pp shard.Placement) (shard.Result, error) {
+	if cmd.Kind == shard.CmdHold && cmd.Attempt.IsZero() {
+		cmd.Attempt = newAttempt() // keys its reservations (shard/hold.go)
+	}
 	if len(pp.Groups) == 1 {
 		// The common case: the project lives in one group, and so does
 		// all of the transaction (a wallet of another project is not
@@ -164,6 +171,9 @@ func (n *Node) acrossGroups(ctx context.Context, cmd *shard.Command, pl placemen
 	others := pl.others()
 	begin := *cmd
 	begin.Kind, begin.Attempt = shard.CmdTxBegin, a
+	if cmd.Kind == shard.CmdHold {
+		begin.Kind = shard.CmdHoldBegin
+	}
 	// The begin is proposed once, like a command in one group: refused
 	// (no leader, a full queue), nothing was written, and the caller hears
 	// so at once. The prepares are tried again within the deadline.
@@ -230,7 +240,7 @@ func (n *Node) acrossGroups(ctx context.Context, cmd *shard.Command, pl placemen
 // finishLater finishes the other groups' parts after the answer; one it
 // cannot finish is left to whoever meets its holds, or to the resolver.
 func (n *Node) finishLater(run txRun, decided *shard.Tx, others []*shardGroup) {
-	if len(others) == 0 || n.leaveParts {
+	if len(others) == 0 || n.leaveParts || decided.Status == shard.TxHeld {
 		return
 	}
 	n.goBackground(func(ctx context.Context) {
@@ -272,6 +282,9 @@ func (n *Node) takeOn(ctx context.Context, pp shard.Placement, tx *shard.Tx, a s
 		if decided, err = n.decide(ctx, pl, tx, a, votes); err != nil {
 			return shard.Result{}, err
 		}
+	}
+	if decided.Status == shard.TxHeld {
+		return answer(decided, duplicate), nil // its parts stay until it ends (holds.go)
 	}
 	if err := n.finishParts(ctx, run, finishKind(decided), decided, pl.others()); err != nil {
 		return shard.Result{}, err
@@ -322,6 +335,9 @@ func (n *Node) proposePrepare(ctx context.Context, rp *shardGroup, r txRun, sett
 // the first decision, whoever made it.
 func (n *Node) decide(ctx context.Context, pl placement, tx *shard.Tx, a shard.Attempt, votes []*shard.Prepared) (*shard.Tx, error) {
 	st, code, at := shard.Outcome(tx.Ops, n.Shards(), votes)
+	if st == shard.TxCompleted && tx.Hold != nil {
+		st = shard.TxHeld // a hold's success: its parts keep their holds
+	}
 	d, err := pl.ref.step(ctx, &shard.Command{Kind: shard.CmdTxDecide, Project: tx.Project, Shard: pl.refShard, ReferenceID: tx.ReferenceID,
 		Attempt: a, TxStatus: st, ErrCode: code, ErrOpIndex: at, Ops: tx.Ops})
 	if err != nil {
@@ -339,7 +355,7 @@ func answer(decided *shard.Tx, duplicate bool) shard.Result {
 	switch {
 	case duplicate:
 		return shard.Result{Code: shard.DuplicateReferenceID, Value: decided}
-	case decided.Status == shard.TxCompleted:
+	case decided.Status == shard.TxCompleted || decided.Status == shard.TxHeld:
 		return shard.Result{Created: true, Value: decided}
 	}
 	return shard.Result{Code: decided.ErrCode, Value: decided}
@@ -373,7 +389,7 @@ func (n *Node) finishParts(ctx context.Context, r txRun, kind shard.Kind, decide
 	err := each(parts, func(_ int, rp *shardGroup) error {
 		cmd := &shard.Command{Kind: kind, Project: r.project, ReferenceID: r.ref, Attempt: r.attempt, Ops: r.ops}
 		if kind == shard.CmdTxCommit {
-			cmd.Tx, cmd.At = decided.ID, decided.CreatedAt
+			cmd.Tx, cmd.At = decided.ID, decided.PostedAt()
 		}
 		_, err := rp.step(ctx, cmd)
 		return err
@@ -469,6 +485,9 @@ func (n *Node) resolve(d shard.InDoubt) {
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ApplyTimeout)
 	defer cancel()
 	err := n.resolveRun(ctx, d)
+	if errors.Is(err, errStillHeld) {
+		return
+	}
 	if err != nil {
 		n.log.Warn("resolver: a transaction across groups is still in doubt", "project", d.Project, "referenceId", d.Ref, "attempt", d.Attempt, "err", err)
 		return
@@ -485,6 +504,11 @@ func (n *Node) resolveRun(ctx context.Context, d shard.InDoubt) error {
 	if d.Record != nil {
 		_, err := n.takeOn(ctx, pp, d.Record, d.Attempt, false)
 		return err
+	}
+	if tx, a, err := n.recordOf(ctx, pp, d.Project, d.Ref); err != nil {
+		return err
+	} else if tx != nil && a == d.Attempt && tx.Status == shard.TxHeld {
+		return errStillHeld // a part of an open hold across groups: it stays until the hold ends
 	}
 	pl := n.place(pp, d.Project, d.Ref, d.Ops)
 	r, err := pl.ref.step(ctx, &shard.Command{Kind: shard.CmdTxFence, Project: d.Project, Shard: pl.refShard, ReferenceID: d.Ref, Attempt: d.Attempt})

@@ -58,8 +58,9 @@ func (n *Node) heldParts(ctx context.Context, p shard.ProjectID, wallets []shard
 // record says in a linearizable read of the referenceId's group, and
 // reports how many were. A part of an attempt that can never make a record
 // (the referenceId's record is another attempt's) is decided too: it
-// aborts. A part with no record yet is left as it stands: its transaction
-// is undecided, and no client has its answer.
+// aborts. A part with no record yet, or whose record is Waiting or Held, is
+// left as it stands: its transaction is undecided, and no client has its
+// answer, or it is an open hold, whose reservation counts as it stands.
 func (n *Node) settleParts(ctx context.Context, parts []shard.InDoubt) (settled int, err error) {
 	for _, d := range parts {
 		pp, err := n.placementOf(ctx, d.Project)
@@ -71,8 +72,8 @@ func (n *Node) settleParts(ctx context.Context, parts []shard.InDoubt) (settled 
 			return settled, err
 		}
 		switch {
-		case tx == nil || a == d.Attempt && tx.Status == shard.TxWaiting:
-			continue
+		case tx == nil || a == d.Attempt && (tx.Status == shard.TxWaiting || tx.Status == shard.TxHeld):
+			continue // undecided, or an open hold's part, which stays until the hold ends
 		case a != d.Attempt:
 			pl := n.place(pp, d.Project, d.Ref, d.Ops)
 			err = n.finishParts(ctx, txRun{project: d.Project, ref: d.Ref, ops: d.Ops, attempt: d.Attempt}, shard.CmdTxAbort, nil, pl.parts)

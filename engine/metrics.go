@@ -88,14 +88,17 @@ type metrics struct {
 // transactions and what it did across groups. Set in Open, safe for
 // concurrent use.
 type nodeMetrics struct {
-	txTotal      *prometheus.CounterVec
-	txOutcomes   [outcomeCount]prometheus.Counter // txTotal's children, resolved once
-	txSeconds    prometheus.Histogram
-	txOperations prometheus.Histogram
-	acrossGroups *prometheus.CounterVec // transactions run across groups, by result
-	resolved     prometheus.Counter     // transactions the resolver finished
-	blocked      *prometheus.CounterVec // commands and prepares proposed again after meeting holds, by what
-	heldFinished prometheus.Counter     // decided transactions finished by what met their holds
+	txTotal       *prometheus.CounterVec
+	txOutcomes    [outcomeCount]prometheus.Counter // txTotal's children, resolved once
+	txSeconds     prometheus.Histogram
+	txOperations  prometheus.Histogram
+	acrossGroups  *prometheus.CounterVec // transactions run across groups, by result
+	resolved      prometheus.Counter     // transactions the resolver finished
+	blocked       *prometheus.CounterVec // commands and prepares proposed again after meeting holds, by what
+	heldFinished  prometheus.Counter     // decided transactions finished by what met their holds
+	holds         *prometheus.CounterVec // holds made and ended by this node's proposals, by outcome
+	holdsOpen     prometheus.Gauge       // open holds in the groups this node leads
+	holdsReserved prometheus.Gauge       // what they reserve in debits, in minor units of every asset
 }
 
 func newNodeMetrics() *nodeMetrics {
@@ -132,6 +135,18 @@ func newNodeMetrics() *nodeMetrics {
 	m.heldFinished = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "cloudwallet_held_transactions_finished_total",
 		Help: "Decided transactions across groups this node finished because a command, a prepare or a read met their holds before their coordinator finished them.",
+	})
+	m.holds = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cloudwallet_holds_total",
+		Help: "Holds by outcome, as this node's proposals made them: held (authorized), captured, voided, expired.",
+	}, []string{"outcome"})
+	m.holdsOpen = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "cloudwallet_holds_open",
+		Help: "Holds still Held in the shard groups this node leads (refreshed every 0.5 s).",
+	})
+	m.holdsReserved = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "cloudwallet_holds_reserved_amount",
+		Help: "What open holds in the shard groups this node leads reserve in debits, summed in minor units over every asset.",
 	})
 	return m
 }
@@ -267,7 +282,7 @@ func (n *Node) registerMetrics(reg prometheus.Registerer) error {
 	}
 	nm := n.metrics
 	cs := []prometheus.Collector{
-		nm.txTotal, nm.txSeconds, nm.txOperations, nm.acrossGroups, nm.resolved, nm.blocked, nm.heldFinished,
+		nm.txTotal, nm.txSeconds, nm.txOperations, nm.acrossGroups, nm.resolved, nm.blocked, nm.heldFinished, nm.holds, nm.holdsOpen, nm.holdsReserved,
 		sum("cloudwallet_customers", "Customers held (Deleted ones included).", func(m *metrics) *atomic.Int64 { return &m.customers }),
 		sum("cloudwallet_wallets", "Wallets held.", func(m *metrics) *atomic.Int64 { return &m.wallets }),
 		sum("cloudwallet_transactions", "Transaction records held (Completed and Failed).", func(m *metrics) *atomic.Int64 { return &m.transactions }),

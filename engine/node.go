@@ -170,6 +170,8 @@ func Open(cfg Config) (*Node, error) {
 		n.background.Add(1)
 		go n.resolveLoop()
 	}
+	n.background.Add(1)
+	go n.expireLoop()
 	if cfg.Metrics != nil {
 		if err := n.registerMetrics(cfg.Metrics); err != nil {
 			n.Close()
@@ -420,7 +422,7 @@ func (n *Node) Propose(ctx context.Context, cmd *shard.Command) (shard.Result, e
 
 // proposePlaced proposes a command whose home the project's placement set.
 func (n *Node) proposePlaced(ctx context.Context, cmd *shard.Command, pl shard.Placement) (shard.Result, error) {
-	if cmd.Kind != shard.CmdTransaction {
+	if !isTransaction(cmd.Kind) {
 		sg := n.route(cmd)
 		if cmd.Kind.UsesAsset() && !sg.isMeta() && !n.assetUsed(cmd.Project, cmd.Asset) {
 			// The asset lives in the meta group: mark it used there
@@ -437,6 +439,9 @@ func (n *Node) proposePlaced(ctx context.Context, cmd *shard.Command, pl shard.P
 	start := time.Now()
 	r, err := n.proposeTransaction(ctx, cmd, pl)
 	n.metrics.observeTransaction(cmd, r, err, time.Since(start))
+	if err == nil && r.Created && cmd.Kind == shard.CmdHold {
+		n.metrics.holds.WithLabelValues("held").Inc()
+	}
 	return r, err
 }
 

@@ -64,7 +64,7 @@ func TestHoldReservesThenCaptureWritesEntries(t *testing.T) {
 		t.Fatalf("hold: %+v", r)
 	}
 	f.check(t, f.a, 1000, 700, 1) // reserved, nothing posted
-	f.check(t, f.b, 0, 0, 0)       // the credit is not spendable yet
+	f.check(t, f.b, 0, 0, 0)      // the credit is not spendable yet
 
 	// Other transactions check against the available balance.
 	if r := f.h.tx(f.p, "too-much", transfer(f.a, f.b, 701)); r.Code != InsufficientFunds {

@@ -2,7 +2,9 @@ package shard
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
+	"slices"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -14,6 +16,7 @@ import (
 // agree with it on every outcome, every balance and every status.
 type model struct {
 	wallets   map[WalletID]*modelWallet
+	holds     map[modelRef]*modelHold
 	customers map[modelCustomerKey]CustomerStatus // absent: never created
 	refs      map[modelRef]Code
 	net       map[AssetID]int64 // issued minus redeemed
@@ -25,6 +28,20 @@ type modelWallet struct {
 	customer string // "" for a system wallet
 	status   WalletStatus
 	balance  int64
+	// What open holds reserve: debits may not spend it, credits may not
+	// use the headroom.
+	reservedDebit, reservedCredit int64
+}
+
+// modelHold is a hold the model made: its operations, what it reserves on
+// each wallet, its deadline in log time (0: none) and its status.
+type modelHold struct {
+	project  ProjectID
+	ops      []Op
+	attempt  Attempt
+	reserved map[WalletID][2]int64 // debit, credit
+	deadline int64
+	status   TxStatus
 }
 
 type modelCustomerKey struct {
@@ -46,6 +63,90 @@ func (md *model) wallet(p ProjectID, id WalletID) *modelWallet {
 }
 
 func (md *model) tx(p ProjectID, ops []Op) (Code, int) {
+	code, at, bal := md.check(p, ops)
+	if code != OK {
+		return code, at
+	}
+	md.post(bal, ops)
+	return OK, 0
+}
+
+// hold checks ops as tx does and, when they pass, reserves on each wallet
+// the deepest its running balance goes below where it started and the
+// highest it goes above.
+func (md *model) hold(p ProjectID, ref modelRef, ops []Op, a Attempt, deadline int64) (Code, int) {
+	code, at, _ := md.check(p, ops)
+	if code != OK {
+		return code, at
+	}
+	h := &modelHold{project: p, ops: ops, attempt: a, reserved: map[WalletID][2]int64{}, deadline: deadline, status: TxHeld}
+	run := map[WalletID]int64{}
+	note := func(id WalletID, delta int64) {
+		run[id] += delta
+		r := h.reserved[id]
+		r[0], r[1] = max(r[0], -run[id]), max(r[1], run[id])
+		h.reserved[id] = r
+	}
+	for _, op := range ops {
+		if op.Type != OpIssue {
+			note(op.Source, -op.Amount)
+		}
+		if op.Type != OpRedeem {
+			note(op.Destination, op.Amount)
+		}
+	}
+	md.reserve(h, 1)
+	md.holds[ref] = h
+	return OK, 0
+}
+
+func (md *model) reserve(h *modelHold, sign int64) {
+	for id, r := range h.reserved {
+		md.wallets[id].reservedDebit += sign * r[0]
+		md.wallets[id].reservedCredit += sign * r[1]
+	}
+}
+
+// finish ends a hold as to asks at log time now, and returns its status:
+// past its deadline it expires instead; an expiry before it does nothing;
+// a hold that ended stays as it is.
+func (md *model) finish(h *modelHold, to TxStatus, now int64) TxStatus {
+	if h.status != TxHeld {
+		return h.status
+	}
+	switch {
+	case h.deadline != 0 && now >= h.deadline:
+		to = TxExpired
+	case to == TxExpired:
+		return TxHeld
+	}
+	md.reserve(h, -1)
+	h.status = to
+	if to == TxCompleted {
+		bal := map[WalletID]int64{}
+		for _, op := range h.ops {
+			if op.Type != OpIssue {
+				bal[op.Source] = md.balanceIn(bal, op.Source) - op.Amount
+			}
+			if op.Type != OpRedeem {
+				bal[op.Destination] = md.balanceIn(bal, op.Destination) + op.Amount
+			}
+		}
+		md.post(bal, h.ops)
+	}
+	return to
+}
+
+func (md *model) balanceIn(bal map[WalletID]int64, id WalletID) int64 {
+	if b, ok := bal[id]; ok {
+		return b
+	}
+	return md.wallets[id].balance
+}
+
+// check runs ops on running balances against what is available, and
+// returns the first failure, or OK and the balances they leave.
+func (md *model) check(p ProjectID, ops []Op) (Code, int, map[WalletID]int64) {
 	bal := map[WalletID]int64{}
 	get := func(id WalletID) int64 {
 		if b, ok := bal[id]; ok {
@@ -62,29 +163,34 @@ func (md *model) tx(p ProjectID, ops []Op) (Code, int) {
 			dst = md.wallet(p, op.Destination)
 		}
 		if (op.Type != OpIssue && src == nil) || (op.Type != OpRedeem && dst == nil) {
-			return WalletNotFound, i
+			return WalletNotFound, i, nil
 		}
 		if (src != nil && src.status != WalletOpen) || (dst != nil && dst.status != WalletOpen) {
-			return WrongWalletStatus, i
+			return WrongWalletStatus, i, nil
 		}
 		if op.Type == OpTransfer && src.asset != dst.asset {
-			return ValidationError, i
+			return ValidationError, i, nil
 		}
 		if op.Type != OpIssue {
 			sb := get(op.Source)
-			if sb < op.Amount {
-				return InsufficientFunds, i
+			if sb-src.reservedDebit < op.Amount {
+				return InsufficientFunds, i, nil
 			}
 			bal[op.Source] = sb - op.Amount
 		}
 		if op.Type != OpRedeem {
 			db := get(op.Destination) // a self-transfer sees its own debit
-			if db > AmountMax-op.Amount {
-				return LimitExceeded, i
+			if db+dst.reservedCredit > AmountMax-op.Amount {
+				return LimitExceeded, i, nil
 			}
 			bal[op.Destination] = db + op.Amount
 		}
 	}
+	return OK, 0, bal
+}
+
+// post sets the balances ops left and counts what they issued and redeemed.
+func (md *model) post(bal map[WalletID]int64, ops []Op) {
 	for id, b := range bal {
 		md.wallets[id].balance = b
 	}
@@ -96,7 +202,6 @@ func (md *model) tx(p ProjectID, ops []Op) (Code, int) {
 			md.net[md.wallets[op.Source].asset] -= op.Amount
 		}
 	}
-	return OK, 0
 }
 
 func (md *model) upsertCustomer(k modelCustomerKey) Code {
@@ -128,8 +233,8 @@ func (md *model) setWalletStatus(p ProjectID, id WalletID, to WalletStatus) Code
 		return OK
 	case w.status == WalletClosed: // nothing leaves Closed
 		return ChangeWalletStatusError
-	case to == WalletClosed && w.balance != 0:
-		return ChangeWalletStatusError
+	case to == WalletClosed && (w.balance != 0 || w.reservedDebit != 0 || w.reservedCredit != 0):
+		return ChangeWalletStatusError // money left, or held
 	case to == WalletOpen && w.customer != "" && md.customers[modelCustomerKey{p, w.customer}] != CustomerActive:
 		return ChangeWalletStatusError // resume the customer instead
 	}
@@ -209,7 +314,7 @@ func TestPropertyLedgerMatchesModel(t *testing.T) {
 		for _, p := range projects {
 			assets[p] = []AssetID{h.asset(p, "A"), h.asset(p, "B")}
 		}
-		md := &model{wallets: map[WalletID]*modelWallet{}, customers: map[modelCustomerKey]CustomerStatus{},
+		md := &model{wallets: map[WalletID]*modelWallet{}, holds: map[modelRef]*modelHold{}, customers: map[modelCustomerKey]CustomerStatus{},
 			refs: map[modelRef]Code{}, net: map[AssetID]int64{}}
 		var wallets []WalletID
 		expect := func(what string, got Result, want Code) {
@@ -269,7 +374,7 @@ func TestPropertyLedgerMatchesModel(t *testing.T) {
 		statusGen := rapid.SampledFrom([]WalletStatus{WalletOpen, WalletSuspended, WalletClosed})
 		steps := rapid.IntRange(1, 80).Draw(t, "steps")
 		for i := 0; i < steps; i++ {
-			switch rapid.IntRange(0, 14).Draw(t, "action") {
+			switch rapid.IntRange(0, 18).Draw(t, "action") {
 			case 0:
 				newWallet(t)
 			case 1, 2:
@@ -290,6 +395,49 @@ func TestPropertyLedgerMatchesModel(t *testing.T) {
 			case 6:
 				k := customerGen.Draw(t, "customer")
 				expect("upsert "+k.id, h.apply(Command{Kind: CmdUpsertCustomer, Project: k.project, Customer: k.id}), md.upsertCustomer(k))
+			case 7, 8:
+				// A hold: a timeout of none, or a few log steps.
+				p := projectGen.Draw(t, "hold project")
+				ref := modelRef{p, fmt.Sprintf("r%d", rapid.IntRange(0, 40).Draw(t, "ref"))}
+				ops := rapid.SliceOfN(opGen, 1, 5).Draw(t, "ops")
+				timeout := rapid.SampledFrom([]int64{0, 1, 3, 10, 30}).Draw(t, "timeout")
+				a := testAttempt()
+				r := h.apply(Command{Kind: CmdHold, Project: p, ReferenceID: ref.ref, Attempt: a, Ops: ops, HoldTimeoutMs: timeout})
+				if prev, used := md.refs[ref]; used {
+					if r.Code != DuplicateReferenceID || r.Value.(*Tx).ErrCode != prev {
+						t.Fatalf("reused ref %s for a hold: %s, stored %s", ref.ref, r.Code, prev)
+					}
+					continue
+				}
+				deadline := int64(0)
+				if timeout != 0 {
+					deadline = h.time + timeout // h.time is the hold's log time now
+				}
+				code, at := md.hold(p, ref, ops, a, deadline)
+				md.refs[ref] = code
+				tx := r.Value.(*Tx)
+				if r.Code != code || (code != OK && int(tx.ErrOpIndex) != at) || (code == OK && (tx.Status != TxHeld || tx.ExpiresAt() != deadline)) {
+					t.Fatalf("hold %+v: machine %s at %d (%s, expires %d), model %s at %d (expires %d)", ops, r.Code, tx.ErrOpIndex, tx.Status, tx.ExpiresAt(), code, at, deadline)
+				}
+			case 9, 10:
+				// Capture, void or expire a hold the model made, whatever
+				// its status.
+				if len(md.holds) == 0 {
+					continue
+				}
+				refs := make([]modelRef, 0, len(md.holds))
+				for r := range md.holds {
+					refs = append(refs, r)
+				}
+				slices.SortFunc(refs, func(a, b modelRef) int { return cmp.Or(cmp.Compare(a.project, b.project), cmp.Compare(a.ref, b.ref)) })
+				ref := rapid.SampledFrom(refs).Draw(t, "held ref")
+				mh := md.holds[ref]
+				to := rapid.SampledFrom([]TxStatus{TxCompleted, TxVoided, TxExpired}).Draw(t, "end")
+				r := h.apply(Command{Kind: CmdHoldFinish, Project: ref.project, ReferenceID: ref.ref, Attempt: mh.attempt, TxStatus: to, Ops: mh.ops})
+				want := md.finish(mh, to, h.time) // h.time is the finish's log time now
+				if tx, ok := r.Value.(*Tx); r.Code != OK || !ok || tx.Status != want {
+					t.Fatalf("%s %s: machine %s %+v, model %s", to, ref.ref, r.Code, r.Value, want)
+				}
 			default:
 				p := projectGen.Draw(t, "tx project")
 				ref := modelRef{p, fmt.Sprintf("r%d", rapid.IntRange(0, 40).Draw(t, "ref"))}
@@ -311,7 +459,8 @@ func TestPropertyLedgerMatchesModel(t *testing.T) {
 		}
 		for id, w := range md.wallets {
 			v, ok := h.m.Shards[id.Shard].Wallet(w.project, id.Index)
-			if !ok || v.Balance != w.balance || v.Balance < 0 || v.Status != w.status {
+			if !ok || v.Balance != w.balance || v.Balance < 0 || v.Status != w.status ||
+				v.Available != w.balance-w.reservedDebit || v.Available < 0 || v.Available > v.Balance {
 				t.Fatalf("wallet %s: machine %v %+v, model %+v", id, ok, v, *w)
 			}
 		}
@@ -344,12 +493,13 @@ func randomCommands(t *rapid.T, shards int) []Command {
 		Command{Kind: CmdCreateKeyPair, Name: "k", Secret: "s", SignatureKey: "sig"},
 	)
 	n := rapid.IntRange(1, 80).Draw(t, "n")
+	var holds []Command // made so far, for captures, voids and expiries
 	for i := 0; i < n; i++ {
 		cust := fmt.Sprintf("c%d", rapid.IntRange(0, 6).Draw(t, "c"))
 		w := WalletID{uint16(rapid.IntRange(0, shards-1).Draw(t, "ws")), uint32(rapid.IntRange(0, 6).Draw(t, "wi"))}
 		w2 := WalletID{uint16(rapid.IntRange(0, shards-1).Draw(t, "ws2")), uint32(rapid.IntRange(0, 6).Draw(t, "wi2"))}
 		var c Command
-		switch rapid.IntRange(0, 9).Draw(t, "kind") {
+		switch rapid.IntRange(0, 11).Draw(t, "kind") {
 		case 0:
 			c = Command{Kind: CmdUpsertCustomer, Customer: cust, Name: "n", HasName: true}
 		case 1:
@@ -362,6 +512,19 @@ func randomCommands(t *rapid.T, shards int) []Command {
 			c = Command{Kind: CmdResumeCustomer, Customer: cust, Wallets: []WalletID{w}}
 		case 5:
 			c = Command{Kind: CmdSetWalletStatus, Wallet: w, Status: WalletStatus(rapid.IntRange(1, 3).Draw(t, "st"))}
+		case 6:
+			// Timeouts of a few log steps (TimeMs advances every third
+			// command): some expire in log time, some are captured first.
+			c = Command{Kind: CmdHold, ReferenceID: fmt.Sprintf("r%d", rapid.IntRange(0, 30).Draw(t, "r")), Attempt: Attempt{Hi: 7, Lo: uint64(i + 1)},
+				Ops: []Op{transfer(w, w2, rapid.Int64Range(1, 60).Draw(t, "amt"))}, HoldTimeoutMs: rapid.Int64Range(0, 5).Draw(t, "timeout")}
+			holds = append(holds, c)
+		case 7:
+			if len(holds) == 0 {
+				continue
+			}
+			h := rapid.SampledFrom(holds).Draw(t, "hold")
+			c = Command{Kind: CmdHoldFinish, ReferenceID: h.ReferenceID, Attempt: h.Attempt, Ops: h.Ops,
+				TxStatus: rapid.SampledFrom([]TxStatus{TxCompleted, TxVoided, TxExpired}).Draw(t, "end")}
 		default:
 			c = Command{Kind: CmdTransaction, ReferenceID: fmt.Sprintf("r%d", rapid.IntRange(0, 30).Draw(t, "r")),
 				Ops: []Op{issue(w, 50), transfer(w, w2, rapid.Int64Range(1, 60).Draw(t, "amt"))}}
@@ -449,6 +612,13 @@ func FuzzReadMachine(f *testing.F) {
 	h.customer(p, "c")
 	w := h.wallet(p, "c", a)
 	h.tx(p, "r1", issue(w, 5))
+	f.Add(snapshotBytes(f, h.m))
+	// Holds: one open, one captured.
+	open := Command{Kind: CmdHold, Project: p, ReferenceID: "h1", Attempt: testAttempt(), Ops: []Op{redeem(w, 2)}, HoldTimeoutMs: 10}
+	h.apply(open)
+	done := Command{Kind: CmdHold, Project: p, ReferenceID: "h2", Attempt: testAttempt(), Ops: []Op{redeem(w, 1)}}
+	h.apply(done)
+	h.apply(Command{Kind: CmdHoldFinish, Project: p, ReferenceID: "h2", Attempt: done.Attempt, Ops: done.Ops, TxStatus: TxCompleted})
 	f.Add(snapshotBytes(f, h.m))
 	// A group with a transaction across groups prepared, one finished,
 	// one record still Waiting, and a part whose attempt was fenced off.

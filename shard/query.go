@@ -203,23 +203,49 @@ func CustomerOrder(c CustomerView) (int64, uint64) { return c.CreatedAt, c.Seq }
 func WalletOrder(w WalletView) (int64, uint64)     { return w.CreatedAt, w.Seq }
 
 // TransactionsPart is this group's part of the project's transactions with
-// from ≤ createdAt < to (merge with Merge and TxOrder).
-func (m *Machine) TransactionsPart(p ProjectID, fromMs, toMs int64, page, size int) Part[*Tx] {
+// from ≤ createdAt < to and, unless status is 0, that status (merge with
+// Merge and TxOrder). Held ones come from the open holds, few beside the
+// records; any other status is a filter over the time range.
+func (m *Machine) TransactionsPart(p ProjectID, fromMs, toMs int64, status TxStatus, page, size int) Part[*Tx] {
 	part := Part[*Tx]{Lists: make([][]*Tx, 0, len(m.Shards))}
 	cut := pageEnd(page, size)
 	for _, s := range m.Shards {
-		idx := s.projectTxs[p]
-		first := sort.Search(len(idx), func(i int) bool { return s.txs[idx[i]].CreatedAt >= fromMs })
-		end := sort.Search(len(idx), func(i int) bool { return s.txs[idx[i]].CreatedAt >= toMs })
-		if end <= first {
-			continue
+		var l []*Tx
+		switch status {
+		case 0:
+			idx := s.projectTxs[p]
+			first := sort.Search(len(idx), func(i int) bool { return s.txs[idx[i]].CreatedAt >= fromMs })
+			end := sort.Search(len(idx), func(i int) bool { return s.txs[idx[i]].CreatedAt >= toMs })
+			if end <= first {
+				continue
+			}
+			part.Total += end - first
+			l = make([]*Tx, min(end-first, cut))
+			for i := range l {
+				l[i] = s.txs[idx[first+i]]
+			}
+		case TxHeld:
+			for _, t := range s.openHolds {
+				if t.Project == p && t.CreatedAt >= fromMs && t.CreatedAt < toMs {
+					l = append(l, t)
+				}
+			}
+			sort.Slice(l, func(i, j int) bool { return l[i].Seq < l[j].Seq }) // the log's order: TxOrder within one shard
+			part.Total += len(l)
+			l = l[:min(len(l), cut)]
+		default:
+			for _, i := range s.projectTxs[p] {
+				if t := s.txs[i]; t.Status == status && t.CreatedAt >= fromMs && t.CreatedAt < toMs {
+					part.Total++
+					if len(l) < cut {
+						l = append(l, t)
+					}
+				}
+			}
 		}
-		part.Total += end - first
-		l := make([]*Tx, min(end-first, cut))
-		for i := range l {
-			l[i] = s.txs[idx[first+i]]
+		if len(l) > 0 {
+			part.Lists = append(part.Lists, l)
 		}
-		part.Lists = append(part.Lists, l)
 	}
 	return part
 }
@@ -227,7 +253,7 @@ func (m *Machine) TransactionsPart(p ProjectID, fromMs, toMs int64, page, size i
 // Transactions returns the page of the project's transactions with
 // from ≤ createdAt < to, oldest first, across every shard of the group.
 func (m *Machine) Transactions(p ProjectID, fromMs, toMs int64, page, size int) Page[*Tx] {
-	return Merge([]Part[*Tx]{m.TransactionsPart(p, fromMs, toMs, page, size)}, TxOrder, page, size)
+	return Merge([]Part[*Tx]{m.TransactionsPart(p, fromMs, toMs, 0, page, size)}, TxOrder, page, size)
 }
 
 // CustomersPart is this group's part of the project's customers.

@@ -118,7 +118,7 @@ func postTransactionBatch(c *call) *apiError {
 	var run []engine.BatchItem
 	for _, it := range items {
 		if it.err == nil {
-			run = append(run, engine.BatchItem{ReferenceID: it.in.referenceID, Ops: it.in.ops})
+			run = append(run, it.in.item())
 		}
 	}
 	var outcomes []engine.BatchOutcome

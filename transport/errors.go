@@ -60,6 +60,7 @@ var codeHTTP = map[shard.Code]struct {
 	shard.CustomerAlreadyExist:     {http.StatusConflict, "the customer was deleted and cannot come back"},
 	shard.ValidationError:          {http.StatusBadRequest, "validation failed"},
 	shard.LimitExceeded:            {http.StatusUnprocessableEntity, "a limit was reached"},
+	shard.WrongTransactionStatus:   {http.StatusConflict, "the hold cannot move that way"},
 	shard.AccessDenied:             {http.StatusForbidden, "a Customer Key changes only its own customer and wallets, and not once the customer is deleted"},
 }
 

@@ -50,6 +50,9 @@ func (s *Server) registerRoutes() {
 	t.add(pr, "POST", "/transactions/batch", accessProject, postTransactionBatch)
 	t.read(pr, "/transactions/{txId}", accessProject, scopeTransaction, getTransaction)
 	t.read(pr, "/transactions", accessProject, scopeProject, listTransactions)
+	// holds
+	t.add(pr, "POST", "/transactions/{txId}/capture", accessProject, captureHold)
+	t.add(pr, "POST", "/transactions/{txId}/void", accessProject, voidHold)
 }
 
 // The groups each read touches: its strong read confirms only those.

@@ -20,14 +20,27 @@ type opReq struct {
 }
 
 type txReq struct {
-	ReferenceID *string `json:"referenceId"`
-	Operations  []opReq `json:"operations"`
+	ReferenceID *string  `json:"referenceId"`
+	Operations  []opReq  `json:"operations"`
+	Hold        *holdReq `json:"hold"`
+}
+
+// holdReq makes the transaction a hold; timeoutMs absent or 0: no expiry.
+type holdReq struct {
+	TimeoutMs *int64 `json:"timeoutMs"`
 }
 
 // txInput is a checked transaction body.
 type txInput struct {
-	referenceID string
-	ops         []shard.Op
+	referenceID   string
+	ops           []shard.Op
+	hold          bool
+	holdTimeoutMs int64
+}
+
+// item is the input as the engine takes it.
+func (in *txInput) item() engine.BatchItem {
+	return engine.BatchItem{ReferenceID: in.referenceID, Ops: in.ops, Hold: in.hold, HoldTimeoutMs: in.holdTimeoutMs}
 }
 
 // parseTransaction does every check that needs no state (API.md §4.5):
@@ -44,6 +57,15 @@ func parseTransaction(body []byte, shards int) (txInput, *apiError) {
 		return txInput{}, invalid("operations must hold 1 to 1000 operations")
 	}
 	in := txInput{referenceID: *req.ReferenceID, ops: make([]shard.Op, len(req.Operations))}
+	if req.Hold != nil {
+		in.hold = true
+		if t := req.Hold.TimeoutMs; t != nil {
+			if *t < 0 || *t > shard.HoldTimeoutMsMax {
+				return txInput{}, invalid("hold.timeoutMs must be 0 (no expiry) to " + strconv.FormatInt(shard.HoldTimeoutMsMax, 10) + " (a year)")
+			}
+			in.holdTimeoutMs = *t
+		}
+	}
 	for i, o := range req.Operations {
 		if err := parseOp(&o, &in.ops[i], shards); err != nil {
 			err.msg = "operations[" + strconv.Itoa(i) + "]" + err.msg // named only when it fails
@@ -103,7 +125,13 @@ func postTransaction(c *call) *apiError {
 	if err != nil {
 		return err
 	}
-	r, perr := c.s.node.Transact(proposeCtx, c.who.by(), c.project, in.referenceID, in.ops)
+	var r shard.Result
+	var perr error
+	if in.hold {
+		r, perr = c.s.node.Hold(proposeCtx, c.who.by(), c.project, in.referenceID, in.ops, in.holdTimeoutMs)
+	} else {
+		r, perr = c.s.node.Transact(proposeCtx, c.who.by(), c.project, in.referenceID, in.ops)
+	}
 	out := c.transactionOutcome(in, r, perr)
 	switch {
 	case out.err != nil:
@@ -200,7 +228,13 @@ func listTransactions(c *call) *apiError {
 	if ref, ok := c.query("referenceId"); ok {
 		return transactionByReference(c, ref, q)
 	}
-	p, rerr := c.s.node.Transactions(proposeCtx, c.project, q.from, q.to, q.page, q.size)
+	var status shard.TxStatus
+	if s, ok := c.query("status"); ok {
+		if status, ok = shard.ParseTxStatus(s); !ok || status == shard.TxWaiting {
+			return invalid("status must be Completed, Failed, Held, Voided or Expired")
+		}
+	}
+	p, rerr := c.s.node.Transactions(proposeCtx, c.project, q.from, q.to, status, q.page, q.size)
 	if rerr != nil {
 		return fromEngine(rerr)
 	}

@@ -49,6 +49,19 @@ func (v *txJSON) appendJSON(b []byte) []byte {
 		b = append(b, `,"createdAt":`...)
 		b = strconv.AppendInt(b, v.CreatedAt, 10)
 	}
+	if h := v.Hold; h != nil {
+		b = append(b, `,"hold":{"timeoutMs":`...)
+		b = strconv.AppendInt(b, h.TimeoutMs, 10)
+		if h.ExpiresAt != 0 {
+			b = append(b, `,"expiresAt":`...)
+			b = strconv.AppendInt(b, h.ExpiresAt, 10)
+		}
+		if h.FinishedAt != 0 {
+			b = append(b, `,"finishedAt":`...)
+			b = strconv.AppendInt(b, h.FinishedAt, 10)
+		}
+		b = append(b, '}')
+	}
 	if v.Error != nil {
 		b = append(b, `,"error":{"code":`...)
 		b = appendJSONString(b, v.Error.Code)

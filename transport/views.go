@@ -64,6 +64,7 @@ type walletJSON struct {
 	Description string `json:"description"`
 	Status      string `json:"status"`
 	Balance     int64  `json:"balance"`
+	Available   int64  `json:"availableBalance"` // balance less what holds reserve
 	CreatedAt   int64  `json:"createdAt"`
 	UpdatedAt   int64  `json:"updatedAt"`
 }
@@ -71,7 +72,7 @@ type walletJSON struct {
 func walletView(w shard.WalletView) walletJSON {
 	return walletJSON{ID: w.ID.String(), AssetID: w.Asset.String(), CustomerID: w.CustomerID, System: w.System,
 		Name: w.Name, Description: w.Description, Status: w.Status.String(), Balance: w.Balance,
-		CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt}
+		Available: w.Available, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt}
 }
 
 func walletViews(ws []shard.WalletView) []walletJSON { return mapAll(ws, walletView) }
@@ -95,7 +96,16 @@ type txJSON struct {
 	Status      string       `json:"status"`
 	Operations  []opJSON     `json:"operations"`
 	CreatedAt   int64        `json:"createdAt,omitempty"`
+	Hold        *holdJSON    `json:"hold,omitempty"`
 	Error       *txErrorJSON `json:"error,omitempty"`
+}
+
+// holdJSON is a hold's terms: its timeout, when it expires (absent: never)
+// and when it was captured, voided or expired (absent while Held).
+type holdJSON struct {
+	TimeoutMs  int64 `json:"timeoutMs"`
+	ExpiresAt  int64 `json:"expiresAt,omitempty"`
+	FinishedAt int64 `json:"finishedAt,omitempty"`
 }
 
 func opViews(ops []shard.Op) []opJSON {
@@ -116,6 +126,9 @@ func opViews(ops []shard.Op) []opJSON {
 func txView(t *shard.Tx) txJSON {
 	v := txJSON{ID: t.ID.String(), ReferenceID: t.ReferenceID, Status: t.Status.String(),
 		Operations: opViews(t.Ops), CreatedAt: t.CreatedAt}
+	if t.Hold != nil {
+		v.Hold = &holdJSON{TimeoutMs: t.Hold.TimeoutMs, ExpiresAt: t.ExpiresAt(), FinishedAt: t.Hold.FinishedAt}
+	}
 	if t.Status == shard.TxFailed {
 		v.Error = &txErrorJSON{Code: t.ErrCode.String(), OperationIndex: int32(t.ErrOpIndex), Message: t.ErrMessage()}
 	}

@@ -105,3 +105,47 @@ func TestClientHolds(t *testing.T) {
 		t.Fatalf("after the batch: %+v", w)
 	}
 }
+
+// A Customer Key sees its wallets' available balance and the holds that
+// name them, read-only: not other transactions, not others' holds, and it
+// cannot capture.
+func TestClientCustomerKeySeesItsHolds(t *testing.T) {
+	s := startServer(t)
+	ctx := context.Background()
+	c, kp := project(t, s.url, client.BatchConfig{})
+	a := must(c.CreateAsset(ctx, "Dollar", "USD", 2))(t)
+	for _, id := range []string{"alice", "bob", "shop"} {
+		must(c.UpsertCustomer(ctx, id, client.CustomerFields{}))(t)
+	}
+	wa, wb, ws := must(c.CreateWallet(ctx, "alice", a.ID))(t), must(c.CreateWallet(ctx, "bob", a.ID))(t), must(c.CreateWallet(ctx, "shop", a.ID))(t)
+	fund := must(c.CreateTransaction(ctx, "fund", client.Issue(wa.ID, 100), client.Issue(wb.ID, 100)))(t)
+	ha := must(c.CreateHold(ctx, "ha", 0, client.Transfer(wa.ID, ws.ID, 30)))(t)
+	hb := must(c.CreateHold(ctx, "hb", 0, client.Transfer(wb.ID, ws.ID, 40)))(t)
+
+	key := must(client.MintCustomerKey(kp.AccessKey, kp.SignatureKey, "alice", time.Hour, time.Now()))(t)
+	ck := newClient(t, s.url, key, client.BatchConfig{})
+	if w := must(ck.Wallet(ctx, wa.ID))(t); w.Balance != 100 || w.Available != 70 {
+		t.Fatalf("alice's wallet through her key: %+v", w)
+	}
+	if got := must(ck.Transaction(ctx, ha.ID))(t); got.Status != client.TxHeld {
+		t.Fatalf("alice's hold through her key: %+v", got)
+	}
+	if pg := must(ck.TransactionsWithStatus(ctx, client.TxHeld, client.TimeRange{}, 0, 10))(t); pg.Total != 1 || pg.Items[0].ID != ha.ID {
+		t.Fatalf("alice's open holds: %+v", pg)
+	}
+	_, err := ck.Transaction(ctx, hb.ID)
+	wantAPIError(t, err, 403, client.CodeAccessDenied)
+	_, err = ck.Transaction(ctx, fund.ID) // hers too, but no hold
+	wantAPIError(t, err, 403, client.CodeAccessDenied)
+	_, err = ck.Transactions(ctx, client.TimeRange{}, 0, 10)
+	wantAPIError(t, err, 403, client.CodeAccessDenied)
+	_, err = ck.CaptureHold(ctx, ha.ID)
+	wantAPIError(t, err, 403, client.CodeAccessDenied)
+	must(c.CaptureHold(ctx, ha.ID))(t)
+	if got := must(ck.Transaction(ctx, ha.ID))(t); got.Status != client.TxCompleted {
+		t.Fatalf("alice's captured hold through her key: %+v", got)
+	}
+	if pg := must(ck.TransactionsWithStatus(ctx, client.TxHeld, client.TimeRange{}, 0, 10))(t); pg.Total != 0 {
+		t.Fatalf("alice's open holds after the capture: %+v", pg)
+	}
+}

@@ -203,16 +203,15 @@ func (n *Node) Transaction(ctx context.Context, p shard.ProjectID, id shard.TxID
 	return r.Tx, r.OK, err
 }
 
-// Transactions is a page of a project's transactions with fromMs ≤
-// createdAt < toMs (and the status, unless 0), oldest first, across every
-// shard and group.
-func (n *Node) Transactions(ctx context.Context, p shard.ProjectID, fromMs, toMs int64, status shard.TxStatus, page, size int) (shard.Page[*shard.Tx], error) {
+// Transactions is a page of a project's transactions the filter keeps,
+// oldest first, across every shard and group.
+func (n *Node) Transactions(ctx context.Context, p shard.ProjectID, f shard.TxFilter, page, size int) (shard.Page[*shard.Tx], error) {
 	parts := make([]shard.Part[*shard.Tx], 0, 4)
 	err := n.eachProjectGroup(p, func(rp *replica) error {
-		rp.parts.readAll(func(m *shard.Machine) { parts = append(parts, m.TransactionsPart(p, fromMs, toMs, status, page, size)) })
+		rp.parts.readAll(func(m *shard.Machine) { parts = append(parts, m.TransactionsPart(p, f, page, size)) })
 		return nil
 	}, func(sg *shardGroup) error {
-		r, err := n.queryRemote(ctx, sg, remoteQuery{Kind: qTransactions, Project: p, FromMs: fromMs, ToMs: toMs, Status: status, Page: page, Size: size})
+		r, err := n.queryRemote(ctx, sg, remoteQuery{Kind: qTransactions, Project: p, Filter: f, Page: page, Size: size})
 		parts = append(parts, r.Txs)
 		return err
 	})

@@ -36,7 +36,7 @@ type remoteQuery struct {
 	Wallets      []shard.WalletID
 	Tx           shard.TxID
 	FromMs, ToMs int64
-	Status       shard.TxStatus // qTransactions: only this status (0: any)
+	Filter       shard.TxFilter // qTransactions
 	Page, Size   int
 	Settle       bool
 }
@@ -104,7 +104,7 @@ func (n *Node) readHeld(ctx context.Context, rp *replica, q remoteQuery) (r quer
 	case qTransaction:
 		r.Tx, r.OK, err = n.Transaction(ctx, p, q.Tx)
 	case qTransactions:
-		rp.parts.readAll(func(m *shard.Machine) { r.Txs = m.TransactionsPart(p, q.FromMs, q.ToMs, q.Status, q.Page, q.Size) })
+		rp.parts.readAll(func(m *shard.Machine) { r.Txs = m.TransactionsPart(p, q.Filter, q.Page, q.Size) })
 	case qRecord:
 		var pp shard.Placement
 		if pp, err = n.placementOf(ctx, p); err == nil {

@@ -1,6 +1,9 @@
 package shard
 
-import "sort"
+import (
+	"slices"
+	"sort"
+)
 
 // Reads. Each returns copies (or immutable *Tx) so the answer can leave the
 // goroutine that owns the partition. A method on Shard reads only that
@@ -202,17 +205,42 @@ func TxOrder(t *Tx) (int64, uint64)                { return t.CreatedAt, t.Seq }
 func CustomerOrder(c CustomerView) (int64, uint64) { return c.CreatedAt, c.Seq }
 func WalletOrder(w WalletView) (int64, uint64)     { return w.CreatedAt, w.Seq }
 
-// TransactionsPart is this group's part of the project's transactions with
-// from ≤ createdAt < to and, unless status is 0, that status (merge with
-// Merge and TxOrder). Held ones come from the open holds, few beside the
-// records; any other status is a filter over the time range.
-func (m *Machine) TransactionsPart(p ProjectID, fromMs, toMs int64, status TxStatus, page, size int) Part[*Tx] {
+// TxFilter narrows a list of transactions: a time range from ≤ createdAt
+// < to, a status unless 0, and, unless nil, only those whose operations
+// name one of the wallets.
+type TxFilter struct {
+	FromMs, ToMs int64
+	Status       TxStatus
+	Wallets      []WalletID
+}
+
+func (f *TxFilter) keeps(t *Tx) bool {
+	if t.CreatedAt < f.FromMs || t.CreatedAt >= f.ToMs || (f.Status != 0 && t.Status != f.Status) {
+		return false
+	}
+	if f.Wallets == nil {
+		return true
+	}
+	for _, id := range opWallets(t.Ops) {
+		if slices.Contains(f.Wallets, id) {
+			return true
+		}
+	}
+	return false
+}
+
+// TransactionsPart is this group's part of the project's transactions the
+// filter keeps (merge with Merge and TxOrder). Held ones come from the
+// open holds, few beside the records; a time range alone is a binary
+// search; anything else is a scan of the range.
+func (m *Machine) TransactionsPart(p ProjectID, f TxFilter, page, size int) Part[*Tx] {
+	fromMs, toMs := f.FromMs, f.ToMs
 	part := Part[*Tx]{Lists: make([][]*Tx, 0, len(m.Shards))}
 	cut := pageEnd(page, size)
 	for _, s := range m.Shards {
 		var l []*Tx
-		switch status {
-		case 0:
+		switch {
+		case f.Status == 0 && f.Wallets == nil:
 			idx := s.projectTxs[p]
 			first := sort.Search(len(idx), func(i int) bool { return s.txs[idx[i]].CreatedAt >= fromMs })
 			end := sort.Search(len(idx), func(i int) bool { return s.txs[idx[i]].CreatedAt >= toMs })
@@ -224,9 +252,9 @@ func (m *Machine) TransactionsPart(p ProjectID, fromMs, toMs int64, status TxSta
 			for i := range l {
 				l[i] = s.txs[idx[first+i]]
 			}
-		case TxHeld:
+		case f.Status == TxHeld:
 			for _, t := range s.openHolds {
-				if t.Project == p && t.CreatedAt >= fromMs && t.CreatedAt < toMs {
+				if t.Project == p && f.keeps(t) {
 					l = append(l, t)
 				}
 			}
@@ -235,7 +263,7 @@ func (m *Machine) TransactionsPart(p ProjectID, fromMs, toMs int64, status TxSta
 			l = l[:min(len(l), cut)]
 		default:
 			for _, i := range s.projectTxs[p] {
-				if t := s.txs[i]; t.Status == status && t.CreatedAt >= fromMs && t.CreatedAt < toMs {
+				if t := s.txs[i]; f.keeps(t) {
 					part.Total++
 					if len(l) < cut {
 						l = append(l, t)
@@ -253,7 +281,7 @@ func (m *Machine) TransactionsPart(p ProjectID, fromMs, toMs int64, status TxSta
 // Transactions returns the page of the project's transactions with
 // from ≤ createdAt < to, oldest first, across every shard of the group.
 func (m *Machine) Transactions(p ProjectID, fromMs, toMs int64, page, size int) Page[*Tx] {
-	return Merge([]Part[*Tx]{m.TransactionsPart(p, fromMs, toMs, 0, page, size)}, TxOrder, page, size)
+	return Merge([]Part[*Tx]{m.TransactionsPart(p, TxFilter{FromMs: fromMs, ToMs: toMs}, page, size)}, TxOrder, page, size)
 }
 
 // CustomersPart is this group's part of the project's customers.

@@ -48,8 +48,8 @@ func (s *Server) registerRoutes() {
 	// §4.4 transactions
 	t.add(pr, "POST", "/transactions", accessProject, postTransaction)
 	t.add(pr, "POST", "/transactions/batch", accessProject, postTransactionBatch)
-	t.read(pr, "/transactions/{txId}", accessProject, scopeTransaction, getTransaction)
-	t.read(pr, "/transactions", accessProject, scopeProject, listTransactions)
+	t.read(pr, "/transactions/{txId}", accessCustomer, scopeTransaction, getTransaction)
+	t.read(pr, "/transactions", accessCustomer, scopeProject, listTransactions)
 	// holds
 	t.add(pr, "POST", "/transactions/{txId}/capture", accessProject, captureHold)
 	t.add(pr, "POST", "/transactions/{txId}/void", accessProject, voidHold)

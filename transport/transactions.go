@@ -3,6 +3,7 @@ package transport
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/cloudwallet/cloudwallet/engine"
@@ -217,7 +218,42 @@ func getTransaction(c *call) *apiError {
 	if rerr != nil {
 		return fromEngine(rerr)
 	}
+	if ok && c.who.customer != "" {
+		if err := c.ownHold(tx); err != nil {
+			return err
+		}
+	}
 	return replyFound(c, tx, ok, shard.TransactionNotFound, txView)
+}
+
+// ownHold lets a Customer Key read a transaction only when it is a hold
+// that names one of the customer's wallets (API.md, holds).
+func (c *call) ownHold(tx *shard.Tx) *apiError {
+	own, err := c.ownWallets()
+	if err != nil {
+		return err
+	}
+	if tx.Hold != nil {
+		for _, op := range tx.Ops {
+			if slices.Contains(own, op.Source) || slices.Contains(own, op.Destination) {
+				return nil
+			}
+		}
+	}
+	return denied("a Customer Key reads only the holds of its own wallets")
+}
+
+// ownWallets are the wallets of the Customer Key's customer.
+func (c *call) ownWallets() ([]shard.WalletID, *apiError) {
+	ws, _, err := c.s.node.CustomerWallets(proposeCtx, false, c.project, c.who.customer)
+	if err != nil {
+		return nil, fromEngine(err)
+	}
+	ids := make([]shard.WalletID, len(ws))
+	for i := range ws {
+		ids[i] = ws[i].ID
+	}
+	return ids, nil
 }
 
 func listTransactions(c *call) *apiError {
@@ -225,16 +261,29 @@ func listTransactions(c *call) *apiError {
 	if err != nil {
 		return err
 	}
-	if ref, ok := c.query("referenceId"); ok {
-		return transactionByReference(c, ref, q)
-	}
-	var status shard.TxStatus
+	f := shard.TxFilter{FromMs: q.from, ToMs: q.to}
 	if s, ok := c.query("status"); ok {
-		if status, ok = shard.ParseTxStatus(s); !ok || status == shard.TxWaiting {
+		if f.Status, ok = shard.ParseTxStatus(s); !ok || f.Status == shard.TxWaiting {
 			return invalid("status must be Completed, Failed, Held, Voided or Expired")
 		}
 	}
-	p, rerr := c.s.node.Transactions(proposeCtx, c.project, q.from, q.to, status, q.page, q.size)
+	if c.who.customer != "" {
+		// A Customer Key lists the open holds of its own wallets only.
+		if _, byRef := c.query("referenceId"); f.Status != shard.TxHeld || byRef {
+			return denied("a Customer Key lists only ?status=Held: the holds of its own wallets")
+		}
+		var err *apiError
+		if f.Wallets, err = c.ownWallets(); err != nil {
+			return err
+		}
+		if len(f.Wallets) == 0 {
+			return c.reply(http.StatusOK, pageOf(shard.Page[*shard.Tx]{}, q.page, q.size, txView))
+		}
+	}
+	if ref, ok := c.query("referenceId"); ok {
+		return transactionByReference(c, ref, q)
+	}
+	p, rerr := c.s.node.Transactions(proposeCtx, c.project, f, q.page, q.size)
 	if rerr != nil {
 		return fromEngine(rerr)
 	}

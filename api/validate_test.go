@@ -2,6 +2,8 @@ package api
 
 import (
 	"encoding/json"
+	"maps"
+	"slices"
 	"testing"
 
 	"github.com/pb33f/libopenapi"
@@ -94,6 +96,52 @@ func TestOpenAPIDocumentSuitsGenerators(t *testing.T) {
 			t.Errorf("schema %s: want a named string enum, got %v", enum, s)
 		}
 	}
+	// A value in two enums makes oapi-codegen prefix both types'
+	// constants with their names, renaming a generated client's
+	// constants (an inline enum counts too). Named enums share values
+	// only where they have from the start: generated clients already use
+	// those prefixed.
+	shared := map[[2]string]bool{{"EntryType", "OperationType"}: true, {"CustomerStatus", "WalletStatus"}: true}
+	owner := map[string]string{}
+	var enums func(where string, v any)
+	enums = func(where string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			values, _ := v["enum"].([]any)
+			for _, e := range values {
+				s, ok := e.(string)
+				if !ok {
+					continue
+				}
+				if other, dup := owner[s]; dup && other != where && !shared[[2]string{other, where}] {
+					t.Errorf("enum value %q is in %s and %s", s, other, where)
+				}
+				owner[s] = where
+			}
+			for _, k := range slices.Sorted(maps.Keys(v)) {
+				enums(where+"."+k, v[k])
+			}
+		case []any:
+			for _, c := range v {
+				enums(where, c)
+			}
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(doc.Components.Schemas)) {
+		s := doc.Components.Schemas[name]
+		values, _ := s["enum"].([]any)
+		enums(name, map[string]any{"enum": values}) // a named enum's own values, under its name
+		delete(s, "enum")
+		enums(name, s)
+		if values != nil {
+			s["enum"] = values
+		}
+	}
+	var paths map[string]any
+	if err := json.Unmarshal(b, &struct{ Paths *map[string]any }{&paths}); err != nil {
+		t.Fatal(err)
+	}
+	enums("paths", paths)
 	for name, s := range doc.Components.Schemas {
 		if s["type"] == "object" && s["properties"] != nil && s["required"] == nil {
 			t.Errorf("schema %s lists no required fields", name)

@@ -46,6 +46,11 @@ type Config struct {
 	// POST /transactions/batch; results count transfers, latency is per
 	// batch.
 	Batch int
+	// AutoBatch > 0 has every client send one transaction at a time
+	// through package client's auto-batching (CreateTransaction with
+	// Batch.Window = AutoBatch): concurrent calls travel together as one
+	// POST /transactions/batch, each caller with its own result.
+	AutoBatch time.Duration
 	// AfterSetup, if set, is called once the ledger is set up, before the
 	// warm-up: generators running side by side wait there for each other,
 	// so that they measure the same seconds.
@@ -99,8 +104,14 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("bench: setup concurrency %d outside 1..1024", c.SetupConcurrency)
 	case c.Batch < 0 || c.Batch > 10_000:
 		return fmt.Errorf("bench: batch %d outside 0..10000", c.Batch)
-	case c.Batch > 0 && c.Baseline:
+	case (c.Batch > 0 || c.AutoBatch > 0) && c.Baseline:
 		return fmt.Errorf("bench: batches need the real server, not the baseline")
+	case c.Batch > 0 && c.AutoBatch > 0:
+		return fmt.Errorf("bench: --batch and --auto-batch are two ways to batch; pick one")
+	case c.AutoBatch < 0 || c.AutoBatch > time.Second:
+		return fmt.Errorf("bench: auto-batch window %v outside 0..1s", c.AutoBatch)
+	case c.AutoBatch > 0 && c.RatePerSec > 0:
+		return fmt.Errorf("bench: --auto-batch runs closed loop only")
 	case c.ProjectGroups < 0 || c.ProjectGroups > 1024:
 		return fmt.Errorf("bench: project groups %d outside 0..1024", c.ProjectGroups)
 	case !c.Baseline && c.OperatorToken == "":

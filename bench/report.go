@@ -15,6 +15,8 @@ func WriteTable(w io.Writer, r Result) {
 	fmt.Fprintf(w, "workload     %s (%s, %d wallets, %.1fs)\n", r.Workload, mode, r.Wallets, r.Seconds)
 	if r.Batch > 0 {
 		fmt.Fprintf(w, "transfers/s  %.0f in batches of %d (%.0f batches/s)\n", r.RequestsPerSec, r.Batch, r.RequestsPerSec/float64(r.Batch))
+	} else if r.AutoBatchUs > 0 {
+		fmt.Fprintf(w, "transfers/s  %.0f, each client one at a time, auto-batched (window %d µs)\n", r.RequestsPerSec, r.AutoBatchUs)
 	} else {
 		fmt.Fprintf(w, "requests/s   %.0f\n", r.RequestsPerSec)
 	}

@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -18,7 +19,8 @@ type Result struct {
 	Workload       string         `json:"workload"`
 	Mode           string         `json:"mode"` // closed or open loop
 	Concurrency    int            `json:"concurrency"`
-	Batch          int            `json:"batch,omitempty"` // transactions per request (POST /transactions/batch); then Requests counts transactions, RequestsPerSec those recorded (201, 422), and latency is per batch
+	AutoBatchUs    int64          `json:"autoBatchUs,omitempty"` // --auto-batch's window: one transaction per call, batched by the client
+	Batch          int            `json:"batch,omitempty"`       // transactions per request (POST /transactions/batch); then Requests counts transactions, RequestsPerSec those recorded (201, 422), and latency is per batch
 	RatePerSec     int            `json:"ratePerSec,omitempty"`
 	Wallets        int            `json:"wallets"`
 	Seconds        float64        `json:"seconds"`
@@ -80,6 +82,9 @@ func Run(cfg Config) (Result, error) {
 		}
 	}
 	defer l.api.Close()
+	if l.batched != nil {
+		defer l.batched.Close()
+	}
 	if cfg.AfterSetup != nil {
 		cfg.AfterSetup()
 	}
@@ -97,7 +102,7 @@ func Run(cfg Config) (Result, error) {
 	}
 	took := runPhase(&cfg, l, workers, cfg.Duration, "run")
 
-	res := Result{Workload: cfg.Workload, Mode: "closed", Concurrency: cfg.Concurrency, Batch: cfg.Batch, Wallets: cfg.Wallets,
+	res := Result{Workload: cfg.Workload, Mode: "closed", Concurrency: cfg.Concurrency, Batch: cfg.Batch, AutoBatchUs: cfg.AutoBatch.Microseconds(), Wallets: cfg.Wallets,
 		Seconds: took.Seconds(), Statuses: map[int]uint64{}}
 	if cfg.RatePerSec > 0 {
 		res.Mode, res.RatePerSec = "open", cfg.RatePerSec
@@ -170,6 +175,12 @@ func runPhase(cfg *Config, l *ledger, workers []*worker, d time.Duration, phase 
 					intended = t
 				} else if intended = time.Now(); intended.After(deadline) {
 					return
+				}
+				if l.batched != nil {
+					w.autoBatched(cfg, l)
+					w.lat.record(time.Since(intended))
+					done.Add(1)
+					continue
 				}
 				items := max(cfg.Batch, 1)
 				path := "/transactions"
@@ -266,6 +277,53 @@ func pace(tickets chan<- time.Time, start, deadline time.Time, rate int) {
 
 // transaction appends a fresh transaction's JSON to b.
 func (w *worker) transaction(cfg *Config, l *ledger, b []byte) []byte {
+	src, dst, amount := w.draw(cfg, l)
+	b = append(b, `{"referenceId":"`...)
+	b = w.appendRef(b)
+	b = append(b, `","operations":[`...)
+	b = appendTransfer(b, src, dst, amount)
+	if cfg.Workload == "hot" {
+		b = append(b, ',')
+		b = appendTransfer(b, src, l.fee, 1)
+	}
+	return append(b, "]}"...)
+}
+
+// autoBatched sends the next transaction as one CreateTransaction call of
+// the auto-batching client, and counts its answer as its status would be.
+func (w *worker) autoBatched(cfg *Config, l *ledger) {
+	src, dst, amount := w.draw(cfg, l)
+	ops := []cw.Operation{cw.Transfer(src, dst, int64(amount))}
+	if cfg.Workload == "hot" {
+		ops = append(ops, cw.Transfer(src, l.fee, 1))
+	}
+	_, err := l.batched.CreateTransaction(context.Background(), w.ref(), ops...)
+	var apiErr *cw.APIError
+	switch {
+	case err == nil:
+		w.count(201, 1)
+	case errors.As(err, &apiErr):
+		w.count(apiErr.HTTPStatus, 1)
+	case errors.Is(err, cw.ErrOutcomeUnknown):
+		w.count(202, 1)
+	default:
+		w.errors++
+		w.unsure++
+	}
+}
+
+// ref is the referenceId of the transaction draw just made.
+func (w *worker) ref() string { return string(w.appendRef(nil)) }
+
+func (w *worker) appendRef(b []byte) []byte {
+	b = append(b, 'r')
+	b = strconv.AppendInt(b, int64(w.id), 36)
+	b = append(b, '-')
+	return strconv.AppendInt(b, int64(w.seq), 36)
+}
+
+// draw picks the next transfer: its wallets and amount.
+func (w *worker) draw(cfg *Config, l *ledger) (from, to string, amount int) {
 	n := len(l.wallets)
 	var src, dst int
 	if cfg.Workload == "zipf" {
@@ -279,17 +337,7 @@ func (w *worker) transaction(cfg *Config, l *ledger, b []byte) []byte {
 		}
 	}
 	w.seq++
-	b = append(b, `{"referenceId":"r`...)
-	b = strconv.AppendInt(b, int64(w.id), 36)
-	b = append(b, '-')
-	b = strconv.AppendInt(b, int64(w.seq), 36)
-	b = append(b, `","operations":[`...)
-	b = appendTransfer(b, l.wallets[src], l.wallets[dst], 1+w.rng.IntN(cfg.AmountMax))
-	if cfg.Workload == "hot" {
-		b = append(b, ',')
-		b = appendTransfer(b, l.wallets[src], l.fee, 1)
-	}
-	return append(b, "]}"...)
+	return l.wallets[src], l.wallets[dst], 1 + w.rng.IntN(cfg.AmountMax)
 }
 
 func appendTransfer(b []byte, src, dst string, amount int) []byte {

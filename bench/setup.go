@@ -17,6 +17,7 @@ import (
 // checks use its typed calls.
 type ledger struct {
 	api     *cw.Client
+	batched *cw.Client // --auto-batch: calls ride in batches
 	project string
 	asset   string
 	wallets []string
@@ -49,6 +50,12 @@ func setup(cfg *Config) (*ledger, error) {
 		return nil, err
 	}
 	l := &ledger{api: api, project: p.ID, wallets: make([]string, cfg.Wallets)}
+	if cfg.AutoBatch > 0 {
+		if l.batched, err = cw.New(cw.Config{Server: cfg.Server, Token: kp.AccessKey, Conns: 64, Timeout: time.Minute,
+			Batch: cw.BatchConfig{Window: cfg.AutoBatch}}); err != nil {
+			return nil, err
+		}
+	}
 	var a cw.Asset
 	if err := ride(func() (err error) { a, err = api.CreateAsset(ctx, "Bench", "BNCH", 100); return }); err != nil {
 		return nil, err

@@ -48,6 +48,7 @@ flags:
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "seed of the wallet choices")
 	fs.IntVar(&cfg.ProjectGroups, "project-groups", 0, "shard groups the run's project spans (0: the server's default, 1)")
 	fs.IntVar(&cfg.Batch, "batch", 0, "transactions per request, sent as POST /transactions/batch (0: one per POST /transactions); results in transfers/s, latency per batch")
+	fs.DurationVar(&cfg.AutoBatch, "auto-batch", 0, "each client sends one transaction at a time through package client's auto-batching with this window (e.g. 300us): concurrent calls travel as one POST /transactions/batch (0: off)")
 	fs.BoolVar(&cfg.Baseline, "baseline", false, "the server is `cloudwallet bench baseline`: no setup, no check")
 	jsonOut := fs.String("json", "", "also write the result as JSON to this file (- for stdout)")
 	quiet := fs.Bool("quiet", false, "no progress lines")

@@ -36,6 +36,27 @@ func TestBenchLoadGeneratorOnARealServer(t *testing.T) {
 	}
 }
 
+// With --auto-batch every client sends one transaction at a time through
+// the client's auto-batching: every call is answered, counted once, the
+// ledger checks out, and the calls travel in far fewer requests.
+func TestBenchAutoBatchingClients(t *testing.T) {
+	s := newServer(t)
+	cfg := bench.DefaultConfig()
+	cfg.Server, cfg.OperatorToken, cfg.AutoBatch = s.url, s.operator, 300*time.Microsecond
+	cfg.Wallets, cfg.Concurrency, cfg.Warmup, cfg.Duration, cfg.SetupConcurrency = 200, 64, 200*time.Millisecond, time.Second, 8
+	r, err := bench.Run(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Completed == 0 || r.Errors != 0 || r.Requests != r.Completed+r.Failed || !strings.HasPrefix(r.Check, "money conserved") {
+		t.Fatalf("%+v", r)
+	}
+	batches := s.scrape()[series("cloudwallet_http_request_duration_seconds_count", "route", "/transactions/batch", "method", "POST", "code", "200")]
+	if batches == 0 || batches*2 > float64(r.Completed) {
+		t.Fatalf("%d transactions in %v batch requests: the calls were not batched", r.Completed, batches)
+	}
+}
+
 // An open loop sends at the rate asked, whatever the server does.
 func TestBenchOpenLoopKeepsItsRate(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -1,7 +1,5 @@
 package shard
 
-import "slices"
-
 // Holds: a transaction that is authorized now and posted later (API.md,
 // holds). Its operations are checked in order against the available
 // balances, as a transaction's are; on success it is recorded Held and each
@@ -114,20 +112,9 @@ func (m *Machine) openParts(a Attempt, ops []Op) {
 // the caller compares; so does an expiry asked for before it is due. A
 // capture or void that applies at or after the deadline expires the hold.
 func (m *Machine) holdFinish(ctx Context, c *Command) Result {
-	rs := m.shard(c.Shard)
-	if rs == nil {
-		return notHere
-	}
-	ti, ok := rs.txIndex(c.Project, c.ReferenceID)
-	if !ok || rs.attempts[ti] != c.Attempt {
-		return Result{Code: TransactionNotFound}
-	}
-	old := rs.txs[ti]
-	if old.Status != TxHeld {
-		return Result{Value: old}
-	}
-	if !slices.Equal(old.Ops, c.Ops) {
-		return Result{Code: ValidationError, Value: "the operations are not the hold's"}
+	rs, ti, old, over := m.attemptRecord(c, TxHeld)
+	if over != nil {
+		return *over
 	}
 	to := c.TxStatus
 	switch {

@@ -140,22 +140,9 @@ func (m *Machine) txFence(c *Command) Result {
 // keeps its outcome: the answer is the record as it stands, and the caller
 // compares.
 func (m *Machine) txDecide(c *Command) Result {
-	rs := m.shard(c.Shard)
-	if rs == nil {
-		return notHere
-	}
-	ti, ok := rs.txIndex(c.Project, c.ReferenceID)
-	if !ok || rs.attempts[ti] != c.Attempt {
-		return Result{Code: TransactionNotFound}
-	}
-	old := rs.txs[ti]
-	if old.Status != TxWaiting {
-		return Result{Value: old}
-	}
-	if !slices.Equal(old.Ops, c.Ops) {
-		// The operations name the partitions the command holds: others
-		// than the record's would finish the part without them.
-		return Result{Code: ValidationError, Value: "the decision's operations are not the record's"}
+	rs, ti, old, over := m.attemptRecord(c, TxWaiting)
+	if over != nil {
+		return *over
 	}
 	if (c.TxStatus == TxHeld) != (old.Hold != nil && c.TxStatus != TxFailed) {
 		return Result{Code: ValidationError, Value: "only a hold is decided Held, and a hold's success is Held"}
@@ -177,6 +164,30 @@ func (m *Machine) txDecide(c *Command) Result {
 	}
 	m.finishPart(c.Attempt, tx.ID, tx.CreatedAt, tx.Ops, tx.Status == TxCompleted)
 	return Result{Value: &tx}
+}
+
+// attemptRecord finds the record that a step of the command's attempt acts
+// on (a decision, the end of a hold) at index ti of shard rs. When over is
+// set the step ends with it: no record of that attempt, a record no longer
+// in status want (over is then the record as it stands, for the caller to
+// compare), or operations other than the record's, which name the
+// partitions the command holds (others would finish the parts without
+// them).
+func (m *Machine) attemptRecord(c *Command, want TxStatus) (rs *Shard, ti uint32, old *Tx, over *Result) {
+	if rs = m.shard(c.Shard); rs == nil {
+		return nil, 0, nil, &notHere
+	}
+	ti, ok := rs.txIndex(c.Project, c.ReferenceID)
+	if !ok || rs.attempts[ti] != c.Attempt {
+		return nil, 0, nil, &Result{Code: TransactionNotFound}
+	}
+	if old = rs.txs[ti]; old.Status != want {
+		return nil, 0, nil, &Result{Value: old}
+	}
+	if !slices.Equal(old.Ops, c.Ops) {
+		return nil, 0, nil, &Result{Code: ValidationError, Value: "the step's operations are not the record's"}
+	}
+	return rs, ti, old, nil
 }
 
 // prepRun is one of this group's wallets during a prepare: the running

@@ -82,10 +82,11 @@ func (n *Node) FinishHold(ctx context.Context, by shard.By, p shard.ProjectID, i
 	}
 	if tx.Status == shard.TxHeld {
 		r, err := n.endHold(ctx, by, pp, tx, a, to)
-		if err != nil || r.Code != shard.OK {
-			return r, err
+		ended, ok := r.Value.(*shard.Tx)
+		if err != nil || r.Code != shard.OK || !ok {
+			return r, err // refused (a revoked key): no record to compare
 		}
-		tx = r.Value.(*shard.Tx)
+		tx = ended
 	}
 	if tx.Status != to {
 		return shard.Result{Code: shard.WrongTransactionStatus, Value: tx}, nil

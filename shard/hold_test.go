@@ -262,3 +262,19 @@ func TestTxRecordSize(t *testing.T) {
 		t.Fatalf("Tx is %d bytes, want 80", n)
 	}
 }
+
+// A Suspended wallet (or customer) does not stop a capture: the money was
+// reserved while the wallet was Open. It does stop a new hold.
+func TestHoldCapturesFromASuspendedWallet(t *testing.T) {
+	f := newHoldFixture(t)
+	r, a := f.hold("before", 0, transfer(f.a, f.b, 100))
+	f.h.must(Command{Kind: CmdSuspendCustomer, Project: f.p, Customer: "alice"})
+	if r, _ := f.hold("after", 0, transfer(f.a, f.b, 1)); r.Code != WrongWalletStatus {
+		t.Fatalf("a hold from a Suspended wallet: %s", r.Code)
+	}
+	if c := f.finish(r.Value.(*Tx), a, TxCompleted).Value.(*Tx); c.Status != TxCompleted {
+		t.Fatalf("capture from a Suspended wallet: %s", c.Status)
+	}
+	f.check(t, f.a, 900, 900, 2)
+	f.check(t, f.b, 100, 100, 1)
+}

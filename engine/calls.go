@@ -3,7 +3,6 @@ package engine
 import (
 	"bufio"
 	"context"
-	"encoding/gob"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -60,12 +59,12 @@ type callAnswer struct {
 const (
 	callTimeout     = 5 * time.Second
 	membershipWait  = 30 * time.Second // how long a membership change may take
-	callIdleMax     = 256              // idle call connections kept per peer: a write or read of a group held elsewhere is a call, one per connection at a time
+	callIdleMax     = 256              // idle call connections kept per peer
 	callIdleTimeout = 10 * time.Minute // a call connection idle this long is closed
 )
 
-// callClient makes calls over connections of one kind (KindCall: JSON
-// frames; KindGroup: a gob stream, remote.go), reusing idle ones. close
+// callClient makes calls over KindCall connections (JSON frames), reusing
+// idle ones. close
 // cuts the calls in flight too, so a node stops at once even while a join
 // call waits on a slow leader.
 type callClient struct {
@@ -79,14 +78,11 @@ type callClient struct {
 }
 
 // callConn is one pooled connection; only the goroutine that took it uses
-// it. A gob stream's encoder and decoder live as long as the connection,
-// so each type's description crosses it once.
+// it.
 type callConn struct {
 	net.Conn
-	r   *bufio.Reader
-	w   *bufio.Writer
-	enc *gob.Encoder // KindGroup only
-	dec *gob.Decoder // KindGroup only
+	r *bufio.Reader
+	w *bufio.Writer
 }
 
 // exchange runs one call on a pooled connection to addr: fn writes the
@@ -167,9 +163,6 @@ func (c *callClient) take(addr string, timeout time.Duration) (conn *callConn, r
 		return nil, false, err
 	}
 	conn = &callConn{Conn: raw, r: bufio.NewReader(raw), w: bufio.NewWriter(raw)}
-	if c.kind == peer.KindGroup {
-		conn.enc, conn.dec = gob.NewEncoder(conn.w), gob.NewDecoder(conn.r)
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {

@@ -37,7 +37,7 @@ type Node struct {
 	groups         []*shardGroup
 	mux            *peer.Mux
 	calls          callClient                        // cluster calls (KindCall); guarded by its own mu
-	groupCalls     callClient                        // reads and writes of groups held elsewhere (KindGroup); guarded by its own mu
+	groupStreams   groupStreams                      // reads and writes of groups held elsewhere (KindGroup); guarded by its own mu
 	keys           keyCache                          // fed by the meta group's FSM goroutine; guarded by its own mu
 	layout         atomic.Pointer[shard.GroupLayout] // where the groups live: stored by the meta group's FSM goroutine
 	addrs          atomic.Pointer[map[string]string] // node id → internal address: stored by the arranger (placement.go)
@@ -109,7 +109,7 @@ func Open(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.calls.mux, n.calls.kind = n.mux, peer.KindCall
-	n.groupCalls.mux, n.groupCalls.kind = n.mux, peer.KindGroup
+	n.groupStreams.mux = n.mux
 	id, fresh, err := n.loadIdentity()
 	if err != nil {
 		n.mux.Close()
@@ -346,7 +346,7 @@ func (n *Node) Close() error {
 		close(n.closing)
 		n.endLife()
 		n.calls.close() // cuts a join call in flight: joinLoop ends at once
-		n.groupCalls.close()
+		n.groupStreams.close()
 		n.backgroundMu.Lock()
 		n.stopped = true
 		n.backgroundMu.Unlock()

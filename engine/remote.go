@@ -1,13 +1,10 @@
 package engine
 
 import (
-	"bufio"
 	"cmp"
 	"context"
-	"encoding/gob"
 	"errors"
 	"fmt"
-	"net"
 	"time"
 
 	"github.com/cloudwallet/cloudwallet/raftfsm"
@@ -78,6 +75,7 @@ func (n *Node) askGroup(sg *shardGroup, req callRequest, timeout time.Duration) 
 // groupRequest is a read or a write of a group, as it crosses a KindGroup
 // connection: one of Propose (the command, as a log entry) and Query.
 type groupRequest struct {
+	ID      uint64 // the call's, on its stream (groupstream.go)
 	Group   int
 	Propose []byte
 	Query   *remoteQuery
@@ -87,6 +85,7 @@ type groupRequest struct {
 // the result of a write or the answer of a read; and the group's leader
 // as the holder knows it.
 type groupAnswer struct {
+	ID        uint64 // the call's it answers
 	Err, Code string
 	Leader    string
 	Result    wireResult
@@ -96,25 +95,15 @@ type groupAnswer struct {
 // askHolder sends a read or write of sg to its holders in turn, until one
 // that holds it answers. A write that left and broke is not made again:
 // the error says so (errors.Is(err, errNotSent) is false). A read is
-// idempotent: callClient.retried.
+// idempotent: one whose stream broke (the holder restarted since it was
+// made) is asked again once, on a new stream.
 func (n *Node) askHolder(sg *shardGroup, req groupRequest, timeout time.Duration) (ans groupAnswer, err error) {
 	req.Group = sg.group
 	err = n.tryHolders(sg, func(addr string) (string, error) {
-		call := func(conn *callConn) error {
-			if err := conn.enc.Encode(&req); err != nil {
-				return err
-			}
-			if err := conn.w.Flush(); err != nil {
-				return err
-			}
-			ans = groupAnswer{}
-			return conn.dec.Decode(&ans)
-		}
 		var err error
-		if req.Query != nil {
-			err = n.groupCalls.retried(addr, timeout, call)
-		} else {
-			_, err = n.groupCalls.exchange(addr, timeout, call)
+		ans, err = n.groupStreams.call(addr, req, timeout)
+		if req.Query != nil && errors.Is(err, errStreamBroken) && !errors.Is(err, errNotSent) {
+			ans, err = n.groupStreams.call(addr, req, timeout)
 		}
 		if err == nil && ans.Err != "" {
 			err = fromWire(ans.Code, ans.Err)
@@ -161,25 +150,6 @@ func (n *Node) proposeRemote(ctx context.Context, sg *shardGroup, cmd *shard.Com
 		return shard.Result{}, ErrOutcomeUnknown
 	}
 	return ans.Result.result(), nil
-}
-
-// serveGroupCalls answers the reads and writes of one KindGroup
-// connection, one at a time.
-func (n *Node) serveGroupCalls(conn net.Conn, _ uint16) {
-	w := bufio.NewWriter(conn)
-	enc, dec := gob.NewEncoder(w), gob.NewDecoder(bufio.NewReader(conn))
-	for {
-		conn.SetReadDeadline(time.Now().Add(callIdleTimeout))
-		var req groupRequest
-		if err := dec.Decode(&req); err != nil {
-			return
-		}
-		ans := n.answerGroup(req)
-		conn.SetWriteDeadline(time.Now().Add(callTimeout))
-		if enc.Encode(&ans) != nil || w.Flush() != nil {
-			return
-		}
-	}
 }
 
 // answerGroup serves a read or a write of a group this node serves.

@@ -25,7 +25,7 @@ const (
 	KindRaft    Kind = 1 // hashicorp/raft's NetworkTransport of one group
 	KindForward Kind = 2 // batches of commands for the group leader
 	KindCall    Kind = 3 // cluster calls: one request, one answer per frame
-	KindGroup   Kind = 4 // reads and writes of a group held elsewhere: one request, one answer at a time
+	KindGroup   Kind = 4 // reads and writes of a group held elsewhere: one stream, many calls in flight (engine/groupstream.go)
 )
 
 // Limits of the port.

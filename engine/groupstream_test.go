@@ -1,0 +1,143 @@
+package engine
+
+import (
+	"bufio"
+	"encoding/gob"
+	"errors"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cloudwallet/cloudwallet/peer"
+)
+
+// serveEcho answers each group request on its stream, out of order: after
+// Group milliseconds (none at all for a negative Group), with Leader set
+// to the request's Group and the process's tag.
+func serveEcho(t *testing.T, addr string, secret []byte, tag string) *peer.Mux {
+	t.Helper()
+	m, err := peer.Listen(addr, "", secret, slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Handle(peer.KindGroup, func(conn net.Conn, _ uint16) {
+		w := bufio.NewWriter(conn)
+		enc, dec := gob.NewEncoder(w), gob.NewDecoder(bufio.NewReader(conn))
+		var mu sync.Mutex
+		for {
+			var req groupRequest
+			if dec.Decode(&req) != nil {
+				return
+			}
+			if req.Group < 0 {
+				continue // never answered
+			}
+			go func() {
+				time.Sleep(time.Duration(req.Group) * time.Millisecond)
+				mu.Lock()
+				defer mu.Unlock()
+				enc.Encode(&groupAnswer{ID: req.ID, Leader: tag + strconv.Itoa(req.Group)})
+				w.Flush()
+			}()
+		}
+	})
+	return m
+}
+
+func streamClient(t *testing.T, secret []byte) *groupStreams {
+	t.Helper()
+	client, err := peer.Listen("127.0.0.1:0", "", secret, slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &groupStreams{mux: client}
+	t.Cleanup(func() { s.close(); client.Close() })
+	return s
+}
+
+// Many calls in flight on one stream, answered out of order, each get
+// their own answer; after the holder restarts at the same address, calls
+// go on (a new stream); a call the holder never answers ends at its
+// deadline, and the next call works on a new stream.
+func TestGroupStreamMultiplexesAndRecovers(t *testing.T) {
+	secret := []byte("a-cluster-secret-of-enough-length")
+	server := serveEcho(t, "127.0.0.1:0", secret, "a")
+	addr := server.Addr()
+	s := streamClient(t, secret)
+
+	var wg sync.WaitGroup
+	errs := make(chan error, 400)
+	for i := range 400 {
+		wg.Go(func() {
+			delay := (i * 7) % 20 // later calls often answered first
+			ans, err := s.call(addr, groupRequest{Group: delay}, 5*time.Second)
+			if err != nil || ans.Leader != "a"+strconv.Itoa(delay) {
+				errs <- errors.Join(err, errors.New("got "+ans.Leader+", want a"+strconv.Itoa(delay)))
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	streams := len(s.streams)
+	s.mu.Unlock()
+	if streams != 1 {
+		t.Fatalf("%d streams to one holder, want 1", streams)
+	}
+
+	server.Close()
+	server = serveEcho(t, addr, secret, "b")
+	defer server.Close()
+	var ans groupAnswer
+	var err error
+	for range 50 { // the old stream's reader sees the close and drops it
+		if ans, err = s.call(addr, groupRequest{Group: 1}, 5*time.Second); err == nil {
+			break
+		}
+		if !errors.Is(err, errNotSent) && !errors.Is(err, errStreamBroken) {
+			t.Fatalf("a call after the holder restarted: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil || ans.Leader != "b1" {
+		t.Fatalf("after the holder restarted: %v %+v", err, ans)
+	}
+
+	if _, err := s.call(addr, groupRequest{Group: -1}, 200*time.Millisecond); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("an unanswered call: %v, want its deadline", err)
+	}
+	if ans, err := s.call(addr, groupRequest{Group: 2}, 5*time.Second); err != nil || ans.Leader != "b2" {
+		t.Fatalf("the call after a dead stream: %v %+v", err, ans)
+	}
+}
+
+// A call in flight when its stream breaks ends with errStreamBroken (it
+// left: a write's outcome is unknown), not errNotSent.
+func TestGroupStreamBreakFailsCallsInFlight(t *testing.T) {
+	secret := []byte("a-cluster-secret-of-enough-length")
+	server := serveEcho(t, "127.0.0.1:0", secret, "a")
+	addr := server.Addr()
+	s := streamClient(t, secret)
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.call(addr, groupRequest{Group: -1}, 10*time.Second)
+		done <- err
+	}()
+	time.Sleep(200 * time.Millisecond)
+	server.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, errStreamBroken) || errors.Is(err, errNotSent) {
+			t.Fatalf("a call in flight on a broken stream: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a call in flight did not end when its stream broke")
+	}
+}

@@ -272,17 +272,36 @@ function txRow(id, t) {
     h("td", {}, t.status), h("td", {}, when(t.createdAt)), h("td", { class: "tx-error" }, err));
 }
 
-async function transactions(id, page = 0, from = "", to = "") {
-  const q = `page=${page}&pageSize=20` + (from ? "&from=" + Date.parse(from) : "") + (to ? "&to=" + Date.parse(to) : "");
+async function transactions(id, page = 0, from = "", to = "", status = "") {
+  const q = `page=${page}&pageSize=20` + (from ? "&from=" + Date.parse(from) : "") + (to ? "&to=" + Date.parse(to) : "") +
+    (status ? "&status=" + status : "");
   const pg = await api("GET", p(id, "/transactions?" + q));
   const fromIn = h("input", { type: "datetime-local", value: from }), toIn = h("input", { type: "datetime-local", value: to });
+  const statusIn = h("select", { id: "tx-status-filter" },
+    ["", "Completed", "Failed", "Held", "Voided", "Expired"].map((v) => h("option", { value: v, selected: v === status }, v || "any")));
   main.replaceChildren(
     h("h2", {}, h("a", { href: "#/projects/" + id }, "Project"), " · Transactions"),
-    h("form", { onsubmit: (ev) => { ev.preventDefault(); guarded(() => transactions(id, 0, fromIn.value, toIn.value)); } },
-      field("From", fromIn), field("To (before)", toIn), h("button", { type: "submit" }, "Filter")),
+    h("form", { id: "tx-filter", onsubmit: (ev) => { ev.preventDefault(); guarded(() => transactions(id, 0, fromIn.value, toIn.value, statusIn.value)); } },
+      field("From", fromIn), field("To (before)", toIn), field("Status", statusIn), h("button", { type: "submit" }, "Filter")),
     h("table", {}, h("tr", {}, h("th", {}, "Id"), h("th", {}, "ReferenceId"), h("th", {}, "Status"), h("th", {}, "Created"), h("th", {}, "Failure")),
       pg.items.map((t) => txRow(id, t))),
-    pager(pg, (n) => guarded(() => transactions(id, n, from, to))));
+    pager(pg, (n) => guarded(() => transactions(id, n, from, to, status))));
+}
+
+// holdTerms shows a hold's terms and, while it is Held, its capture and
+// void (a void asks first: it releases the reservation for good).
+function holdTerms(id, t) {
+  if (!t.hold) return "";
+  const end = (verb) => () => guarded(async () => {
+    await api("POST", p(id, `/transactions/${t.id}/${verb}`));
+    await transaction(id, t.id);
+  });
+  return h("p", { id: "tx-hold" }, "Hold: ",
+    t.hold.expiresAt ? `expires ${when(t.hold.expiresAt)}` : "never expires",
+    t.hold.finishedAt ? ` · ended ${when(t.hold.finishedAt)}` : "",
+    t.status === "Held" ? h("span", {}, " ",
+      h("button", { type: "button", id: "tx-capture", onclick: end("capture") }, "Capture"), " ",
+      h("button", { type: "button", id: "tx-void", onclick: () => { if (confirm(`Void hold ${t.id}? Its reservation is released.`)) end("void")(); } }, "Void")) : "");
 }
 
 // transaction looks a transaction up by its id, else by its referenceId.
@@ -300,6 +319,7 @@ async function transaction(id, key) {
     h("h2", {}, h("a", { href: "#/projects/" + id }, "Project"), " · Transaction ", t.id),
     h("p", {}, "ReferenceId: ", h("strong", { id: "tx-reference" }, t.referenceId), " · status: ", h("strong", { id: "tx-status" }, t.status), " · ", when(t.createdAt)),
     t.error ? h("p", { class: "secret", id: "tx-failure" }, "Failed: ", h("code", {}, t.error.code), ` at operation ${t.error.operationIndex}: ${t.error.message}`) : "",
+    holdTerms(id, t),
     h("table", {}, h("tr", {}, h("th", {}, "#"), h("th", {}, "Type"), h("th", {}, "Source"), h("th", {}, "Destination"), h("th", { class: "num" }, "Amount")),
       t.operations.map((o, i) => h("tr", { class: t.error && t.error.operationIndex === i ? "failed" : "" }, h("td", {}, i), h("td", {}, o.type),
         h("td", {}, o.sourceWalletId ? h("a", { href: `#/projects/${id}/wallets/${o.sourceWalletId}` }, o.sourceWalletId) : ""),

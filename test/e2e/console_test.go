@@ -168,6 +168,25 @@ func TestConsoleInARealBrowser(t *testing.T) {
 	}
 	shot(t, ctx, "error")
 
+	// A hold: listed under the Held filter, shown with its terms, captured
+	// with its button; the API then shows the money moved.
+	hold := tx("console-hold", op("Transfer", wallets[0], wallets[1], 100))
+	hold["hold"] = map[string]any{}
+	holdID := s.expect(ak("POST", "/transactions", hold), 201, "").str("id")
+	run(t, ctx, "the open holds", chromedp.Navigate(base+"#/projects/"+projectID+"/transactions"),
+		chromedp.WaitVisible("#tx-status-filter", chromedp.ByID), chromedp.SetValue("#tx-status-filter", "Held", chromedp.ByID),
+		submit("#tx-filter"), chromedp.WaitVisible(`//a[text()="`+holdID+`"]`, chromedp.BySearch))
+	find(holdID)
+	if got := textOf(t, ctx, "#tx-hold"); !strings.Contains(got, "never expires") || textOf(t, ctx, "#tx-status") != "Held" {
+		t.Fatalf("a hold shows %q", got)
+	}
+	shot(t, ctx, "hold")
+	run(t, ctx, "capture", chromedp.Click("#tx-capture", chromedp.ByID),
+		chromedp.WaitVisible(`//strong[@id="tx-status"][text()="Completed"]`, chromedp.BySearch))
+	if b := s.expect(ak("GET", "/wallets/"+wallets[1], nil), 200, ""); b.num("balance") != 350 || b.num("availableBalance") != 350 {
+		t.Fatalf("after the capture in the console: %s", b.raw)
+	}
+
 	// Suspending alice makes the API refuse her Customer Key, and spending
 	// from her (suspended) wallets; resuming her lets the key in again.
 	// Deleting carol (her wallet closed) refuses hers for good.

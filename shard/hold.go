@@ -54,21 +54,14 @@ func IsHoldEnd(s TxStatus) bool { return s == TxCompleted || s == TxVoided || s 
 // txHold records a hold whose wallets all live in this group: checked as a
 // transaction is, then Held with its reservations, or Failed.
 func (m *Machine) txHold(ctx Context, c *Command) Result {
-	rs, tx, known := m.newRecord(ctx, c, TxHeld)
-	if tx == nil {
-		return known
-	}
 	var ws walletSet
-	ws.init(len(c.Ops))
-	failedAt, code := m.checkOps(c, &ws)
-	if b := ws.blocked(m, c); b != nil {
-		return Result{Code: code, Value: b}
+	rs, tx, failedAt, code, over, done := m.checkNew(ctx, c, TxHeld, &ws)
+	if done {
+		return over
 	}
 	tx.Hold = &HoldTerms{TimeoutMs: c.HoldTimeoutMs}
 	if code != OK {
-		tx.Status, tx.ErrCode, tx.ErrOpIndex = TxFailed, code, int16(failedAt)
-		rs.keep(tx)
-		return Result{Code: code, Value: tx}
+		return rs.keepFailed(tx, failedAt, code)
 	}
 	rs.keep(tx)
 	rs.keepAttempt(tx.ID.Index, c.Attempt)

@@ -11,26 +11,42 @@ package shard
 // no balance. Only when every operation passes are the balances changed and
 // the entries written.
 func (m *Machine) transaction(ctx Context, c *Command) Result {
-	rs, tx, known := m.newRecord(ctx, c, TxCompleted)
-	if tx == nil {
-		return known
-	}
 	var ws walletSet
-	ws.init(len(c.Ops))
-	failedAt, code := m.checkOps(c, &ws)
-	if b := ws.blocked(m, c); b != nil {
-		return Result{Code: code, Value: b}
+	rs, tx, failedAt, code, over, done := m.checkNew(ctx, c, TxCompleted, &ws)
+	switch {
+	case done:
+		return over
+	case code != OK:
+		return rs.keepFailed(tx, failedAt, code)
 	}
-	if code != OK {
-		tx.Status, tx.ErrCode, tx.ErrOpIndex = TxFailed, code, int16(failedAt)
-	} else {
-		m.postEntries(ctx, tx, &ws)
-	}
+	m.postEntries(ctx, tx, &ws)
 	rs.keep(tx)
-	if code != OK {
-		return Result{Code: code, Value: tx}
-	}
 	return Result{Created: true, Value: tx}
+}
+
+// checkNew makes the record a transaction command makes (status is what it
+// will be if the checks pass) and runs the checks on running balances in
+// ws: the first failing operation and its code, or OK. done: the command
+// ends with over instead (its referenceId's record, a full shard, or
+// Blocked on holds in flight).
+func (m *Machine) checkNew(ctx Context, c *Command, status TxStatus, ws *walletSet) (rs *Shard, tx *Tx, failedAt int, code Code, over Result, done bool) {
+	if rs, tx, over = m.newRecord(ctx, c, status); tx == nil {
+		return rs, nil, 0, OK, over, true
+	}
+	ws.init(len(c.Ops))
+	failedAt, code = m.checkOps(c, ws)
+	if b := ws.blocked(m, c); b != nil {
+		return rs, tx, failedAt, code, Result{Code: code, Value: b}, true
+	}
+	return rs, tx, failedAt, code, Result{}, false
+}
+
+// keepFailed keeps a record Failed at the failing operation: nothing else
+// changed, and its referenceId is used up.
+func (s *Shard) keepFailed(tx *Tx, failedAt int, code Code) Result {
+	tx.Status, tx.ErrCode, tx.ErrOpIndex = TxFailed, code, int16(failedAt)
+	s.keep(tx)
+	return Result{Code: code, Value: tx}
 }
 
 // newRecord is the record a transaction command makes in its referenceId's

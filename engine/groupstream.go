@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cloudwallet/cloudwallet/peer"
@@ -28,6 +29,10 @@ import (
 // until an answer leaves.
 const streamInFlightMax = 4096
 
+// streamDeadAfter is how long a stream may stay silent while a call waits
+// before that call's timeout ends the stream (a var: tests shorten it).
+var streamDeadAfter = callTimeout
+
 // errStreamBroken: the stream a call was sent on broke before its answer.
 var errStreamBroken = errors.New("engine: group stream broke")
 
@@ -45,8 +50,9 @@ type groupStreams struct {
 // goroutine owns enc; the reader goroutine owns dec.
 type groupStream struct {
 	conn  net.Conn
-	queue chan *streamCall // to the writer
+	queue chan *streamCall // to the writer; one more than slots, for the reader's wake-up
 	slots chan struct{}    // one per call in flight
+	heard atomic.Int64     // when the last answer came (Unix ns), set by the reader
 
 	mu     sync.Mutex // guards following
 	calls  map[uint64]*streamCall
@@ -68,6 +74,7 @@ type streamCall struct {
 // before it was written) is errNotSent; one that left and got no answer
 // is errStreamBroken or a deadline error.
 func (s *groupStreams) call(addr string, req groupRequest, timeout time.Duration) (groupAnswer, error) {
+	start := time.Now()
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	st, err := s.stream(addr, timeout)
@@ -105,10 +112,14 @@ func (s *groupStreams) call(addr string, req groupRequest, timeout time.Duration
 		if !sent {
 			return groupAnswer{}, fmt.Errorf("%w: not written in %v", errNotSent, timeout)
 		}
-		// A holder answers within its apply timeout, which is shorter:
-		// the stream is dead (a partition). Its calls end, and the next
-		// call dials anew.
-		s.drop(addr, st, os.ErrDeadlineExceeded)
+		if timeout >= streamDeadAfter && st.heard.Load() < start.UnixNano() {
+			// Nothing came back on the stream for all that while, though
+			// a holder answers within its apply timeout: the stream is
+			// dead (a partition). Its calls end, and the next call dials
+			// anew. (A call that ran out of its caller's shorter time, or
+			// on a stream that answers others, leaves the stream be.)
+			s.drop(addr, st, os.ErrDeadlineExceeded)
+		}
 		return groupAnswer{}, os.ErrDeadlineExceeded
 	}
 }
@@ -158,7 +169,7 @@ func (s *groupStreams) stream(addr string, timeout time.Duration) (*groupStream,
 		s.mu.Unlock()
 		return nil, err
 	}
-	st := &groupStream{conn: conn, queue: make(chan *streamCall, streamInFlightMax),
+	st := &groupStream{conn: conn, queue: make(chan *streamCall, streamInFlightMax+1),
 		slots: make(chan struct{}, streamInFlightMax), calls: map[uint64]*streamCall{}}
 	s.streams[addr] = st
 	s.mu.Unlock()
@@ -258,6 +269,7 @@ func (st *groupStream) read(broke func(error)) {
 			}
 			return
 		}
+		st.heard.Store(time.Now().UnixNano())
 		st.mu.Lock()
 		c := st.calls[ans.ID]
 		delete(st.calls, ans.ID)

@@ -110,10 +110,31 @@ func TestGroupStreamMultiplexesAndRecovers(t *testing.T) {
 		t.Fatalf("after the holder restarted: %v %+v", err, ans)
 	}
 
+	current := func() *groupStream {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.streams[addr]
+	}
+	// A call that runs out of its own (short) time leaves the stream be:
+	// the holder may just be slow for it.
+	before := current()
 	if _, err := s.call(addr, groupRequest{Group: -1}, 200*time.Millisecond); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("an unanswered call: %v, want its deadline", err)
 	}
-	if ans, err := s.call(addr, groupRequest{Group: 2}, 5*time.Second); err != nil || ans.Leader != "b2" {
+	if current() != before {
+		t.Fatal("a call's own short deadline ended the stream")
+	}
+	// A stream silent for longer than a holder may take is dead: the call
+	// that waited that long ends it, and the next call dials anew.
+	defer func(d time.Duration) { streamDeadAfter = d }(streamDeadAfter)
+	streamDeadAfter = 100 * time.Millisecond
+	if _, err := s.call(addr, groupRequest{Group: -1}, 200*time.Millisecond); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("an unanswered call: %v, want its deadline", err)
+	}
+	if current() != nil {
+		t.Fatal("a silent stream was kept")
+	}
+	if ans, err := s.call(addr, groupRequest{Group: 2}, 5*time.Second); err != nil || ans.Leader != "b2" || current() == before {
 		t.Fatalf("the call after a dead stream: %v %+v", err, ans)
 	}
 }

@@ -106,9 +106,6 @@ func (n *Node) pipelineBatch(ctx context.Context, rp *replica, by shard.By, p sh
 	for queued < len(items) {
 		cmd, pr := &cmds[queued], &props[queued]
 		*cmd = *items[queued].command(p)
-		if cmd.Kind == shard.CmdHold {
-			cmd.Attempt = newAttempt()
-		}
 		by.Stamp(cmd)
 		pl.Home(cmd)
 		*pr = proposal{cmd: cmd, tag: raftfsm.Tag{Origin: n.origin}, done: make(chan struct{})}
@@ -146,9 +143,6 @@ func (n *Node) pipelineBatch(ctx context.Context, rp *replica, by shard.By, p sh
 	took := time.Since(start) // each item waited for the whole batch: its latency is the batch's
 	for i := range queued {
 		n.metrics.observeTransaction(&cmds[i], out[i].Result, out[i].Err, took)
-		if out[i].Err == nil && out[i].Result.Created && cmds[i].Kind == shard.CmdHold {
-			n.metrics.holds.WithLabelValues("held").Inc()
-		}
 	}
 }
 

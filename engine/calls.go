@@ -68,8 +68,7 @@ const (
 // cuts the calls in flight too, so a node stops at once even while a join
 // call waits on a slow leader.
 type callClient struct {
-	mux  *peer.Mux // set at start, read-only after
-	kind peer.Kind // set at start, read-only after
+	mux *peer.Mux // set at start, read-only after
 
 	mu     sync.Mutex // guards following
 	idle   map[string][]net.Conn
@@ -158,7 +157,7 @@ func (c *callClient) take(addr string, timeout time.Duration) (conn *callConn, r
 		return conn, true, nil
 	}
 	c.mu.Unlock()
-	raw, err := c.mux.Dial(addr, c.kind, 0, timeout)
+	raw, err := c.mux.Dial(addr, peer.KindCall, 0, timeout)
 	if err != nil {
 		return nil, false, err
 	}

@@ -45,7 +45,7 @@ func TestCallsSurviveAPeerRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	calls := callClient{mux: client, kind: peer.KindCall}
+	calls := callClient{mux: client}
 	defer calls.close()
 	var ans callAnswer
 	if err := calls.do(addr, callRequest{Op: opStatus}, &ans, time.Second); err != nil || ans.Index != 7 {

@@ -122,9 +122,6 @@ func (n *Node) localRecord(ctx context.Context, pp shard.Placement, p shard.Proj
 // proposeTransaction runs a transaction as one command when one group holds
 // all of it, else across groups.
 func (n *Node) proposeTransaction(ctx context.Context, cmd *shard.Command, pp shard.Placement) (shard.Result, error) {
-	if cmd.Kind == shard.CmdHold && cmd.Attempt.IsZero() {
-		cmd.Attempt = newAttempt() // keys its reservations (shard/hold.go)
-	}
 	if len(pp.Groups) == 1 {
 		// The common case: the project lives in one group, and so does
 		// all of the transaction (a wallet of another project is not

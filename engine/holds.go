@@ -30,10 +30,10 @@ func (n *Node) Hold(ctx context.Context, by shard.By, p shard.ProjectID, ref str
 	return n.proposeBy(ctx, by, HoldCommand(p, ref, ops, timeoutMs))
 }
 
-// HoldCommand is the command Hold proposes. Its attempt is drawn when it
-// is proposed.
+// HoldCommand is the command Hold proposes, under a fresh attempt that
+// keys its reservations (shard/hold.go).
 func HoldCommand(p shard.ProjectID, ref string, ops []shard.Op, timeoutMs int64) *shard.Command {
-	return &shard.Command{Kind: shard.CmdHold, Project: p, ReferenceID: ref, Ops: ops, HoldTimeoutMs: timeoutMs}
+	return &shard.Command{Kind: shard.CmdHold, Project: p, ReferenceID: ref, Ops: ops, HoldTimeoutMs: timeoutMs, Attempt: newAttempt()}
 }
 
 // isTransaction reports whether a kind is a new transaction's (a hold is
@@ -59,7 +59,7 @@ func (n *Node) FinishHold(ctx context.Context, by shard.By, p shard.ProjectID, i
 	if err := n.Confirm(ctx, n.ShardScope(id.Shard)); err != nil {
 		return shard.Result{}, err
 	}
-	tx, ok, err := n.Transaction(ctx, p, id)
+	tx, a, ok, err := n.transactionAndAttempt(ctx, p, id)
 	switch {
 	case err != nil:
 		return shard.Result{}, err
@@ -67,10 +67,6 @@ func (n *Node) FinishHold(ctx context.Context, by shard.By, p shard.ProjectID, i
 		return shard.Result{Code: shard.TransactionNotFound}, nil
 	case tx.Hold == nil:
 		return shard.Result{Code: shard.WrongTransactionStatus, Value: tx}, nil
-	}
-	_, a, err := n.localRecord(ctx, pp, p, tx.ReferenceID)
-	if err != nil {
-		return shard.Result{}, err
 	}
 	if tx.Status == shard.TxWaiting {
 		// Its coordinator has not decided it yet (or died): decide it.

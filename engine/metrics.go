@@ -309,6 +309,9 @@ func (m *nodeMetrics) observeTransaction(cmd *shard.Command, r shard.Result, err
 		m.txSeconds.Observe(took.Seconds())
 	}
 	m.txOperations.Observe(float64(len(cmd.Ops)))
+	if cmd.Kind == shard.CmdHold && err == nil && r.Created {
+		m.holds.WithLabelValues("held").Inc()
+	}
 }
 
 // countHeld keeps the held gauges in step with applied results.

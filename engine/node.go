@@ -108,7 +108,7 @@ func Open(cfg Config) (*Node, error) {
 	if n.mux, err = peer.Listen(cfg.PeerAddr, cfg.Advertise, []byte(secret), n.log); err != nil {
 		return nil, err
 	}
-	n.calls.mux, n.calls.kind = n.mux, peer.KindCall
+	n.calls.mux = n.mux
 	n.groupStreams.mux = n.mux
 	id, fresh, err := n.loadIdentity()
 	if err != nil {
@@ -439,9 +439,6 @@ func (n *Node) proposePlaced(ctx context.Context, cmd *shard.Command, pl shard.P
 	start := time.Now()
 	r, err := n.proposeTransaction(ctx, cmd, pl)
 	n.metrics.observeTransaction(cmd, r, err, time.Since(start))
-	if err == nil && r.Created && cmd.Kind == shard.CmdHold {
-		n.metrics.holds.WithLabelValues("held").Inc()
-	}
 	return r, err
 }
 

@@ -193,14 +193,26 @@ func (n *Node) TransactionByReference(ctx context.Context, p shard.ProjectID, re
 // Transaction reads a transaction record; an id of a shard the cluster does
 // not have is not found.
 func (n *Node) Transaction(ctx context.Context, p shard.ProjectID, id shard.TxID) (tx *shard.Tx, ok bool, err error) {
+	tx, _, ok, err = n.transactionAndAttempt(ctx, p, id)
+	return tx, ok, err
+}
+
+// transactionAndAttempt reads a transaction record by id and the attempt
+// that made it (zero for one in one group): in one read, through a holder
+// for a group this node does not hold.
+func (n *Node) transactionAndAttempt(ctx context.Context, p shard.ProjectID, id shard.TxID) (tx *shard.Tx, a shard.Attempt, ok bool, err error) {
 	if int(id.Shard) >= n.Shards() {
-		return nil, false, nil
+		return nil, a, false, nil
 	}
-	if n.ReadShard(id.Shard, func(s *shard.Shard) { tx, ok = s.Tx(p, id.Index) }) {
-		return tx, ok, nil
+	if n.ReadShard(id.Shard, func(s *shard.Shard) {
+		if tx, ok = s.Tx(p, id.Index); ok {
+			a = s.AttemptOf(id.Index)
+		}
+	}) {
+		return tx, a, ok, nil
 	}
 	r, err := n.queryRemote(ctx, n.groupOf(id.Shard), remoteQuery{Kind: qTransaction, Project: p, Tx: id})
-	return r.Tx, r.OK, err
+	return r.Tx, r.Attempt, r.OK, err
 }
 
 // Transactions is a page of a project's transactions the filter keeps,

@@ -21,7 +21,7 @@ const (
 	qCustomerWallets                      // a customer's wallets
 	qSystemWallets                        // the group's part of the system wallets
 	qEntries                              // a page of a wallet's entries
-	qTransaction                          // a transaction record by id
+	qTransaction                          // a transaction record by id, and its attempt
 	qTransactions                         // the group's part of a page of transactions
 	qRecord                               // a referenceId's record and its attempt
 	qHeldParts                            // the parts of transactions across groups that hold wallets
@@ -102,7 +102,7 @@ func (n *Node) readHeld(ctx context.Context, rp *replica, q remoteQuery) (r quer
 	case qEntries:
 		r.Entries, err = n.Entries(ctx, q.Settle, p, q.Wallet, q.FromMs, q.ToMs, q.Page, q.Size)
 	case qTransaction:
-		r.Tx, r.OK, err = n.Transaction(ctx, p, q.Tx)
+		r.Tx, r.Attempt, r.OK, err = n.transactionAndAttempt(ctx, p, q.Tx)
 	case qTransactions:
 		rp.parts.readAll(func(m *shard.Machine) { r.Txs = m.TransactionsPart(p, q.Filter, q.Page, q.Size) })
 	case qRecord:

@@ -179,3 +179,41 @@ func TestHoldAcrossShardGroups(t *testing.T) {
 		t.Fatalf("open holds left: %s", r.raw)
 	}
 }
+
+// The hold metrics count what the node did: holds made, and how each
+// ended; the open holds and what they reserve follow within a second.
+func TestHoldMetrics(t *testing.T) {
+	s := newServer(t)
+	a := s.asset("USD")
+	s.customer("buyer")
+	buyer := s.wallet("buyer", a)
+	s.expect(s.ak("POST", "/transactions", tx("fund", op("Issue", "", buyer, 1000))), 201, "")
+	captured := s.hold("m-capture", 0, op("Redeem", buyer, "", 300))
+	voided := s.hold("m-void", 0, op("Redeem", buyer, "", 50))
+	s.hold("m-expire", 300, op("Redeem", buyer, "", 100))
+	holds := func(outcome string) string { return series("cloudwallet_holds_total", "outcome", outcome) }
+	waitMetrics := func(want map[string]float64) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			got, ok := s.scrape(), true
+			for k, v := range want {
+				ok = ok && got[k] == v
+			}
+			if ok {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("metrics: want %v", want)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	waitMetrics(map[string]float64{holds("held"): 3, holds("expired"): 1,
+		"cloudwallet_holds_open": 2, "cloudwallet_holds_reserved_amount": 350})
+	s.expect(s.ak("POST", "/transactions/"+captured+"/capture", nil), 200, "")
+	s.expect(s.ak("POST", "/transactions/"+voided+"/void", nil), 200, "")
+	s.expect(s.ak("POST", "/transactions/"+voided+"/void", nil), 200, "") // again: no second count
+	waitMetrics(map[string]float64{holds("held"): 3, holds("captured"): 1, holds("voided"): 1, holds("expired"): 1,
+		"cloudwallet_holds_open": 0, "cloudwallet_holds_reserved_amount": 0})
+}

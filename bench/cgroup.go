@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // cpuCap is a cgroup capped to a share of one CPU: processes put in it
@@ -14,7 +15,8 @@ import (
 // compare like N equal machines. cgroup v2 (cpu.max) is used where its cpu
 // controller is available, else v1 (cpu.cfs_quota_us).
 type cpuCap struct {
-	dir string
+	dir  string
+	pids []int // put in by add; owned by the goroutine that runs the layout
 }
 
 // cgroup roots, variables so a test can point them elsewhere.
@@ -67,7 +69,24 @@ func newCPUCap(name string, cpus float64) (*cpuCap, error) {
 
 // add moves a process (with its threads) into the cgroup.
 func (c *cpuCap) add(pid int) error {
-	return os.WriteFile(filepath.Join(c.dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0)
+	if err := os.WriteFile(filepath.Join(c.dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0); err != nil {
+		return err
+	}
+	c.pids = append(c.pids, pid)
+	return nil
+}
+
+// used is the CPU time the processes put in the cap have used so far.
+func (c *cpuCap) used() (time.Duration, error) {
+	var sum time.Duration
+	for _, pid := range c.pids {
+		d, err := processCPU(pid)
+		if err != nil {
+			return 0, err
+		}
+		sum += d
+	}
+	return sum, nil
 }
 
 // remove deletes the cgroup; its processes must have exited.

@@ -98,8 +98,9 @@ func WriteScaleMarkdown(w io.Writer, cfg ScaleConfig, rs []ScaleResult) {
 	fmt.Fprintf(w, "uniform transfers, %v measured after %v of warm-up, all generators over the same seconds), and\n", cfg.Duration, cfg.Warmup)
 	fmt.Fprintf(w, "their requests/s are summed. Groups have one shard each. %d runs, layouts alternating; each run's\n", cfg.Runs)
 	fmt.Fprintf(w, "layouts are compared with its first layout, and the ratio shown is the median of those; the other\n")
-	fmt.Fprintf(w, "columns are from the run with the median requests/s.\n\n")
-	fmt.Fprintf(w, "| layout | requests/s | vs the first (median of runs) | each run's ratio | worst node's p99 ms | per node: req/s, p99 ms |\n|---|---:|---:|---|---:|---|\n")
+	fmt.Fprintf(w, "columns are from the run with the median requests/s. CPU used is each node's CPU time in the\n")
+	fmt.Fprintf(w, "measured seconds against its cap: near 100%%, the nodes were saturated and req/s is their capacity.\n\n")
+	fmt.Fprintf(w, "| layout | requests/s | vs the first (median of runs) | each run's ratio | worst node's p99 ms | nodes' CPU used | per node: req/s, p99 ms |\n|---|---:|---:|---|---:|---:|---|\n")
 	for _, r := range rs {
 		var per []string
 		for _, n := range r.Nodes {
@@ -113,7 +114,23 @@ func WriteScaleMarkdown(w io.Writer, cfg ScaleConfig, rs []ScaleResult) {
 		for _, x := range r.Ratios {
 			ratios = append(ratios, fmt.Sprintf("%.2f", x))
 		}
-		fmt.Fprintf(w, "| %s | %.0f | %.2f× | %s | %.2f | %s |\n", r.Layout.Name, r.RequestsPerSec, r.Ratio,
-			strings.Join(ratios, ", "), r.P99Ms, strings.Join(per, "; "))
+		fmt.Fprintf(w, "| %s | %.0f | %.2f× | %s | %.2f | %s | %s |\n", r.Layout.Name, r.RequestsPerSec, r.Ratio,
+			strings.Join(ratios, ", "), r.P99Ms, cpuUseRange(r.Nodes), strings.Join(per, "; "))
 	}
+}
+
+// cpuUseRange is the least and most CPU any node used of its cap.
+func cpuUseRange(nodes []ScaleNode) string {
+	if len(nodes) == 0 {
+		return ""
+	}
+	lo, hi := nodes[0].CPUUse, nodes[0].CPUUse
+	for _, n := range nodes[1:] {
+		lo, hi = min(lo, n.CPUUse), max(hi, n.CPUUse)
+	}
+	l, h := fmt.Sprintf("%.0f", 100*lo), fmt.Sprintf("%.0f", 100*hi)
+	if l == h {
+		return l + "%"
+	}
+	return l + "–" + h + "%"
 }

@@ -45,7 +45,7 @@ func (n *Node) heldParts(ctx context.Context, p shard.ProjectID, wallets []shard
 			continue
 		}
 		if !n.ReadShard(w.Shard, func(s *shard.Shard) {
-			parts = append(parts, s.HeldParts(p, func(i uint32) bool { return i == w.Index })...)
+			parts = append(parts, s.HeldParts(p, []uint32{w.Index})...)
 		}) {
 			r, err := n.queryRemote(ctx, n.groupOf(w.Shard), remoteQuery{Kind: qHeldParts, Project: p, Wallets: wallets})
 			return r.Held, err

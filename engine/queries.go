@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"slices"
 
 	"github.com/cloudwallet/cloudwallet/shard"
 )
@@ -91,7 +90,7 @@ func (n *Node) Wallet(ctx context.Context, settle bool, p shard.ProjectID, id sh
 	err = n.settledRead(ctx, settle, func() (held []shard.InDoubt) {
 		n.ReadShard(id.Shard, func(s *shard.Shard) {
 			if v, ok = s.Wallet(p, id.Index); ok {
-				held = s.HeldParts(p, func(i uint32) bool { return i == id.Index })
+				held = s.HeldParts(p, []uint32{id.Index})
 			}
 		})
 		return held
@@ -114,9 +113,11 @@ func (n *Node) CustomerWallets(ctx context.Context, settle bool, p shard.Project
 	err = n.settledRead(ctx, settle, func() (held []shard.InDoubt) {
 		n.ReadShard(home, func(s *shard.Shard) {
 			if ws, ok = s.CustomerWallets(p, id); ok {
-				held = s.HeldParts(p, func(i uint32) bool {
-					return slices.ContainsFunc(ws, func(w shard.WalletView) bool { return w.ID.Index == i })
-				})
+				indexes := make([]uint32, len(ws))
+				for i, w := range ws {
+					indexes[i] = w.ID.Index
+				}
+				held = s.HeldParts(p, indexes)
 			}
 		})
 		return held
@@ -169,7 +170,7 @@ func (n *Node) Entries(ctx context.Context, settle bool, p shard.ProjectID, w sh
 	err = n.settledRead(ctx, settle, func() (held []shard.InDoubt) {
 		n.ReadShard(w.Shard, func(s *shard.Shard) {
 			pg, _ = s.Entries(p, w.Index, fromMs, toMs, page, size)
-			held = s.HeldParts(p, func(i uint32) bool { return i == w.Index })
+			held = s.HeldParts(p, []uint32{w.Index})
 		})
 		return held
 	})

@@ -1,5 +1,7 @@
 package shard
 
+import "slices"
+
 // Holds of transactions across groups outlive their decision: the
 // coordinator answers once the referenceId's group has decided, and the
 // other groups post their parts after that (twophase.go). So a hold may
@@ -34,22 +36,31 @@ func (s *Shard) blocked(c *Command, index uint32) bool {
 	return held
 }
 
-// HeldParts lists the prepared parts in this shard that hold any of the
-// project's wallets that wanted names (nil wanted: any of them): the
-// transactions a read of those wallets must settle first.
-func (s *Shard) HeldParts(p ProjectID, wanted func(index uint32) bool) []InDoubt {
+// HeldParts lists the prepared parts in flight in this shard that hold any
+// of the project's wallets at indexes (nil: any of them): the transactions
+// a read of those wallets must settle first. Named wallets are looked up
+// in the holders index, so a read pays for the parts on its wallets, not
+// for every part in flight in the shard.
+func (s *Shard) HeldParts(p ProjectID, indexes []uint32) []InDoubt {
 	if len(s.prepared) == 0 {
 		return nil
 	}
 	var out []InDoubt
-	for _, part := range s.prepared {
-		if part.project != p || part.open {
-			continue
+	add := func(part *preparedTx) {
+		if part.project == p && !part.open {
+			out = append(out, InDoubt{Project: part.project, Ref: part.ref, Ops: part.ops, Attempt: part.attempt})
 		}
-		for _, h := range part.holds {
-			if wanted == nil || wanted(h.index) {
-				out = append(out, InDoubt{Project: part.project, Ref: part.ref, Ops: part.ops, Attempt: part.attempt})
-				break
+	}
+	if indexes == nil {
+		for _, part := range s.prepared {
+			add(part)
+		}
+		return out
+	}
+	for _, i := range indexes {
+		for _, a := range s.holders[i] {
+			if !slices.ContainsFunc(out, func(d InDoubt) bool { return d.Attempt == a }) { // one part may hold two of them
+				add(s.prepared[a])
 			}
 		}
 	}

@@ -75,7 +75,7 @@ func (m *Machine) txHold(ctx Context, c *Command) Result {
 			s.prepared[c.Attempt] = p
 		}
 		p.holds = append(p.holds, walletHold{index: t.id.Index, hold: h})
-		s.addHold(t.id.Index, h, 1, true)
+		s.addHold(t.id.Index, h, 1, true, c.Attempt)
 	}
 	return Result{Created: true, Value: tx}
 }
@@ -90,8 +90,8 @@ func (m *Machine) openParts(a Attempt, ops []Op) {
 			continue
 		}
 		for _, wh := range p.holds {
-			s.addHold(wh.index, wh.hold, -1, false)
-			s.addHold(wh.index, wh.hold, 1, true)
+			s.addHold(wh.index, wh.hold, -1, false, a)
+			s.addHold(wh.index, wh.hold, 1, true, a)
 		}
 		opened := *p
 		opened.open = true

@@ -107,12 +107,16 @@ func CheckGroups(ms []*Machine) error {
 // open hold's record is Held.
 func (s *Shard) checkHolds() error {
 	sums := [2]map[uint32]hold{{}, {}} // in flight, open
+	holders := map[uint32][]Attempt{}
 	for _, p := range s.prepared {
 		sum := sums[0]
 		if p.open {
 			sum = sums[1]
 		}
 		for _, h := range p.holds {
+			if !p.open {
+				holders[h.index] = append(holders[h.index], p.attempt)
+			}
 			cur := sum[h.index]
 			cur.debit += h.debit
 			cur.credit += h.credit
@@ -128,6 +132,14 @@ func (s *Shard) checkHolds() error {
 			if sum[i] != h {
 				return fmt.Errorf("wallet %s: holds %+v, prepared transactions say %+v", WalletID{s.id, i}, h, sum[i])
 			}
+		}
+	}
+	if len(holders) != len(s.holders) {
+		return fmt.Errorf("shard %d: %d wallets have holders, prepared transactions say %d", s.id, len(s.holders), len(holders))
+	}
+	for i, as := range holders {
+		if got := s.holders[i]; len(got) != len(as) || !sameAttempts(got, as) {
+			return fmt.Errorf("wallet %s: holders %v, prepared transactions say %v", WalletID{s.id, i}, got, as)
 		}
 	}
 	for i := range s.wallets {
@@ -192,4 +204,22 @@ func (s *Shard) checkEntries(entriesOf map[TxID]int) error {
 		}
 	}
 	return nil
+}
+
+// sameAttempts: a and b hold the same attempts as many times each, in any
+// order.
+func sameAttempts(a, b []Attempt) bool {
+	count := map[Attempt]int{}
+	for _, x := range a {
+		count[x]++
+	}
+	for _, x := range b {
+		count[x]--
+	}
+	for _, n := range count {
+		if n != 0 {
+			return false
+		}
+	}
+	return true
 }

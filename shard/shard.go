@@ -36,6 +36,7 @@ type Shard struct {
 	attemptList []recordAttempt
 	prepared    map[Attempt]*preparedTx
 	holds       map[uint32]hold
+	holders     map[uint32][]Attempt // per wallet index, the parts in flight behind holds: HeldParts' index (never in a snapshot; addHold keeps it)
 	finished    attemptSet
 	fenced      attemptSet
 }
@@ -54,6 +55,7 @@ func newShard(id uint16) *Shard {
 		attempts:         map[uint32]Attempt{},
 		prepared:         map[Attempt]*preparedTx{},
 		holds:            map[uint32]hold{},
+		holders:          map[uint32][]Attempt{},
 		finished:         newAttemptSet(),
 		fenced:           newAttemptSet(),
 	}

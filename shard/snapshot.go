@@ -516,7 +516,7 @@ func readPrepared(r *bin.Reader, m *Machine, s *Shard, withHolds bool) {
 				r.Fail() // holds beyond any balance: damaged
 				return
 			}
-			s.addHold(h.index, h.hold, 1, p.open)
+			s.addHold(h.index, h.hold, 1, p.open, p.attempt)
 		}
 		s.prepared[p.attempt] = p
 	}

@@ -321,7 +321,7 @@ func (m *Machine) prepare(ctx Context, c *Command) *Prepared {
 			r.s.prepared[c.Attempt] = p
 		}
 		p.holds = append(p.holds, walletHold{index: r.id.Index, hold: h})
-		r.s.addHold(r.id.Index, h, 1, false)
+		r.s.addHold(r.id.Index, h, 1, false, c.Attempt)
 	}
 	return res
 }
@@ -365,12 +365,16 @@ func opWallets(ops []Op) []WalletID {
 	return ids
 }
 
-// addHold adds (sign 1) or releases (sign -1) a hold on a wallet: a
-// reservation of an open hold, or a hold of a part in flight.
-func (s *Shard) addHold(index uint32, h hold, sign int64, open bool) {
+// addHold adds (sign 1) or releases (sign -1) attempt a's hold on a
+// wallet: a reservation of an open hold, or a hold of a part in flight.
+func (s *Shard) addHold(index uint32, h hold, sign int64, open bool, a Attempt) {
 	holds := s.holds
 	if open {
 		holds = s.reserved
+	} else if sign > 0 {
+		s.holders[index] = append(s.holders[index], a)
+	} else {
+		s.dropHolder(index, a)
 	}
 	cur := holds[index]
 	cur.debit += sign * h.debit
@@ -383,6 +387,20 @@ func (s *Shard) addHold(index uint32, h hold, sign int64, open bool) {
 		return
 	}
 	holds[index] = cur
+}
+
+// dropHolder takes one of attempt a's places off the wallet's holders.
+func (s *Shard) dropHolder(index uint32, a Attempt) {
+	as := s.holders[index]
+	i := slices.Index(as, a)
+	if i < 0 {
+		panic("shard: a hold released that was never held")
+	}
+	if len(as) == 1 {
+		delete(s.holders, index)
+		return
+	}
+	s.holders[index] = slices.Delete(as, i, i+1)
 }
 
 // heldOn is everything held on a wallet, and whether any of it belongs to
@@ -413,7 +431,7 @@ func (m *Machine) finishPart(a Attempt, tx TxID, at int64, ops []Op, commit bool
 			continue
 		}
 		for _, wh := range p.holds {
-			s.addHold(wh.index, wh.hold, -1, p.open)
+			s.addHold(wh.index, wh.hold, -1, p.open, a)
 		}
 		delete(s.prepared, a)
 		found = true

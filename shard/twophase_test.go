@@ -169,7 +169,7 @@ func (k *coordinator) prepare(g int, a Attempt, ops []Op) {
 func (c *groups) settle(p ProjectID, wallets []WalletID) {
 	for _, w := range wallets {
 		s := c.ms[c.of(w.Shard)].shard(w.Shard)
-		for _, part := range s.HeldParts(p, func(i uint32) bool { return i == w.Index }) {
+		for _, part := range s.HeldParts(p, []uint32{w.Index}) {
 			rg := c.of(referenceShard(p, part.Ref, c.total))
 			rs := c.ms[rg].shard(referenceShard(p, part.Ref, c.total))
 			tx, ok := rs.TxByReference(p, part.Ref)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/cloudwallet/cloudwallet/bench"
@@ -52,8 +53,20 @@ flags:
 	fs.BoolVar(&cfg.Baseline, "baseline", false, "the server is `cloudwallet bench baseline`: no setup, no check")
 	jsonOut := fs.String("json", "", "also write the result as JSON to this file (- for stdout)")
 	quiet := fs.Bool("quiet", false, "no progress lines")
+	cpuProfile := fs.String("cpuprofile", "", "write the load generator's own CPU profile to this file (for go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("bench: --cpuprofile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("bench: --cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	cfg.OperatorToken = *token
 	if cfg.OperatorToken == "" && !cfg.Baseline {

@@ -179,7 +179,8 @@ func (c *cluster) poll(what string, d time.Duration, fn func() error) {
 // waitVoters waits until the n nodes are placed as the layout says:
 // every group has min(n, R) reachable voters, exactly the nodes the
 // layout places it on, and no other member, but in the meta group, which
-// counts every node (the others as non-voters). It learns the nodes' ids.
+// counts every node (the others as non-voters); each group led by its
+// preferred leader; replicas spread. It learns the nodes' ids.
 func (c *cluster) waitVoters(n int) {
 	c.t.Helper()
 	want := min(n, c.r)
@@ -207,6 +208,11 @@ func (c *cluster) waitVoters(n int) {
 			placed := slices.Sorted(slices.Values(group.Placed))
 			if len(voters) != want || len(group.Nodes) != members || !slices.Equal(voters, placed) {
 				return fmt.Errorf("group %d: voters %v of %d members, placed on %v: %+v", g, voters, len(group.Nodes), group.Placed, st)
+			}
+			// Led by its preferred leader: no hand-over is still to come,
+			// which would answer a test's writes 503 while it runs.
+			if len(group.Placed) > 0 && group.Leader != group.Placed[0] {
+				return fmt.Errorf("group %d: led by %q, its preferred leader is %s", g, group.Leader, group.Placed[0])
 			}
 		}
 		return spread(st, n)

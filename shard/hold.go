@@ -1,5 +1,7 @@
 package shard
 
+import "container/heap"
+
 // Holds: a transaction that is authorized now and posted later (API.md,
 // holds). Its operations are checked in order against the available
 // balances, as a transaction's are; on success it is recorded Held and each
@@ -145,17 +147,75 @@ type OpenHold struct {
 }
 
 // DueHolds lists up to limit Held records of this shard due at or before
-// now, and counts every open hold and what they reserve in debits.
+// now, earliest first, and counts every open hold and what they reserve in
+// debits. It costs the due holds, not every open one: the deadlines are
+// kept in order. A hold listed stays listed at the next call until its
+// expiry applies (the proposal may fail and be tried again).
 func (s *Shard) DueHolds(now int64, limit int) (due []OpenHold, open int, reserved int64) {
+	for len(due) < limit && len(s.expiries) > 0 && s.expiries[0].at <= now {
+		e := heap.Pop(&s.expiries).(expiry)
+		t := s.openHolds[e.index]
+		if t == nil {
+			continue // ended: its place in the order goes with it
+		}
+		due = append(due, OpenHold{Tx: t, Attempt: s.attempts[e.index], ExpiresAt: e.at})
+	}
+	for _, h := range due {
+		heap.Push(&s.expiries, expiry{at: h.ExpiresAt, index: h.Tx.ID.Index})
+	}
+	return due, len(s.openHolds), s.reservedDebit
+}
+
+// addOpenHold keeps a Held record among the open holds, and its deadline,
+// if it has one, in the expiry order.
+func (s *Shard) addOpenHold(index uint32, t *Tx) {
+	s.openHolds[index] = t
+	if at := t.ExpiresAt(); at != 0 {
+		heap.Push(&s.expiries, expiry{at: at, index: index})
+	}
+	if len(s.expiries) > 2*len(s.openHolds)+expiriesSlack {
+		s.compactExpiries()
+	}
+}
+
+// expiriesSlack: the expiry order may hold this many deadlines of ended
+// holds beyond twice the open ones before it is rebuilt. Holds that end
+// early (captured, voided) leave their deadline behind until it comes
+// due; rebuilding, amortized over the pushes, keeps the order's memory
+// within a constant of the open holds.
+const expiriesSlack = 1024
+
+// compactExpiries rebuilds the expiry order from the open holds.
+func (s *Shard) compactExpiries() {
+	s.expiries = s.expiries[:0]
 	for i, t := range s.openHolds {
-		if exp := t.ExpiresAt(); exp != 0 && exp <= now && len(due) < limit {
-			due = append(due, OpenHold{Tx: t, Attempt: s.attempts[i], ExpiresAt: exp})
+		if at := t.ExpiresAt(); at != 0 {
+			s.expiries = append(s.expiries, expiry{at: at, index: i})
 		}
 	}
-	for _, h := range s.reserved {
-		reserved += h.debit
-	}
-	return due, len(s.openHolds), reserved
+	heap.Init(&s.expiries)
+}
+
+// expiry is an open hold's deadline; expiryHeap orders them, earliest
+// first (container/heap).
+type expiry struct {
+	at    int64
+	index uint32
+}
+
+type expiryHeap []expiry
+
+func (h expiryHeap) Len() int { return len(h) }
+func (h expiryHeap) Less(i, j int) bool {
+	return h[i].at < h[j].at || h[i].at == h[j].at && h[i].index < h[j].index
+}
+func (h expiryHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *expiryHeap) Push(x any)   { *h = append(*h, x.(expiry)) }
+func (h *expiryHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 // Available is a wallet's balance less what holds reserve on it.

@@ -3,6 +3,7 @@ package shard
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"testing"
 	"unsafe"
 )
@@ -277,4 +278,106 @@ func TestHoldCapturesFromASuspendedWallet(t *testing.T) {
 	}
 	f.check(t, f.a, 900, 900, 2)
 	f.check(t, f.b, 100, 100, 1)
+}
+
+// dueHolds lists, over every shard, the referenceIds of the holds due at
+// now (at most limit per shard), each shard's earliest first.
+func (f *holdFixture) dueHolds(now int64, limit int) []string {
+	var refs []string
+	for _, s := range f.h.m.Shards {
+		due, _, _ := s.DueHolds(now, limit)
+		for i, d := range due {
+			if i > 0 && d.ExpiresAt < due[i-1].ExpiresAt {
+				f.h.t.Fatalf("shard %d lists %s (due %d) after one due %d", s.id, d.Tx.ReferenceID, d.ExpiresAt, due[i-1].ExpiresAt)
+			}
+			refs = append(refs, d.Tx.ReferenceID)
+		}
+	}
+	slices.Sort(refs)
+	return refs
+}
+
+// The expiry sweep finds exactly the open holds that are due, earliest
+// first, again at every look until their expiry applies; holds that ended
+// early, and holds without a timeout, are never listed; a restored
+// snapshot lists the same; and the order's memory stays within a constant
+// of the open holds however many end early.
+func TestDueHoldsInDeadlineOrder(t *testing.T) {
+	f := newHoldFixture(t)
+	type made struct {
+		tx *Tx
+		a  Attempt
+	}
+	var holds []made
+	for i := range 30 {
+		r, a := f.hold(fmt.Sprintf("h%02d", i), int64(i+1)*10, redeem(f.a, 1))
+		holds = append(holds, made{r.Value.(*Tx), a})
+	}
+	for i := range 5 {
+		f.hold(fmt.Sprintf("forever%d", i), 0, redeem(f.a, 1))
+	}
+	for i := 0; i < 30; i += 2 {
+		f.finish(holds[i].tx, holds[i].a, TxCompleted) // captured before its deadline
+	}
+	now := holds[0].tx.CreatedAt + 155
+	var want []string
+	for i := 1; i < 30; i += 2 {
+		if holds[i].tx.ExpiresAt() <= now {
+			want = append(want, holds[i].tx.ReferenceID)
+		}
+	}
+	if len(want) == 0 {
+		t.Fatal("no hold is due: the test proves nothing")
+	}
+	for look := range 2 {
+		if got := f.dueHolds(now, 100); !slices.Equal(got, want) {
+			t.Fatalf("look %d: due %v, want %v", look, got, want)
+		}
+	}
+	if got := f.dueHolds(now, 1); len(got) > len(f.h.m.Shards) || len(got) == 0 {
+		t.Fatalf("at most one per shard: %v", got)
+	}
+
+	var buf bytes.Buffer
+	if _, err := f.h.m.Freeze().WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	m, err := ReadMachine(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.h.m = m
+	if got := f.dueHolds(now, 100); !slices.Equal(got, want) {
+		t.Fatalf("after a restore: due %v, want %v", got, want)
+	}
+
+	f.h.time = now
+	for i := 1; i < 30; i += 2 {
+		if holds[i].tx.ExpiresAt() <= now {
+			if e := f.finish(holds[i].tx, holds[i].a, TxExpired).Value.(*Tx); e.Status != TxExpired {
+				t.Fatalf("expiry of %s: %s", holds[i].tx.ReferenceID, e.Status)
+			}
+		}
+	}
+	if got := f.dueHolds(now, 100); len(got) != 0 {
+		t.Fatalf("expired holds still due: %v", got)
+	}
+	if err := f.h.m.CheckInvariants(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Many holds ending early leave their deadlines behind; the order is
+	// rebuilt before it outgrows the open holds by more than a constant.
+	for i := range 8 * expiriesSlack { // some thousands per shard
+		r, a := f.hold(fmt.Sprintf("brief%d", i), 3_600_000, redeem(f.a, 1))
+		f.finish(r.Value.(*Tx), a, TxVoided)
+	}
+	for _, s := range f.h.m.Shards {
+		if len(s.expiries) > 2*len(s.openHolds)+expiriesSlack {
+			t.Fatalf("shard %d keeps %d deadlines for %d open holds", s.id, len(s.expiries), len(s.openHolds))
+		}
+	}
+	if err := f.h.m.CheckInvariants(); err != nil {
+		t.Fatal(err)
+	}
 }

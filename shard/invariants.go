@@ -148,9 +148,23 @@ func (s *Shard) checkHolds() error {
 			return fmt.Errorf("wallet %s: balance %d does not cover holds %+v", WalletID{s.id, uint32(i)}, w.Balance, h)
 		}
 	}
+	var reservedDebit int64
+	for _, h := range s.reserved {
+		reservedDebit += h.debit
+	}
+	if reservedDebit != s.reservedDebit {
+		return fmt.Errorf("shard %d: reserved debits sum to %d, kept as %d", s.id, reservedDebit, s.reservedDebit)
+	}
+	ordered := map[expiry]bool{}
+	for _, e := range s.expiries {
+		ordered[e] = true
+	}
 	for i, t := range s.openHolds {
 		if t.Status != TxHeld || s.txs[i] != t {
 			return fmt.Errorf("shard %d: open hold %d is %s", s.id, i, t.Status)
+		}
+		if at := t.ExpiresAt(); at != 0 && !ordered[expiry{at: at, index: i}] {
+			return fmt.Errorf("shard %d: open hold %d, due at %d, is not in the expiry order", s.id, i, at)
 		}
 	}
 	return nil

@@ -29,16 +29,21 @@ type Shard struct {
 	// Holds (hold.go): the records still Held, and what their open parts
 	// reserve per wallet index, apart from the holds of parts still in
 	// flight, which block (held.go) where these do not.
-	waiting     map[uint32]*Tx
-	openHolds   map[uint32]*Tx
-	reserved    map[uint32]hold
-	attempts    map[uint32]Attempt
-	attemptList []recordAttempt
-	prepared    map[Attempt]*preparedTx
-	holds       map[uint32]hold
-	holders     map[uint32][]Attempt // per wallet index, the parts in flight behind holds: HeldParts' index (never in a snapshot; addHold keeps it)
-	finished    attemptSet
-	fenced      attemptSet
+	waiting   map[uint32]*Tx
+	openHolds map[uint32]*Tx
+	reserved  map[uint32]hold
+	// Derived from the two above (never in a snapshot): the open holds
+	// with a timeout by deadline, for the expiry sweep (DueHolds), and the
+	// sum of the reserved debits.
+	expiries      expiryHeap
+	reservedDebit int64
+	attempts      map[uint32]Attempt
+	attemptList   []recordAttempt
+	prepared      map[Attempt]*preparedTx
+	holds         map[uint32]hold
+	holders       map[uint32][]Attempt // per wallet index, the parts in flight behind holds: HeldParts' index (never in a snapshot; addHold keeps it)
+	finished      attemptSet
+	fenced        attemptSet
 }
 
 func newShard(id uint16) *Shard {

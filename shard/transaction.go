@@ -83,7 +83,7 @@ func (s *Shard) keep(tx *Tx) {
 	case TxWaiting:
 		s.waiting[tx.ID.Index] = tx
 	case TxHeld:
-		s.openHolds[tx.ID.Index] = tx
+		s.addOpenHold(tx.ID.Index, tx)
 	}
 }
 

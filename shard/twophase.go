@@ -158,7 +158,7 @@ func (m *Machine) txDecide(c *Command) Result {
 	rs.txs[ti] = &tx
 	delete(rs.waiting, ti)
 	if tx.Status == TxHeld {
-		rs.openHolds[ti] = &tx
+		rs.addOpenHold(ti, &tx)
 		m.openParts(c.Attempt, tx.Ops)
 		return Result{Value: &tx}
 	}
@@ -371,6 +371,7 @@ func (s *Shard) addHold(index uint32, h hold, sign int64, open bool, a Attempt) 
 	holds := s.holds
 	if open {
 		holds = s.reserved
+		s.reservedDebit += sign * h.debit
 	} else if sign > 0 {
 		s.holders[index] = append(s.holders[index], a)
 	} else {

@@ -36,6 +36,21 @@ func (f *holdFixture) finish(tx *Tx, a Attempt, to TxStatus) Result {
 	return f.h.apply(Command{Kind: CmdHoldFinish, Project: f.p, ReferenceID: tx.ReferenceID, Attempt: a, TxStatus: to, Ops: tx.Ops})
 }
 
+// restart replaces the machine with one read from its snapshot.
+func (f *holdFixture) restart() *Machine {
+	f.h.t.Helper()
+	var buf bytes.Buffer
+	if _, err := f.h.m.Freeze().WriteTo(&buf); err != nil {
+		f.h.t.Fatal(err)
+	}
+	m, err := ReadMachine(buf.Bytes())
+	if err != nil {
+		f.h.t.Fatal(err)
+	}
+	f.h.m = m
+	return m
+}
+
 func (f *holdFixture) view(w WalletID) WalletView {
 	f.h.t.Helper()
 	v, ok := f.h.m.Shards[w.Shard].Wallet(f.p, w.Index)
@@ -166,15 +181,7 @@ func TestHoldsSurviveASnapshot(t *testing.T) {
 	done, da := f.hold("done", 0, redeem(f.a, 50))
 	f.finish(done.Value.(*Tx), da, TxCompleted)
 
-	var buf bytes.Buffer
-	if _, err := f.h.m.Freeze().WriteTo(&buf); err != nil {
-		t.Fatal(err)
-	}
-	m, err := ReadMachine(buf.Bytes())
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.h.m = m
+	m := f.restart()
 	f.check(t, f.a, 950, 850, 2)
 	tx := open.Value.(*Tx)
 	got, _ := m.Shards[tx.ID.Shard].Tx(f.p, tx.ID.Index)
@@ -338,15 +345,7 @@ func TestDueHoldsInDeadlineOrder(t *testing.T) {
 		t.Fatalf("at most one per shard: %v", got)
 	}
 
-	var buf bytes.Buffer
-	if _, err := f.h.m.Freeze().WriteTo(&buf); err != nil {
-		t.Fatal(err)
-	}
-	m, err := ReadMachine(buf.Bytes())
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.h.m = m
+	f.restart()
 	if got := f.dueHolds(now, 100); !slices.Equal(got, want) {
 		t.Fatalf("after a restore: due %v, want %v", got, want)
 	}

@@ -33,8 +33,9 @@ type Shard struct {
 	openHolds map[uint32]*Tx
 	reserved  map[uint32]hold
 	// Derived from the two above (never in a snapshot): the open holds
-	// with a timeout by deadline, for the expiry sweep (DueHolds), and the
-	// sum of the reserved debits.
+	// with a timeout by deadline, for the expiry sweep (DueHolds, which
+	// reorders it on the shard's worker, as every read of a shard runs),
+	// and the sum of the reserved debits.
 	expiries      expiryHeap
 	reservedDebit int64
 	attempts      map[uint32]Attempt

@@ -93,47 +93,51 @@ func (n *Node) TransactBatch(ctx context.Context, by shard.By, p shard.ProjectID
 	return out
 }
 
-// pipelineBatch queues every item into rp's proposer in request order and
-// then waits for them all (ApplyTimeout after the last was queued). A full
-// queue is waited on, up to ApplyTimeout for each item, not refused at
-// once: the batch was admitted as a whole. An item that could not be
-// queued ends the queueing; it and the items after it never happened.
+// pipelineBatch queues every item into rp's proposer in request order, as
+// one unit, and then waits for them all (ApplyTimeout after they were
+// queued). A full queue is waited on, up to ApplyTimeout, not refused at
+// once: the batch was admitted as a whole. A batch that could not be
+// queued never happened.
 func (n *Node) pipelineBatch(ctx context.Context, rp *replica, by shard.By, p shard.ProjectID, pl shard.Placement, items []BatchItem, out []BatchOutcome) {
 	start := time.Now()
 	cmds := make([]shard.Command, len(items))
 	props := make([]proposal, len(items))
-	queued := 0
-	for queued < len(items) {
-		cmd, pr := &cmds[queued], &props[queued]
-		*cmd = *items[queued].command(p)
+	unit := make([]*proposal, len(items))
+	for i := range items {
+		cmd, pr := &cmds[i], &props[i]
+		*cmd = *items[i].command(p)
 		by.Stamp(cmd)
 		pl.Home(cmd)
 		*pr = proposal{cmd: cmd, tag: raftfsm.Tag{Origin: n.origin}, done: make(chan struct{})}
 		rp.pend.add(pr)
-		var refused error
+		unit[i] = pr
+	}
+	// The whole batch is one unit in the queue: the proposer packs it
+	// into as few entries as their size allows, in request order.
+	unit[0].more = unit[1:]
+	var refused error
+	select {
+	case rp.proposals <- unit[0]:
+	default:
+		timer := time.NewTimer(n.cfg.ApplyTimeout) // the queue is full: wait for room
 		select {
-		case rp.proposals <- pr:
-		default:
-			timer := time.NewTimer(n.cfg.ApplyTimeout) // the queue is full: wait for room
-			select {
-			case rp.proposals <- pr:
-			case <-rp.closing:
-				refused = ErrUnavailable
-			case <-ctx.Done():
-				refused = ErrUnavailable
-			case <-timer.C:
-				refused = ErrOverloaded
-			}
-			timer.Stop()
+		case rp.proposals <- unit[0]:
+		case <-rp.closing:
+			refused = ErrUnavailable
+		case <-ctx.Done():
+			refused = ErrUnavailable
+		case <-timer.C:
+			refused = ErrOverloaded
 		}
-		if refused != nil {
-			rp.pend.complete(pr.tag.Seq, shard.Result{}, refused)
-			for i := queued; i < len(items); i++ {
-				out[i] = BatchOutcome{Err: refused}
-			}
-			break
+		timer.Stop()
+	}
+	queued := len(items)
+	if refused != nil {
+		for i := range props {
+			rp.pend.complete(props[i].tag.Seq, shard.Result{}, refused)
+			out[i] = BatchOutcome{Err: refused}
 		}
-		queued++
+		queued = 0
 	}
 	wait, cancel := context.WithTimeout(ctx, n.cfg.ApplyTimeout) // one deadline for the whole batch
 	defer cancel()

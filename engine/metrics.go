@@ -401,7 +401,7 @@ func newReplicaCollector(sg *shardGroup) *replicaCollector {
 		descRaftCommit: prometheus.NewDesc("cloudwallet_raft_commit_index", "Highest log index known committed.", nil, groupLabel),
 		descRaftApply:  prometheus.NewDesc("cloudwallet_raft_applied_index", "Highest log index applied to the state.", nil, groupLabel),
 		descRaftLast:   prometheus.NewDesc("cloudwallet_raft_last_log_index", "Highest log index stored.", nil, groupLabel),
-		descProposals:  prometheus.NewDesc("cloudwallet_proposal_queue_depth", "Writes waiting to be packed into a log entry.", nil, groupLabel),
+		descProposals:  prometheus.NewDesc("cloudwallet_proposal_queue_depth", "Writes waiting to be packed into a log entry (a batch counts once).", nil, groupLabel),
 		descInFlight:   prometheus.NewDesc("cloudwallet_proposal_entries_in_flight", "Log entries proposed and not yet applied.", nil, groupLabel),
 		descShardQueue: prometheus.NewDesc("cloudwallet_shard_queue_depth", "Tasks waiting in a partition worker's inbox (partition meta or the shard number).", []string{"partition"}, groupLabel),
 	}

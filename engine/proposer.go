@@ -29,9 +29,15 @@ type proposal struct {
 	remote *remoteBatch
 	slot   int    // index in remote
 	term   uint64 // the term its entry was appended in, when this node led
-	res    shard.Result
-	err    error
-	done   chan struct{}
+	// more: the other items of a batch, queued behind this one as one
+	// unit (pipelineBatch), in request order. The proposer packs them into
+	// entries right behind it, so a batch takes as few entries as the
+	// entry size allows, not as many as the proposer happened to find
+	// while the batch was still being queued.
+	more []*proposal
+	res  shard.Result
+	err  error
+	done chan struct{}
 }
 
 // originOf is a node's tag origin: a 64-bit FNV-1a hash of its id, never 0.
@@ -87,18 +93,28 @@ func (rp *replica) result(ctx context.Context, p *proposal, expiry <-chan time.T
 func (rp *replica) proposeLoop() {
 	defer rp.proposer.Done()
 	var b raftfsm.EntryBuilder
+	var queue []*proposal // taken from the channel, not in an entry yet, in order (from qi on)
+	qi := 0
+	take := func(p *proposal) {
+		queue, qi = append(queue[:0], p), 0
+		queue = append(queue, p.more...)
+	}
 	for {
-		var first *proposal
-		select {
-		case first = <-rp.proposals:
-		case <-rp.closing:
-			rp.failQueued()
-			return
+		if qi == len(queue) {
+			select {
+			case p := <-rp.proposals:
+				take(p)
+			case <-rp.closing:
+				rp.failQueued()
+				return
+			}
 		}
 		select {
 		case rp.inflight <- struct{}{}:
 		case <-rp.closing:
-			rp.finish(first, ErrUnavailable, 0)
+			for _, p := range queue[qi:] {
+				rp.finish(p, ErrUnavailable, 0)
+			}
 			rp.failQueued()
 			return
 		}
@@ -116,14 +132,24 @@ func (rp *replica) proposeLoop() {
 				batch = append(batch, p)
 			}
 		}
-		add(first)
-	drain:
-		for b.Len() < rp.n.cfg.CommandsPerEntryMax && b.BodyBytes() < rp.n.cfg.EntryBytesMax {
+		room := func() bool {
+			return b.Len() < rp.n.cfg.CommandsPerEntryMax && b.BodyBytes() < rp.n.cfg.EntryBytesMax
+		}
+	fill:
+		for {
+			for qi < len(queue) && (b.Len() == 0 || room()) {
+				add(queue[qi])
+				queue[qi] = nil
+				qi++
+			}
+			if qi < len(queue) || !room() {
+				break // the rest of a unit leads the next entry
+			}
 			select {
 			case p := <-rp.proposals:
-				add(p)
+				take(p)
 			default:
-				break drain
+				break fill
 			}
 		}
 		switch {
@@ -188,6 +214,9 @@ func (rp *replica) failQueued() {
 		select {
 		case p := <-rp.proposals:
 			rp.finish(p, ErrUnavailable, 0)
+			for _, q := range p.more {
+				rp.finish(q, ErrUnavailable, 0)
+			}
 		default:
 			return
 		}

@@ -43,3 +43,25 @@ func TestProcessCPUGrows(t *testing.T) {
 		t.Fatalf("CPU time went from %v to %v over 300 ms of spinning (%d)", before, after, x)
 	}
 }
+
+// The report's CPU column: one figure when the nodes round alike, else
+// the least and the most.
+func TestCPUUseRange(t *testing.T) {
+	for _, c := range []struct {
+		use  []float64
+		want string
+	}{
+		{nil, ""},
+		{[]float64{0.98}, "98%"},
+		{[]float64{0.975, 0.985}, "98%"}, // both print as 98 (half to even), never "98–98%"
+		{[]float64{0.68, 1.0, 0.82}, "68–100%"},
+	} {
+		var nodes []ScaleNode
+		for _, u := range c.use {
+			nodes = append(nodes, ScaleNode{CPUUse: u})
+		}
+		if got := cpuUseRange(nodes); got != c.want {
+			t.Errorf("%v: %q, want %q", c.use, got, c.want)
+		}
+	}
+}

@@ -21,6 +21,17 @@ func (s *server) hold(ref string, timeoutMs int64, ops ...map[string]any) string
 	return r.str("id")
 }
 
+// buyerAndShop makes an asset, customers buyer and shop with a wallet
+// each, and issues funds to the buyer's.
+func (s *server) buyerAndShop(asset string, funds int64) (buyer, shop string) {
+	a := s.asset(asset)
+	s.customer("buyer")
+	s.customer("shop")
+	buyer, shop = s.wallet("buyer", a), s.wallet("shop", a)
+	s.expect(s.ak("POST", "/transactions", tx("fund", op("Issue", "", buyer, funds))), 201, "")
+	return buyer, shop
+}
+
 // wallet2 is a wallet's balance and available balance.
 func (s *server) wallet2(w string) (balance, available int64) {
 	s.t.Helper()
@@ -56,11 +67,7 @@ func (s *server) waitStatus(id, status string, d time.Duration) {
 // is down expires after the restart, in log time.
 func TestHoldSurvivesKill9ThenCapturesAndExpires(t *testing.T) {
 	s := newServer(t)
-	a := s.asset("USD")
-	s.customer("buyer")
-	s.customer("shop")
-	buyer, shop := s.wallet("buyer", a), s.wallet("shop", a)
-	s.expect(s.ak("POST", "/transactions", tx("fund", op("Issue", "", buyer, 1000))), 201, "")
+	buyer, shop := s.buyerAndShop("USD", 1000)
 	kept := s.hold("auth-kept", 0, op("Transfer", buyer, shop, 300))
 	lapsing := s.hold("auth-lapsing", 1500, op("Redeem", buyer, "", 200))
 	s.wantWallet(buyer, 1000, 500)
@@ -96,11 +103,7 @@ func TestHoldSurvivesKill9ThenCapturesAndExpires(t *testing.T) {
 func TestHoldCapturedOnANewLeaderAfterKill9(t *testing.T) {
 	c := startCluster(t, 3, false)
 	s := c.nodes[0]
-	a := s.asset("EUR")
-	s.customer("buyer")
-	s.customer("shop")
-	buyer, shop := s.wallet("buyer", a), s.wallet("shop", a)
-	s.expect(s.ak("POST", "/transactions", tx("fund", op("Issue", "", buyer, 500))), 201, "")
+	buyer, shop := s.buyerAndShop("EUR", 500)
 	id := s.hold("auth", 0, op("Transfer", buyer, shop, 120))
 
 	lead := c.leader(s)

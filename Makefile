@@ -19,10 +19,12 @@ build:
 
 ## test: vet, format check, and every test with the race detector (the
 ## end-to-end tests' servers too: a race kills the server and fails its test).
+## A failing test's output is printed where it fails; the summary at the end
+## names the failed tests without repeating it, so a log's tail names them.
 ## The console's browser tests need Chromium: installed here when missing and
 ## run as root (Debian's chromium), else they skip with a line saying so.
 test: vet fmt-check browser
-	CLOUDWALLET_E2E_RACE=1 GORACE=halt_on_error=1 $(GOTESTSUM) --format pkgname-and-test-fails --format-hide-empty-pkg -- -race -timeout 12m -count=1 $(PKGS)
+	CLOUDWALLET_E2E_RACE=1 GORACE=halt_on_error=1 $(GOTESTSUM) --format pkgname-and-test-fails --format-hide-empty-pkg --hide-summary=output -- -race -timeout 12m -count=1 $(PKGS)
 
 vet:
 	$(GO) vet $(PKGS)

@@ -65,7 +65,7 @@ type streamCall struct {
 	req  groupRequest
 	ans  groupAnswer
 	err  error
-	sent bool          // the writer encoded it (guarded by the stream's mu)
+	sent bool          // the writer encoded it: set under the stream's mu, only while the call is live; its caller reads it after done or under mu
 	done chan struct{} // closed once ans or err is set
 }
 
@@ -227,7 +227,13 @@ func (st *groupStream) write(broke func(error)) {
 		for {
 			st.mu.Lock()
 			live := st.broken == nil && st.calls[c.req.ID] == c // not timed out, not failed
-			c.sent = live
+			if live {
+				// Only while live: a call that failed or timed out has
+				// been handed back to its caller, who reads sent after
+				// done without the lock (the close of done, or the lock
+				// taken by the timeout, orders this write before that).
+				c.sent = true
+			}
 			st.mu.Unlock()
 			if live {
 				st.conn.SetWriteDeadline(time.Now().Add(callTimeout))

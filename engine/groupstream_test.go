@@ -162,3 +162,73 @@ func TestGroupStreamBreakFailsCallsInFlight(t *testing.T) {
 		t.Fatal("a call in flight did not end when its stream broke")
 	}
 }
+
+// gatedConn is a connection whose writes wait for gate, even after Close
+// (as a write stuck in a full socket buffer does), and whose reads end at
+// Close.
+type gatedConn struct {
+	net.Conn               // nil: only the methods below are used
+	writing  chan struct{} // gets a value when a write starts waiting
+	gate     chan struct{} // closed to let writes through
+	closed   chan struct{}
+	once     sync.Once
+}
+
+func newGatedConn() *gatedConn {
+	return &gatedConn{writing: make(chan struct{}, 1), gate: make(chan struct{}), closed: make(chan struct{})}
+}
+
+func (c *gatedConn) Write(p []byte) (int, error) {
+	select {
+	case c.writing <- struct{}{}:
+	default:
+	}
+	<-c.gate
+	return len(p), nil
+}
+func (c *gatedConn) Read([]byte) (int, error)         { <-c.closed; return 0, net.ErrClosed }
+func (c *gatedConn) Close() error                     { c.once.Do(func() { close(c.closed) }); return nil }
+func (c *gatedConn) SetWriteDeadline(time.Time) error { return nil }
+
+// A call queued behind a write that is stuck, on a stream that breaks
+// before the writer reaches it, never left: it ends with errNotSent (so a
+// write can safely go elsewhere), while the call being written ends with
+// errStreamBroken. The writer, once unstuck, passes over the ended call
+// without touching it (under -race, marking it afterwards was a data race
+// with its caller, which reads the mark without the stream's lock).
+func TestGroupStreamCallEndedBeforeItsWriteIsNotSent(t *testing.T) {
+	conn := newGatedConn()
+	st := &groupStream{conn: conn, queue: make(chan *streamCall, streamInFlightMax+1),
+		slots: make(chan struct{}, streamInFlightMax), calls: map[uint64]*streamCall{}}
+	s := &groupStreams{streams: map[string]*groupStream{"holder": st}}
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		st.write(func(err error) { s.drop("holder", st, err) })
+	}()
+
+	first, second := make(chan error, 1), make(chan error, 1)
+	go func() { // larger than the writer's buffer: its encoding waits in Write
+		_, err := s.call("holder", groupRequest{Group: 1, Propose: make([]byte, 64<<10)}, 10*time.Second)
+		first <- err
+	}()
+	<-conn.writing
+	go func() {
+		_, err := s.call("holder", groupRequest{Group: 2}, 10*time.Second)
+		second <- err
+	}()
+	for deadline := time.Now().Add(5 * time.Second); len(st.queue) == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the second call was never queued")
+		}
+	}
+	s.drop("holder", st, errors.New("cut"))
+	close(conn.gate) // the writer goes on while the second call's caller looks at its end
+	if err := <-second; !errors.Is(err, errNotSent) {
+		t.Fatalf("a call the writer never reached: %v, want errNotSent", err)
+	}
+	if err := <-first; !errors.Is(err, errStreamBroken) || errors.Is(err, errNotSent) {
+		t.Fatalf("the call being written when the stream broke: %v, want errStreamBroken", err)
+	}
+	<-writerDone
+}

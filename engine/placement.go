@@ -348,8 +348,14 @@ func (n *Node) handTo(a *arranger, rp *replica, id, addr string, now bool) (hand
 	}
 	a.movedAt[rp.group] = time.Now()
 	var ans callAnswer
-	if n.calls.do(addr, callRequest{Op: opStatus, Group: rp.group}, &ans, time.Second) != nil || ans.Status == nil || ans.Status.Stopping {
-		return false // it does not hold the group, or it is going away
+	if err := n.calls.do(addr, callRequest{Op: opStatus, Group: rp.group}, &ans, time.Second); err != nil || ans.Status == nil {
+		// It does not hold the group, or does not answer: said, since a
+		// group whose leader must leave waits for this.
+		rp.log.Warn("placement: the preferred leader cannot take the group now; will try again", "to", id, "err", err)
+		return false
+	}
+	if ans.Status.Stopping {
+		return false // it is going away
 	}
 	if err := rp.raft.LeadershipTransferToServer(raft.ServerID(id), raft.ServerAddress(addr)).Error(); err != nil {
 		rp.log.Warn("placement: handing leadership over failed; will try again", "to", id, "err", err)

@@ -50,6 +50,7 @@ func startCluster(t *testing.T, n int, proxies bool, extra ...string) *cluster {
 		if t.Failed() {
 			for i, s := range c.nodes {
 				t.Logf("node %d's warnings and errors, last 40:\n%s", i+1, lastProblems(s.log(), 40))
+				t.Logf("node %d's placement steps, last 30:\n%s", i+1, lastMatching(s.log(), 30, `"msg":"placement:`))
 			}
 		}
 	})
@@ -62,9 +63,14 @@ func startCluster(t *testing.T, n int, proxies bool, extra ...string) *cluster {
 
 // lastProblems is the last n warning and error lines of a node's log.
 func lastProblems(log string, n int) string {
+	return lastMatching(log, n, `"level":"WARN"`, `"level":"ERROR"`)
+}
+
+// lastMatching is the last n lines of a node's log that hold any of marks.
+func lastMatching(log string, n int, marks ...string) string {
 	var lines []string
 	for _, l := range strings.Split(log, "\n") {
-		if strings.Contains(l, `"level":"WARN"`) || strings.Contains(l, `"level":"ERROR"`) {
+		if slices.ContainsFunc(marks, func(m string) bool { return strings.Contains(l, m) }) {
 			lines = append(lines, l)
 		}
 	}

@@ -187,6 +187,17 @@ func (rp *replica) startRaft(bootstrap bool) error {
 	}
 	rp.transport = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream: rp.n.mux.Stream(uint16(rp.group)), MaxPool: 3, Timeout: 10 * time.Second, Logger: logger,
+		// One AppendEntries in flight per follower: no pipeline. In
+		// hashicorp/raft 1.7's pipeline, the decoder stops at a rejected
+		// append or a newer term, and a send racing that stop parks for
+		// good (its channels are unbuffered at the default of 2 in
+		// flight): the follower gets no more entries while heartbeats
+		// keep it from calling an election, and Shutdown of the group
+		// waits forever. Seen here as a six-node cluster whose arranger
+		// hung closing a moved group (goroutine dump: pipelineSend parked
+		// in netPipeline.AppendEntries). Entries carry batches of
+		// commands, so the pipeline bought little (hashicorp/raft#541).
+		MaxRPCsInFlight: 1,
 	})
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(rp.n.id)

@@ -16,9 +16,12 @@ import (
 // state is refused before it gets here.
 
 // CreateProject makes a project whose data lives in groups of the
-// cluster's shard groups (1 to Groups(); 0: all of them).
+// cluster's shard groups (1 to Groups(); 0: all of them). Of the groups
+// equally loaded with projects, those this node is the preferred leader
+// of are chosen first, so a client that keeps talking to this node
+// writes to the project without a hop to another.
 func (n *Node) CreateProject(ctx context.Context, name string, groups int) (shard.Result, error) {
-	return n.Propose(ctx, &shard.Command{Kind: shard.CmdCreateProject, Name: name, GroupCount: groups})
+	return n.Propose(ctx, &shard.Command{Kind: shard.CmdCreateProjectNear, Name: name, GroupCount: groups, Near: n.id})
 }
 
 // RenameProject renames a project.

@@ -57,6 +57,7 @@ func oneOfEach() []*shard.Command {
 		{Kind: shard.CmdTxDecide, Project: 4, Shard: 3, ReferenceID: "ref-4", Attempt: attempt, TxStatus: shard.TxHeld, Ops: []shard.Op{{Type: shard.OpRedeem, Source: w, Amount: 2}}},
 		{Kind: shard.CmdHoldFinish, Project: 4, Shard: 3, ReferenceID: "ref-4", Attempt: attempt, TxStatus: shard.TxVoided, HoldsSettled: true, Ops: []shard.Op{{Type: shard.OpRedeem, Source: w, Amount: 2}}},
 		{Kind: shard.CmdSetLayout, Layout: &shard.GroupLayout{Version: 3, Groups: [][]string{{"node-a", "node-b"}, {"node-b", "node-c"}}, Leaving: []string{"node-d"}}},
+		{Kind: shard.CmdCreateProjectNear, Name: "near", GroupCount: 1, Near: "node-b"},
 	}
 }
 
@@ -231,7 +232,8 @@ func TestTaggedEntriesRefuseBadOrigins(t *testing.T) {
 // The log format does not drift: an entry holding one command of every
 // kind encodes to the bytes logs already hold (testdata, written for data
 // format 5: engine.DataFormat names what changed; the hold kinds were
-// added later, in data format 6, without changing any older kind's bytes),
+// added later, in data format 6, and CreateProjectNear after them, without
+// changing any older kind's bytes),
 // and decodes back unchanged. A change here is a new data format.
 func TestEntryFormatIsStable(t *testing.T) {
 	golden, err := os.ReadFile(filepath.Join("testdata", "entry-every-kind.hex"))

@@ -14,7 +14,8 @@ type Command struct {
 	Shard    uint16    // the home shard the proposer picked: a system wallet's, a customer's or a referenceId's (Placement.Home)
 	Customer string    // customer commands, CreateWallet
 
-	GroupCount int // CreateProject: how many shard groups the project spans (0: all)
+	GroupCount int    // CreateProject: how many shard groups the project spans (0: all)
+	Near       string // CreateProjectNear: the node the request came to (its Raft server id)
 
 	Name, Description    string
 	HasName, HasDesc     bool // upserts: which optional fields were given

@@ -110,6 +110,11 @@ var (
 		func(b []byte, c *Command) []byte { return bin.AppendUvarint(b, uint64(c.GroupCount)) },
 		func(r *bin.Reader, c *Command) { c.GroupCount = int(r.UvarintMax(ShardsMax)) },
 	}
+	// fNear: the node a new project is made near (a layout's node id).
+	fNear = field{
+		func(b []byte, c *Command) []byte { return bin.AppendString(b, c.Near) },
+		func(r *bin.Reader, c *Command) { c.Near = r.String(NodeIDLenMax) },
+	}
 	// fShard: the command's home shard, picked by the proposer (Placement.Home).
 	fShard = field{
 		func(b []byte, c *Command) []byte { return bin.AppendUvarint(b, uint64(c.Shard)) },

@@ -46,6 +46,10 @@ const (
 	CmdHold       // a hold whose wallets live in one group: recorded Held with its reservations
 	CmdHoldBegin  // a hold across groups: TxBegin of a record that will be Held
 	CmdHoldFinish // capture, void or expiry of a Held record, in its referenceId's group
+	// CmdCreateProjectNear: CreateProject that also names the node the
+	// request came to; of the groups tied on load, those it is the
+	// preferred leader of are chosen first (meta.go).
+	CmdCreateProjectNear
 	kindEnd
 )
 
@@ -64,17 +68,18 @@ func init() { kinds = kindTable() }
 
 func kindTable() [kindEnd]kindSpec {
 	return [kindEnd]kindSpec{
-		CmdCreateProject: {name: "create_project", home: homeMeta, fields: fs(fName, fGroupCount), apply: applyCreateProject, keys: KeysProject},
-		CmdRenameProject: {name: "rename_project", home: homeMeta, fields: fs(fName), apply: applyRenameProject},
-		CmdCreateKeyPair: {name: "create_key_pair", home: homeMeta, fields: fs(fName, fSecret, fSignatureKey), apply: applyCreateKeyPair, keys: KeysPair},
-		CmdDeleteKeyPair: {name: "delete_key_pair", home: homeMeta, everyPart: true, fields: fs(fKeyPair), apply: applyDeleteKeyPair, keys: KeysPair},
-		CmdRevokeKeyPair: {name: "revoke_key_pair", home: homeNamed, everyPart: true, fields: fs(fKeyPair), apply: applyRevokeKeyPair, keys: KeysRevoked},
-		CmdCreateAsset:   {name: "create_asset", home: homeMeta, fields: fs(fBy, fName, fCode, fFractions), apply: applyCreateAsset},
-		CmdRenameAsset:   {name: "rename_asset", home: homeMeta, fields: fs(fBy, fAsset, fName), apply: applyRenameAsset},
-		CmdDeleteAsset:   {name: "delete_asset", home: homeMeta, fields: fs(fBy, fAsset), apply: applyDeleteAsset},
-		CmdUseAsset:      {name: "use_asset", home: homeMeta, fields: fs(fAsset), apply: applyUseAsset},
-		CmdFence:         {name: "fence", home: homeMeta, fields: fs(fFence), apply: applyFence},
-		CmdSetLayout:     {name: "set_layout", home: homeMeta, fields: fs(fLayout), apply: applySetLayout, keys: KeysLayout},
+		CmdCreateProject:     {name: "create_project", home: homeMeta, fields: fs(fName, fGroupCount), apply: applyCreateProject, keys: KeysProject},
+		CmdCreateProjectNear: {name: "create_project_near", home: homeMeta, fields: fs(fName, fGroupCount, fNear), apply: applyCreateProject, keys: KeysProject},
+		CmdRenameProject:     {name: "rename_project", home: homeMeta, fields: fs(fName), apply: applyRenameProject},
+		CmdCreateKeyPair:     {name: "create_key_pair", home: homeMeta, fields: fs(fName, fSecret, fSignatureKey), apply: applyCreateKeyPair, keys: KeysPair},
+		CmdDeleteKeyPair:     {name: "delete_key_pair", home: homeMeta, everyPart: true, fields: fs(fKeyPair), apply: applyDeleteKeyPair, keys: KeysPair},
+		CmdRevokeKeyPair:     {name: "revoke_key_pair", home: homeNamed, everyPart: true, fields: fs(fKeyPair), apply: applyRevokeKeyPair, keys: KeysRevoked},
+		CmdCreateAsset:       {name: "create_asset", home: homeMeta, fields: fs(fBy, fName, fCode, fFractions), apply: applyCreateAsset},
+		CmdRenameAsset:       {name: "rename_asset", home: homeMeta, fields: fs(fBy, fAsset, fName), apply: applyRenameAsset},
+		CmdDeleteAsset:       {name: "delete_asset", home: homeMeta, fields: fs(fBy, fAsset), apply: applyDeleteAsset},
+		CmdUseAsset:          {name: "use_asset", home: homeMeta, fields: fs(fAsset), apply: applyUseAsset},
+		CmdFence:             {name: "fence", home: homeMeta, fields: fs(fFence), apply: applyFence},
+		CmdSetLayout:         {name: "set_layout", home: homeMeta, fields: fs(fLayout), apply: applySetLayout, keys: KeysLayout},
 
 		CmdUpsertCustomer:  {name: "upsert_customer", home: homeCustomer, fields: fs(fBy, fShard, fCustomer, fOptName, fOptDescription), apply: applyUpsertCustomer, counts: HeldCustomers},
 		CmdSuspendCustomer: {name: "suspend_customer", home: homeCustomer, fields: fs(fBy, fShard, fCustomer), apply: applySuspendCustomer},

@@ -52,7 +52,9 @@ func (m *Meta) KeyPair(p ProjectID, k KeyPairID) *KeyPair {
 }
 
 // createProject makes a project in c.GroupCount of the cluster's groups
-// (0: every group), chosen to balance projects over groups.
+// (0: every group), chosen to balance projects over groups and, among
+// groups equally loaded, near c.Near: the groups the layout names it the
+// preferred leader of.
 func (m *Meta) createProject(ctx Context, c *Command, groups int) Result {
 	k := c.GroupCount
 	if k == 0 {
@@ -66,12 +68,27 @@ func (m *Meta) createProject(ctx Context, c *Command, groups int) Result {
 	}
 	m.growLoad(groups)
 	id := ProjectID(len(m.projects))
-	chosen := chooseGroups(m.groupLoad, k)
+	chosen := chooseGroups(m.groupLoad, m.ledBy(c.Near, groups), k)
 	for _, g := range chosen {
 		m.groupLoad[g]++
 	}
 	m.projects = append(m.projects, Project{ID: id, Name: c.Name, CreatedAt: ctx.TimeMs, Groups: chosen})
 	return Result{Created: true, Value: m.projectView(id)}
+}
+
+// ledBy marks the groups whose preferred leader in the layout is node
+// (nil for no node).
+func (m *Meta) ledBy(node string, groups int) []bool {
+	if node == "" {
+		return nil
+	}
+	led := make([]bool, groups)
+	for g, ns := range m.layout.Groups {
+		if g < groups && len(ns) > 0 && ns[0] == node {
+			led[g] = true
+		}
+	}
+	return led
 }
 
 // growLoad sizes groupLoad for a cluster of this many groups.

@@ -75,14 +75,28 @@ func hashKey(p ProjectID, key string) uint32 {
 }
 
 // chooseGroups picks k of the groups for a new project: those holding the
-// fewest projects so far (load[g]), the lowest-numbered first on a tie. It
-// runs at apply time, so every replica picks the same.
-func chooseGroups(load []int, k int) []uint16 {
+// fewest projects so far (load[g]); on a tie, those near[g] marks first (the
+// groups whose preferred leader took the request, so a client that keeps
+// talking to that node writes without a hop), then the lowest-numbered. It
+// runs at apply time, so every replica picks the same. near may be nil.
+func chooseGroups(load []int, near []bool, k int) []uint16 {
 	order := make([]uint16, len(load))
 	for g := range order {
 		order[g] = uint16(g)
 	}
-	slices.SortStableFunc(order, func(a, b uint16) int { return load[a] - load[b] })
+	isNear := func(g uint16) bool { return int(g) < len(near) && near[g] }
+	slices.SortStableFunc(order, func(a, b uint16) int {
+		if d := load[a] - load[b]; d != 0 {
+			return d
+		}
+		switch {
+		case isNear(a) && !isNear(b):
+			return -1
+		case isNear(b) && !isNear(a):
+			return 1
+		}
+		return 0
+	})
 	chosen := order[:k]
 	slices.Sort(chosen)
 	return chosen

@@ -56,6 +56,47 @@ func TestProjectsBalanceOverGroupsAndSurviveRestore(t *testing.T) {
 	}
 }
 
+// A project made near a node goes to the groups that node is the preferred
+// leader of, as long as they are among the least loaded: balance comes
+// first, nearness breaks ties. So one client per node, each making its own
+// project, writes to a group its node leads.
+func TestProjectsGoNearTheNodeThatMadeThemOnATie(t *testing.T) {
+	const groups = 3
+	m := NewGroupMachine(Layout{Meta: true, Count: 1, Groups: groups})
+	seq := uint64(0)
+	apply := func(c Command) Result {
+		t.Helper()
+		seq++
+		r := m.Apply(Context{Seq: seq << 16, TimeMs: 1}, &c)
+		if r.Code != OK {
+			t.Fatalf("%s: %s", c.Kind, r.Code)
+		}
+		return r
+	}
+	apply(Command{Kind: CmdSetLayout, Layout: &GroupLayout{Version: 1, Groups: [][]string{
+		{"node-a", "node-b", "node-c"}, {"node-c", "node-a", "node-b"}, {"node-b", "node-c", "node-a"}}}})
+	create := func(near string, k int) []uint16 {
+		t.Helper()
+		return apply(Command{Kind: CmdCreateProjectNear, Name: "p", GroupCount: k, Near: near}).Value.(ProjectView).Groups
+	}
+	for i, c := range []struct {
+		near string
+		k    int
+		want []uint16
+	}{
+		{"node-b", 1, []uint16{2}},    // node-b leads group 2
+		{"node-c", 1, []uint16{1}},    // node-c leads group 1
+		{"node-c", 1, []uint16{0}},    // group 1 has more projects now: balance wins
+		{"node-a", 2, []uint16{0, 1}}, // loads 1, 1, 1: node-a's group 0, then the lowest
+		{"node-x", 1, []uint16{2}},    // a node that leads nothing: the least loaded
+		{"", 1, []uint16{0}},          // no node: the lowest of the least loaded
+	} {
+		if got := create(c.near, c.k); !slices.Equal(got, c.want) {
+			t.Fatalf("project %d near %q (%d groups): placed in %v, want %v", i, c.near, c.k, got, c.want)
+		}
+	}
+}
+
 // A project's customers, referenceIds and system wallets land only on the
 // shards of its groups, and spread over all of them.
 func TestPlacementKeepsAProjectInItsGroups(t *testing.T) {

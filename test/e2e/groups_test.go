@@ -21,9 +21,9 @@ func walletGroup(t *testing.T, w string) int {
 	return shard / 2
 }
 
-// waitLeadersSpread waits until the two groups are led by different nodes
-// (the balancer hands one group to another node) and returns the node
-// that leads group 1.
+// waitLeadersSpread waits until the two groups are led by different nodes,
+// each by its preferred leader in the layout (the balancer hands one group
+// to another node), and returns the node that leads group 1.
 func (c *cluster) waitLeadersSpread() int {
 	c.t.Helper()
 	var lead1 int
@@ -37,6 +37,11 @@ func (c *cluster) waitLeadersSpread() int {
 		}
 		if st.Groups[0].Leader == "" || st.Groups[0].Leader == st.Groups[1].Leader {
 			return fmt.Errorf("leaders %q and %q", st.Groups[0].Leader, st.Groups[1].Leader)
+		}
+		for g, grp := range st.Groups { // settled: the layout's preferred leaders lead
+			if len(grp.Placed) == 0 || grp.Placed[0] != grp.Leader {
+				return fmt.Errorf("group %d led by %q, placed on %v", g, grp.Leader, grp.Placed)
+			}
 		}
 		for i, id := range c.ids {
 			if id == st.Groups[1].Leader {
@@ -259,12 +264,12 @@ func TestClusterShardGroupsKill9UnderLoad(t *testing.T) {
 	l.verify(t)
 }
 
-// useProject makes a project in groups of the cluster's shard groups and
-// points every node's Access Key at it: the fixture helpers and loads then
-// run in that project.
-func (c *cluster) useProject(groups int) {
+// useProject makes a project in groups of the cluster's shard groups,
+// through node via, and points every node's Access Key at it: the fixture
+// helpers and loads then run in that project.
+func (c *cluster) useProject(via, groups int) {
 	c.t.Helper()
-	n := c.nodes[0]
+	n := c.nodes[via]
 	p := n.call("POST", "/projects", n.operator, map[string]any{"name": fmt.Sprintf("in-%d-groups", groups), "groups": groups})
 	if p.status != 201 || p.num("groups") != int64(groups) {
 		c.t.Fatalf("creating a project in %d groups: %d %s", groups, p.status, p.raw)
@@ -280,18 +285,21 @@ func (c *cluster) useProject(groups int) {
 
 // The kill -9 test again, in a project that lives in one of the two
 // groups (project affinity, K = 1): all its wallets are in that group,
-// no transaction runs across groups, and the same checks hold.
+// no transaction runs across groups, and the same checks hold. The
+// project is made through the node leading group 1, and both groups hold
+// as many projects (the default one spans both), so it lands in group 1
+// (the lowest group would be 0): the node killed leads the project's group.
 func TestClusterShardGroupsKill9UnderLoadProjectInOneGroup(t *testing.T) {
 	c := startCluster(t, 3, false, "--groups", "2", "--shards", "2")
 	victim := c.waitLeadersSpread()
-	c.useProject(1)
+	c.useProject(victim, 1)
 	l := startClusterLoad(t, c, 9)
 	groups := map[int]bool{}
 	for _, w := range l.ws {
 		groups[walletGroup(t, w)] = true
 	}
-	if len(groups) != 1 {
-		t.Fatalf("the wallets of a project in one group sit in groups %v", groups)
+	if len(groups) != 1 || !groups[1] {
+		t.Fatalf("the wallets of a project in one group, made through the leader of group 1, sit in groups %v", groups)
 	}
 	time.Sleep(1500 * time.Millisecond)
 	c.killUnderLoad(l, victim, func(*server) { time.Sleep(3 * time.Second) })

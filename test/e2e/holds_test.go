@@ -130,7 +130,7 @@ func TestHoldCapturedOnANewLeaderAfterKill9(t *testing.T) {
 // it), a capture posts in both groups, a void and an expiry release.
 func TestHoldAcrossShardGroups(t *testing.T) {
 	c := startCluster(t, 3, false, "--groups", "2", "--shards", "2")
-	c.useProject(2)
+	c.useProject(0, 2)
 	s := c.nodes[0]
 	a := s.asset("EUR")
 	var ws [2][]string

@@ -267,6 +267,7 @@ func launch(binary, logDir, httpAddr string, cap *cpuCap, args []string) (stop f
 	}
 	isServer := args[0] == "serve"
 	deadline := time.Now().Add(2 * time.Minute)
+	var notReady string // the server's last word on why it is not ready
 	for time.Now().Before(deadline) {
 		select {
 		case err := <-exited:
@@ -274,11 +275,13 @@ func launch(binary, logDir, httpAddr string, cap *cpuCap, args []string) (stop f
 		default:
 		}
 		if isServer {
-			if resp, err := http.Get("http://" + httpAddr + "/readyz"); err == nil {
+			if resp, err := http.Get("http://" + httpAddr + "/readyz?verbose"); err == nil {
+				b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 				resp.Body.Close()
 				if resp.StatusCode == 200 {
 					return stop, nil
 				}
+				notReady = string(b)
 			}
 		} else if c, err := net.DialTimeout("tcp", httpAddr, time.Second); err == nil {
 			c.Close()
@@ -287,6 +290,9 @@ func launch(binary, logDir, httpAddr string, cap *cpuCap, args []string) (stop f
 		time.Sleep(20 * time.Millisecond)
 	}
 	stop()
+	if notReady != "" {
+		return nil, fmt.Errorf("%s %s did not come up in 2 minutes; its /readyz said:\n%s", binary, args[0], notReady)
+	}
 	return nil, fmt.Errorf("%s %s did not come up", binary, args[0])
 }
 

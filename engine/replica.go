@@ -276,12 +276,38 @@ func (rp *replica) close() error {
 	close(rp.closing)
 	rp.proposer.Wait()
 	rp.raft.DeregisterObserver(rp.observer)
-	err := rp.raft.Shutdown().Error()
+	// Shutdown waits for Raft's goroutines, and the stores below must
+	// outlive them, so there is no giving up; a wait that goes on says so,
+	// or a stuck close (the arranger waits behind it) would be silent.
+	err := awaitSaying(func() error { return rp.raft.Shutdown().Error() }, closeSlowAfter, func(waited time.Duration) {
+		rp.log.Warn("Raft has not shut down yet; closing the replica waits for it", "waited", waited.Round(time.Second).String())
+	})
 	rp.transport.Close()
 	rp.fwd.close()
 	rp.closeStores()
 	rp.parts.close()
 	return err
+}
+
+// closeSlowAfter is how long closing a replica waits between its warnings.
+const closeSlowAfter = 10 * time.Second
+
+// awaitSaying runs fn and waits for it, calling say with the time waited so
+// far each time every passes without an end.
+func awaitSaying(fn func() error, every time.Duration, say func(waited time.Duration)) error {
+	done := make(chan error, 1)
+	go func() { done <- fn() }()
+	start := time.Now()
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			return err
+		case <-tick.C:
+			say(time.Since(start))
+		}
+	}
 }
 
 func (rp *replica) closeStores() {

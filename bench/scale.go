@@ -242,15 +242,21 @@ func runLayout(cfg ScaleConfig, l ScaleLayout, say func(string, ...any)) (_ Scal
 	cpuUse := make([]float64, l.Nodes)
 	var cpuErr error
 	var sampled sync.WaitGroup
+	failed := make(chan struct{}) // closed when a generator failed: no sample is wanted
+	defer sampled.Wait()
 	sampled.Go(func() {
 		ready.Wait()
-		time.Sleep(cfg.Warmup)
+		if !sleepUnless(cfg.Warmup, failed) {
+			return
+		}
 		before, err := cpuUsed(caps)
 		if err != nil {
 			cpuErr = err
 			return
 		}
-		time.Sleep(cfg.Duration)
+		if !sleepUnless(cfg.Duration, failed) {
+			return
+		}
 		after, err := cpuUsed(caps)
 		if err != nil {
 			cpuErr = err
@@ -277,6 +283,7 @@ func runLayout(cfg ScaleConfig, l ScaleLayout, say func(string, ...any)) (_ Scal
 	}
 	done.Wait()
 	if err := errors.Join(errs...); err != nil {
+		close(failed)
 		return ScaleResult{}, err
 	}
 	sampled.Wait()
@@ -294,6 +301,19 @@ func runLayout(cfg ScaleConfig, l ScaleLayout, say func(string, ...any)) (_ Scal
 		say("  node %d (%s): %8.0f req/s  p99 %.2f ms  CPU %3.0f%% of its cap", i, role, res.RequestsPerSec, res.LatencyMs.P99, 100*cpuUse[i])
 	}
 	return r, nil
+}
+
+// sleepUnless sleeps for d, or less if stop closes first; it reports
+// whether it slept the whole d.
+func sleepUnless(d time.Duration, stop <-chan struct{}) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-stop:
+		return false
+	}
 }
 
 // cpuUsed is each cap's CPU time so far, in the order of caps.

@@ -1,6 +1,9 @@
 package bench
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 // --layouts picks layouts by key, in the order given (the first is the
 // baseline); an unknown key is an error.
@@ -11,5 +14,18 @@ func TestScaleLayoutsByKey(t *testing.T) {
 	}
 	if _, err := ScaleLayoutsByKey([]string{"7n"}); err == nil {
 		t.Fatal("an unknown layout was accepted")
+	}
+}
+
+// The CPU sampler of a scale run stops sleeping when a generator failed,
+// so a failed run leaves no goroutine behind; otherwise it sleeps its time.
+func TestSleepUnlessStopsWhenTold(t *testing.T) {
+	stop := make(chan struct{})
+	close(stop)
+	if sleepUnless(time.Hour, stop) {
+		t.Fatal("sleepUnless slept its hour though stop was closed")
+	}
+	if !sleepUnless(time.Millisecond, make(chan struct{})) {
+		t.Fatal("sleepUnless did not sleep its whole time with stop open")
 	}
 }

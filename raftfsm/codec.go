@@ -151,7 +151,7 @@ func DecodeEntry(data []byte) (Entry, error) {
 			}
 		}
 		if err := shard.ReadCommand(r, &e.Commands[i]); err != nil {
-			return Entry{}, fmt.Errorf("%w: command %d: %v", ErrBadEntry, i, err)
+			return Entry{}, fmt.Errorf("%w: command %d: %w", ErrBadEntry, i, err)
 		}
 	}
 	if r.Err() != nil || r.Len() != 0 {

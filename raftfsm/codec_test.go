@@ -254,3 +254,30 @@ func TestEntryFormatIsStable(t *testing.T) {
 		}
 	}
 }
+
+// An entry holding a command kind this version does not know (a newer
+// version wrote it) is refused with shard.ErrUnknownKind, so the node can
+// say that every node must run the same version; a kind byte of 0 is plain
+// corruption.
+func TestEntryOfAnUnknownKindSaysSo(t *testing.T) {
+	a := AppendEntry(nil, 1, []*shard.Command{{Kind: shard.CmdDeleteKeyPair, KeyPair: 3}})
+	b := AppendEntry(nil, 1, []*shard.Command{{Kind: shard.CmdRevokeKeyPair, KeyPair: 3}}) // the same fields
+	kindAt := -1
+	for i := range a {
+		if a[i] != b[i] {
+			kindAt = i
+			break
+		}
+	}
+	if kindAt < 0 || len(a) != len(b) {
+		t.Fatal("cannot find the kind byte")
+	}
+	a[kindAt] = 255
+	if _, err := DecodeEntry(a); !errors.Is(err, shard.ErrUnknownKind) || !errors.Is(err, ErrBadEntry) {
+		t.Fatalf("kind 255: %v, want ErrBadEntry wrapping shard.ErrUnknownKind", err)
+	}
+	a[kindAt] = 0
+	if _, err := DecodeEntry(a); err == nil || errors.Is(err, shard.ErrUnknownKind) {
+		t.Fatalf("kind 0: %v, want a corrupt entry, not an unknown kind", err)
+	}
+}

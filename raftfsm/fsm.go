@@ -3,6 +3,7 @@ package raftfsm
 import (
 	"bufio"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -105,6 +106,9 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 			continue
 		}
 		e, err := DecodeEntry(l.Data)
+		if errors.Is(err, shard.ErrUnknownKind) {
+			panic(fmt.Sprintf("raftfsm: committed log %d holds %v: every node of a cluster must run the same version; start this one on the version the others run", l.Index, err))
+		}
 		if err != nil {
 			panic(fmt.Sprintf("raftfsm: committed log %d does not decode: %v", l.Index, err))
 		}

@@ -1,6 +1,11 @@
 package shard
 
-import "github.com/cloudwallet/cloudwallet/internal/bin"
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cloudwallet/cloudwallet/internal/bin"
+)
 
 // Kind names a command. The numbers are written into the Raft log: never
 // reuse or renumber one.
@@ -301,12 +306,20 @@ func AppendCommand(b []byte, c *Command) []byte {
 	return b
 }
 
+// ErrUnknownKind: a command of a kind this version does not know, written
+// by a newer version (kinds are only ever added at the end of the table).
+var ErrUnknownKind = errors.New("shard: a command kind this version does not know (written by a newer version?)")
+
 // ReadCommand decodes one command, checking every length, id and enum
 // against its bound (bin.ErrCorrupt otherwise): whatever it returns can be
 // applied without breaking the machine's invariants.
 func ReadCommand(r *bin.Reader, c *Command) error {
 	c.Kind = Kind(r.Byte())
 	c.Project = ProjectID(r.UvarintMax(IndexMax))
+	if r.Err() == nil && c.Kind >= kindEnd {
+		r.Fail()
+		return fmt.Errorf("%w: kind %d", ErrUnknownKind, c.Kind)
+	}
 	if r.Err() != nil || !c.Kind.Valid() {
 		r.Fail()
 		return r.Err()

@@ -12,6 +12,8 @@ import (
 type Kind uint8
 
 const (
+	// CmdCreateProject: the engine now proposes CmdCreateProjectNear;
+	// logs written before it hold this one, which still applies.
 	CmdCreateProject Kind = iota + 1
 	CmdRenameProject
 	CmdCreateKeyPair

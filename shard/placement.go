@@ -84,19 +84,14 @@ func chooseGroups(load []int, near []bool, k int) []uint16 {
 	for g := range order {
 		order[g] = uint16(g)
 	}
-	isNear := func(g uint16) bool { return int(g) < len(near) && near[g] }
-	slices.SortStableFunc(order, func(a, b uint16) int {
-		if d := load[a] - load[b]; d != 0 {
-			return d
+	// rank orders by load, and a near group before a far one of the same load.
+	rank := func(g uint16) int {
+		if int(g) < len(near) && near[g] {
+			return 2 * load[g]
 		}
-		switch {
-		case isNear(a) && !isNear(b):
-			return -1
-		case isNear(b) && !isNear(a):
-			return 1
-		}
-		return 0
-	})
+		return 2*load[g] + 1
+	}
+	slices.SortStableFunc(order, func(a, b uint16) int { return rank(a) - rank(b) })
 	chosen := order[:k]
 	slices.Sort(chosen)
 	return chosen

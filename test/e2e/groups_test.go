@@ -21,37 +21,22 @@ func walletGroup(t *testing.T, w string) int {
 	return shard / 2
 }
 
-// waitLeadersSpread waits until the two groups are led by different nodes,
-// each by its preferred leader in the layout (the balancer hands one group
-// to another node), and returns the node that leads group 1.
+// waitLeadersSpread waits until every group is led by its preferred
+// leader in the layout (waitLeadersPlaced), which puts the two data groups
+// on different nodes, and returns the node that leads group 1.
 func (c *cluster) waitLeadersSpread() int {
 	c.t.Helper()
-	var lead1 int
-	c.poll("leaders on two nodes", 30*time.Second, func() error {
-		st, err := c.status(c.nodes[0])
-		if err != nil {
-			return err
+	st := c.waitLeadersPlaced()
+	if len(st.Groups) != 2 || st.Groups[0].Leader == st.Groups[1].Leader {
+		c.t.Fatalf("two groups should be led by two nodes: %+v", st.Groups)
+	}
+	for i, id := range c.ids {
+		if id == st.Groups[1].Leader {
+			return i
 		}
-		if len(st.Groups) != 2 {
-			return fmt.Errorf("%d groups", len(st.Groups))
-		}
-		if st.Groups[0].Leader == "" || st.Groups[0].Leader == st.Groups[1].Leader {
-			return fmt.Errorf("leaders %q and %q", st.Groups[0].Leader, st.Groups[1].Leader)
-		}
-		for g, grp := range st.Groups { // settled: the layout's preferred leaders lead
-			if len(grp.Placed) == 0 || grp.Placed[0] != grp.Leader {
-				return fmt.Errorf("group %d led by %q, placed on %v", g, grp.Leader, grp.Placed)
-			}
-		}
-		for i, id := range c.ids {
-			if id == st.Groups[1].Leader {
-				lead1 = i
-				return nil
-			}
-		}
-		return fmt.Errorf("leader %q of group 1 is not a known node", st.Groups[1].Leader)
-	})
-	return lead1
+	}
+	c.t.Fatalf("leader %q of group 1 is not a known node", st.Groups[1].Leader)
+	return -1
 }
 
 // Three nodes, two shard groups of two shards each: leadership spreads
